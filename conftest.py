@@ -1,0 +1,3 @@
+import os
+
+os.environ.setdefault("XIAOER_DATA_DIR", "/tmp/xiaoer-test-data")
