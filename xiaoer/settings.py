@@ -29,6 +29,10 @@ INSTALLED_APPS = [
     "xiaoer.accounts",
     "xiaoer.customers",
     "xiaoer.chat",
+    "xiaoer.knowledge",
+    "xiaoer.assistant",
+    "xiaoer.orders",
+    "xiaoer.notify",
 ]
 
 MIDDLEWARE = [
