@@ -12,7 +12,20 @@ BASE_DIR = Path(__file__).resolve().parent
 DATA_DIR = Path(setting("DATA_DIR", "var")).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
-SECRET_KEY = setting("SECRET_KEY") or "dev-only-insecure-key-set-XIAOER_SECRET_KEY-in-production"
+
+
+def _local_secret_key() -> str:
+    """No SECRET_KEY configured: make one per data dir, so nothing secret lives in the repo."""
+    import secrets
+
+    path = DATA_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = setting("SECRET_KEY") or _local_secret_key()
 DEBUG = bool_setting("DEBUG", False)
 ALLOWED_HOSTS = [h.strip() for h in str(setting("ALLOWED_HOSTS", "*")).split(",") if h.strip()]
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in str(setting("CSRF_TRUSTED_ORIGINS", "")).split(",") if o.strip()]
