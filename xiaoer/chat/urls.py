@@ -1,1 +1,31 @@
-urlpatterns: list = []
+from django.contrib.staticfiles.views import serve as staticfiles_serve
+from django.urls import include, path, re_path
+
+from xiaoer.chat import views
+from xiaoer.customers import views as customer_views
+
+
+def _static(request, path):
+    # Served through the staticfiles finders (app static folders, django-htmx) so the embedded
+    # default needs neither collectstatic nor a web server in front.
+    response = staticfiles_serve(request, path, insecure=True)
+    response["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
+urlpatterns = [
+    path("", include("xiaoer.accounts.urls")),
+    path("s/<slug:slug>/chat", views.shopper_chat, name="shopper-chat"),
+    path("s/<slug:slug>/chat/session", views.shopper_session, name="shopper-session"),
+    path("s/<slug:slug>/chat/upload", views.shopper_upload, name="shopper-upload"),
+    path("s/<slug:slug>/widget.js", views.widget_js, name="shopper-widget"),
+    path("files/<str:token>", views.attachment_file, name="attachment-file"),
+    path("desk", views.desk, name="desk"),
+    path("desk/c/<int:conversation_id>", views.desk, name="desk-conversation"),
+    path("desk/c/<int:conversation_id>/panels/", views.desk_panels, name="desk-panels"),
+    path("desk/c/<int:conversation_id>/panel/customer", customer_views.customer_panel,
+         name="desk-panel-customer"),
+    path("desk/upload", views.desk_upload, name="desk-upload"),
+    path("desk/supervisor", views.supervisor, name="desk-supervisor"),
+    re_path(r"^static/(?P<path>.*)$", _static),
+]

@@ -1,0 +1,166 @@
+"""Real browser (Playwright + Debian's Chromium): a shopper page and agent pages exchange text, an
+image, a transfer, and an XSS payload that must show as plain text.
+
+Runs by default when /usr/bin/chromium exists; skipped with the reason otherwise.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+
+import pytest
+from PIL import Image
+
+from xiaoer.chat.tests.conftest import _chat_server, live_chat_server  # noqa: F401 - fixtures
+from xiaoer.testing import PASSWORD, make_seat, make_shop, make_staff
+
+CHROMIUM = "/usr/bin/chromium"
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian chromium (/usr/bin/chromium) not installed"),
+]
+XSS = '<img src=x onerror=alert(1)><script>alert("x")</script>'
+TIMEOUT = 15_000
+
+
+@pytest.fixture(autouse=True)
+def _orm_beside_playwright(monkeypatch):
+    # Playwright's sync API runs an event loop in this thread; the ORM calls of the test itself
+    # (factories, database teardown) are still plain synchronous code.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture
+def browser():
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def shop_world(live_chat_server):
+    shop = make_shop(name="小二的店")
+    lina = make_staff(shop, display_name="李娜")
+    qiang = make_staff(shop, display_name="王强")
+    make_seat(shop, "小美", operator=lina)
+    ajie = make_seat(shop, "阿杰", operator=qiang, online=False)
+    return {"base": live_chat_server, "shop": shop, "lina": lina, "qiang": qiang, "ajie": ajie}
+
+
+def new_page(browser, dialogs: list, **kwargs):
+    context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", **kwargs)
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT)
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    return page
+
+
+def login(page, base: str, staff) -> None:
+    page.goto(f"{base}/desk/login")
+    page.fill("input[name=username]", staff.user.username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r".*/desk$"))
+    page.wait_for_selector('#conn-state[data-state="open"]')
+
+
+def png_file(tmp_path, color) -> str:
+    path = tmp_path / f"photo-{color[0]}.png"
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 48), color).save(buf, "PNG")
+    path.write_bytes(buf.getvalue())
+    return str(path)
+
+
+def send(page, text: str) -> None:
+    page.fill("#composer-text", text)
+    page.press("#composer-text", "Enter")
+
+
+def last_bubble_text(page, selector: str) -> str:
+    return page.locator(selector).last.text_content()
+
+
+def test_shopper_and_agents_exchange_text_image_transfer_and_xss(browser, shop_world, tmp_path):
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=TIMEOUT)
+    base = shop_world["base"]
+    dialogs: list[str] = []
+    agent = new_page(browser, dialogs, viewport={"width": 1400, "height": 860})
+    shopper = new_page(browser, dialogs, viewport={"width": 390, "height": 760})
+    login(agent, base, shop_world["lina"])
+
+    shopper.goto(f"{base}/s/{shop_world['shop'].slug}/chat")
+    expect(shopper.locator("#seat-line")).to_contain_text("小美")
+    expect(shopper.locator("#conn-state")).to_have_attribute("data-state", "open")
+    assert "李娜" not in shopper.content()  # the shopper sees the seat, never the person
+
+    # text: shopper -> agent (the list updates live; the agent opens the conversation)
+    send(shopper, "你好，这件有现货吗？")
+    conv_row = agent.locator(".conv").filter(has_text="你好，这件有现货吗？")
+    expect(conv_row).to_be_visible()
+    conv_row.click()
+    expect(agent.locator("#messages .msg .bubble").filter(has_text="你好，这件有现货吗？")).to_be_visible()
+
+    # text: agent -> shopper, shown with the seat's name
+    send(agent, "亲，有现货的，今天下单今天发～")
+    expect(shopper.locator(".msg .bubble").filter(has_text="今天下单今天发")).to_be_visible()
+    expect(shopper.locator(".msg").filter(has_text="今天下单今天发").locator(".who")).to_contain_text("小美")
+
+    # XSS both ways: exactly the typed characters, no element, no dialog
+    send(shopper, XSS)
+    agent_bubble = agent.locator("#messages .msg:not(.mine) .bubble").filter(has_text="onerror")
+    expect(agent_bubble).to_have_count(1)
+    assert agent_bubble.text_content() == XSS
+    assert agent_bubble.locator("img, script").count() == 0
+    expect(agent.locator(".conv.active .conv-preview")).to_have_text(XSS)
+    send(agent, XSS)
+    shopper_bubble = shopper.locator(".msg.mine .bubble, .msg:not(.mine) .bubble").filter(has_text="onerror")
+    expect(shopper_bubble).to_have_count(2)
+    assert all(t == XSS for t in shopper_bubble.all_text_contents())
+    assert shopper.locator(".messages img[src='x']").count() == 0
+
+    # images both ways, checked by the browser actually decoding them
+    shopper.set_input_files("#image-input", png_file(tmp_path, (255, 80, 0)))
+    agent_img = agent.locator("#messages .msg:not(.mine) .bubble img")
+    expect(agent_img).to_have_count(1)
+    agent.wait_for_function("() => { const i = document.querySelector('#messages .msg:not(.mine) .bubble img');"
+                            " return i && i.complete && i.naturalWidth === 64; }")
+    agent.set_input_files("#image-input", png_file(tmp_path, (0, 120, 255)))
+    shopper.wait_for_function("() => [...document.querySelectorAll('.msg:not(.mine) .bubble img')]"
+                              ".some(i => i.complete && i.naturalWidth === 64)")
+
+    # transfer with a note only staff see
+    agent.click("#btn-transfer")
+    agent.select_option("#transfer-seat", value=str(shop_world["ajie"].pk))
+    agent.fill("#transfer-note", "顾客想要退货，请阿杰跟进")
+    agent.click("#transfer-ok")
+    expect(agent.locator("#chat-sub")).to_contain_text("阿杰")
+    expect(agent.locator("#messages .msg.event")).to_contain_text("顾客想要退货，请阿杰跟进")
+
+    colleague = new_page(browser, dialogs, viewport={"width": 1400, "height": 860})
+    login(colleague, base, shop_world["qiang"])
+    row = colleague.locator(".conv")
+    expect(row).to_have_count(1)  # in 阿杰's "mine" list
+    expect(row).to_contain_text("[图片]")
+    row.click()
+    expect(colleague.locator("#messages .msg.event")).to_contain_text("请阿杰跟进")
+    expect(colleague.locator("#messages .bubble").filter(has_text="你好，这件有现货吗？")).to_be_visible()
+    send(colleague, "您好，我是阿杰，退货的事我来帮您处理")
+    expect(shopper.locator(".msg .bubble").filter(has_text="我是阿杰")).to_be_visible()
+    expect(shopper.locator("#seat-line")).to_contain_text("阿杰")
+    assert "请阿杰跟进" not in shopper.content()  # the internal note never reaches the shopper
+
+    # history survives a reload of the shopper page (same visitor identity)
+    shopper.reload()
+    expect(shopper.locator(".msg .bubble").filter(has_text="我是阿杰")).to_be_visible()
+    expect(shopper.locator(".msg .bubble").filter(has_text="你好，这件有现货吗？")).to_be_visible()
+
+    assert dialogs == []

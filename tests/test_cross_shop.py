@@ -1,0 +1,281 @@
+"""Staff of one shop never read or change another shop's data.
+
+Walks EVERY route of the JSON API (from the ninja routers, so routes other apps add are covered
+too) and every page URL, as the owner of shop A with shop B's ids, and checks: not found or
+forbidden, never B's content, and B's data unchanged afterwards.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import json
+import logging
+import re
+
+import pytest
+from django.apps import apps
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+from PIL import Image
+
+from xiaoer.chat import services, writer
+from xiaoer.chat.models import Conversation, Message
+from xiaoer.customers import services as customer_services
+from xiaoer.customers.models import CustomerNote
+from xiaoer.testing import PASSWORD, make_seat, make_shop, make_staff, owner_of
+
+pytestmark = pytest.mark.django_db
+log = logging.getLogger(__name__)
+SECRET = "乙店机密"
+
+
+def png() -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8), (1, 2, 3)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+@pytest.fixture
+def world(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    shop_a, shop_b = make_shop(name="甲店"), make_shop(name=f"{SECRET}店")
+    agent_a = make_staff(shop_a)
+    make_seat(shop_a, "甲座席", operator=agent_a)
+    agent_b = make_staff(shop_b, display_name=f"{SECRET}员工")
+    seat_b = make_seat(shop_b, f"{SECRET}座席", operator=agent_b)
+    own = services.start_shopper_session(shop_a).conversation
+    session = services.start_shopper_session(shop_b, buyer_signature=services.make_buyer_signature(
+        shop_b, f"{SECRET}买家", name=f"{SECRET}顾客"))
+    conv_b = session.conversation
+    writer.post_message_sync(conv_b.pk, sender_kind="shopper", body=f"{SECRET}消息")
+    writer.post_message_sync(conv_b.pk, sender_kind="agent", kind="note", body=f"{SECRET}内部备注",
+                             seat_id=seat_b.pk, staff_id=agent_b.pk)
+    note = customer_services.do_add_note(agent_b, session.customer, f"{SECRET}顾客备注", seat=seat_b)
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    attachment = services.do_store_image(shop_b, SimpleUploadedFile("b.png", png(), content_type="image/png"))
+    _seed_other_apps(shop_b)
+    ids = {
+        "conversation_id": conv_b.pk, "seat_id": seat_b.pk, "customer_id": session.customer.pk,
+        "staff_id": agent_b.pk, "note_id": note.pk, "message_id": conv_b.messages.first().pk,
+        "token": attachment.token, "slug": shop_b.slug, "shop_id": shop_b.pk,
+    }
+    ids.update(_other_app_ids(shop_b))
+    client = Client()
+    assert client.login(username=owner_of(shop_a).user.username, password=PASSWORD)
+    return {"a": shop_a, "b": shop_b, "client": client, "ids": ids, "own_conv": own, "conv_b": conv_b,
+            "seat_b": seat_b}
+
+
+def _seed_other_apps(shop) -> None:
+    """Let every app that ships demo data put some into shop B, so their routes have B objects."""
+    for config in apps.get_app_configs():
+        if not config.name.startswith("xiaoer."):
+            continue
+        try:
+            module = importlib.import_module(f"{config.name}.demo")
+        except ModuleNotFoundError:
+            continue
+        seed = getattr(module, "seed", None)
+        if callable(seed):
+            try:
+                seed(shop)
+            except Exception:  # noqa: BLE001 - a half-built app's seed must not hide the walk
+                log.exception("seed of %s failed", config.name)
+
+
+def _other_app_ids(shop) -> dict[str, int]:
+    """For a route parameter ``<model>_id``, an object of shop B of the model with that name."""
+    found: dict[str, int] = {}
+    for model in apps.get_models():
+        if not model.__module__.startswith("xiaoer."):
+            continue
+        field_names = {f.name for f in model._meta.get_fields()}
+        key = f"{model._meta.model_name}_id"
+        if key in found:
+            continue
+        if "shop" in field_names:
+            obj = model.objects.filter(shop=shop).order_by("pk").first()
+        else:
+            obj = None
+            for rel in ("conversation", "order", "customer", "seat"):
+                if rel in field_names:
+                    obj = model.objects.filter(**{f"{rel}__shop": shop}).order_by("pk").first()
+                    break
+        if obj is not None:
+            found[key] = obj.pk
+    return found
+
+
+def snapshot(world) -> tuple:
+    conv = Conversation.objects.get(pk=world["conv_b"].pk)
+    seat = world["seat_b"].__class__.objects.get(pk=world["seat_b"].pk)
+    return (conv.status, conv.seat_id, conv.last_seq, Message.objects.filter(shop=world["b"]).count(),
+            CustomerNote.objects.filter(shop=world["b"]).count(), seat.operator_id, seat.is_online,
+            seat.max_concurrent)
+
+
+def value_for(name: str, ids: dict) -> str:
+    if name in ids:
+        return str(ids[name])
+    if name.endswith("_id") or name in {"pk", "id"}:
+        return str(10**9)  # no B object of that kind: an unknown id must be not found too
+    return "x"
+
+
+# --- the API --------------------------------------------------------------------------------------
+
+def api_operations():
+    from xiaoer.api import api
+
+    for prefix, router in api._routers:
+        for path, path_view in router.path_operations.items():
+            for op in path_view.operations:
+                for method in op.methods:
+                    yield f"/api{prefix.rstrip('/')}{path}", method, op
+
+
+def body_for(op, ids: dict) -> tuple[str, dict]:
+    """A plausible body from the operation's schema, pointing at B's objects where it names ids."""
+    for model in op.models:
+        if model.__name__.startswith("FileParams"):
+            return "file", {}
+        if not model.__name__.startswith("BodyParams"):
+            continue
+        schema = model.model_json_schema()
+        defs = schema.get("$defs", {})
+        props = schema.get("properties", {})
+        if len(props) == 1:  # one body parameter: its fields are the body
+            (only,) = props.values()
+            return "json", _sample(only, defs, ids, "")
+        return "json", {k: _sample(v, defs, ids, k) for k, v in props.items()}
+    return "none", {}
+
+
+def _sample(schema: dict, defs: dict, ids: dict, name: str):
+    if "$ref" in schema:
+        schema = defs[schema["$ref"].split("/")[-1]]
+    if "anyOf" in schema:
+        options = [s for s in schema["anyOf"] if s.get("type") != "null"]
+        return _sample(options[0], defs, ids, name) if options else None
+    if "enum" in schema:
+        return schema["enum"][0]
+    kind = schema.get("type")
+    if kind == "object":
+        return {k: _sample(v, defs, ids, k) for k, v in schema.get("properties", {}).items()}
+    if kind == "integer":
+        for key in (name, f"{name}_id"):
+            if key in ids:
+                return ids[key]
+        return 1
+    if kind == "number":
+        return 1
+    if kind == "boolean":
+        return True
+    if kind == "array":
+        return []
+    if schema.get("format") == "date":
+        return "2026-01-01"
+    if schema.get("format") == "date-time":
+        return "2026-01-01T00:00:00Z"
+    return f"x{name}"
+
+
+PARAM = re.compile(r"{(?:\w+:)?(\w+)}")
+
+
+def test_every_api_route_with_another_shops_ids(world):
+    client, ids = world["client"], world["ids"]
+    before = snapshot(world)
+    walked = 0
+    for path, method, op in api_operations():
+        names = PARAM.findall(path)
+        url = PARAM.sub(lambda m: value_for(m.group(1), ids), path)
+        kind, body = body_for(op, ids)
+        if kind == "file":
+            res = client.generic(method, url, data=_multipart(), content_type="multipart/form-data; boundary=BoUnDaRy")
+        elif kind == "json":
+            res = client.generic(method, url, json.dumps(body), content_type="application/json")
+        else:
+            res = client.generic(method, url)
+        text = res.content.decode("utf-8", "replace")
+        label = f"{method} {url} -> {res.status_code}"
+        assert res.status_code < 500, label
+        assert SECRET not in text and SECRET not in json.dumps(text, ensure_ascii=True), label
+        if names:
+            # B's ids in the path: never served, never done
+            allowed = {403, 404} if method == "GET" else {400, 403, 404, 422}
+            assert res.status_code in allowed, label
+        walked += 1
+    assert walked >= 20
+    assert snapshot(world) == before, "shop B's data changed"
+
+
+def _multipart() -> bytes:
+    return (b"--BoUnDaRy\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\n"
+            b"Content-Type: image/png\r\n\r\n" + png() + b"\r\n--BoUnDaRy--\r\n")
+
+
+def test_lists_and_queries_never_include_another_shops_rows(world):
+    client = world["client"]
+    for tab in ("mine", "waiting", "all", "resolved"):
+        rows = client.get(f"/api/chat/conversations?tab={tab}").json()
+        assert all(r["id"] != world["conv_b"].pk for r in rows)
+    assert world["own_conv"].pk in [r["id"] for r in client.get("/api/chat/conversations?tab=all").json()]
+
+
+# --- pages ----------------------------------------------------------------------------------------
+
+PUBLIC_PREFIXES = ("s/",)  # the shopper chat of a shop is public by design (shop name only)
+SKIP_PREFIXES = ("api/", "admin/", "static/", "i18n/", "healthz", "media/", "__")
+
+
+def page_patterns(resolver=None, prefix: str = ""):
+    resolver = resolver or get_resolver()
+    for pattern in resolver.url_patterns:
+        route = prefix + str(pattern.pattern)
+        if isinstance(pattern, URLResolver):
+            yield from page_patterns(pattern, route)
+        elif isinstance(pattern, URLPattern):
+            yield route
+
+
+def fill_route(route: str, ids: dict) -> str | None:
+    route = route.lstrip("^").rstrip("$")
+    if "(?P<" in route or "\\" in route:
+        return None  # regex routes (static files) are not per-shop
+    return "/" + re.sub(r"<(?:\w+:)?(\w+)>", lambda m: value_for(m.group(1), ids), route)
+
+
+def test_every_page_with_another_shops_ids(world):
+    client, ids = world["client"], world["ids"]
+    before = snapshot(world)
+    walked = 0
+    for route in page_patterns():
+        if route.startswith(SKIP_PREFIXES) or "<" not in route:
+            continue
+        url = fill_route(route, ids)
+        if url is None:
+            continue
+        for method in ("GET", "POST"):
+            res = client.generic(method, url, "text=x&action=x", content_type="application/x-www-form-urlencoded")
+            body = b"".join(res.streaming_content) if res.streaming else res.content
+            label = f"{method} {url} -> {res.status_code}"
+            assert SECRET.encode() not in body or route.startswith(PUBLIC_PREFIXES) and method == "GET" \
+                and _only_public(body), label
+            if not route.startswith(PUBLIC_PREFIXES):
+                assert res.status_code in {401, 403, 404, 405}, label
+        walked += 1
+    assert walked >= 5
+    assert snapshot(world) == before, "shop B's data changed"
+
+
+def _only_public(body: bytes) -> bool:
+    """B's public chat page may show B's shop name, nothing else of B."""
+    text = body.decode("utf-8", "replace").replace(f"{SECRET}店", "")
+    return SECRET not in text
+
+
+def test_attachment_of_another_shop_is_not_found(world):
+    assert world["client"].get(f"/files/{world['ids']['token']}").status_code == 404
