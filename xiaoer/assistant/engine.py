@@ -265,8 +265,13 @@ class ShopIndex:
         weights = np.asarray([1.0] * len(g_texts) + [2.0] * len(shop_idx))
         vectors = None
         if self.encoder is not None:
-            gv = generic_vectors if generic_vectors is not None else \
-                self.encoder.encode([tx.normalize(t) or t for t in g_texts])
+            gv = generic_vectors
+            if gv is None:
+                from xiaoer.assistant.data import build_vectors
+
+                gv = build_vectors.load(self.encoder.name)
+            if gv is None:  # another encoder: encode our phrasing set once (its cache keeps them)
+                gv = self.encoder.encode([tx.normalize(t) or t for t in g_texts])
             sv = self.vectors[shop_idx] if self.vectors is not None and shop_idx else \
                 np.zeros((0, gv.shape[1]), dtype=np.float32)
             vectors = np.vstack([gv, sv])

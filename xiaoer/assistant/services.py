@@ -5,11 +5,14 @@ hand-off, learning from agents. Chat integration goes through the chat's public 
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import difflib
+import hashlib
 import logging
 import threading
 import zoneinfo
+from collections import OrderedDict
 
 import numpy as np
 from django.core.exceptions import ValidationError
@@ -90,11 +93,38 @@ def entries_for(shop_id: int) -> list[Entry]:
                   product_code=a.product.code if a.product else "", pk=a.pk) for a in rows]
 
 
+_by_content: OrderedDict[str, ShopIndex] = OrderedDict()
+
+
+def _fingerprint(entries: list[Entry], words: list[str], encoder) -> str:
+    h = hashlib.sha1((encoder.name if encoder is not None else "-").encode())
+    for e in entries:
+        h.update("\x1f".join([e.code, e.category, e.question, e.answer, e.product_code, *e.similar]).encode())
+        h.update(b"\x1e")
+    h.update("\x1f".join(words).encode())
+    return h.hexdigest()
+
+
 def build_index(shop_id: int) -> ShopIndex:
+    """A fresh index; shops with identical knowledge (demo shops, tests, eval runs) share the models."""
     words = list(Product.objects.filter(shop_id=shop_id).values_list("title", flat=True)[:20000])
     encoder = shop_encoder()
-    return ShopIndex(entries_for(shop_id), encoder=encoder, shop_words=words, tuning=Tuning.load(),
-                     generic_vectors=generic_vectors(encoder))
+    entries = entries_for(shop_id)
+    key = _fingerprint(entries, words, encoder)
+    with _locks_lock:
+        same = _by_content.get(key)
+    if same is not None:
+        clone = copy.copy(same)
+        clone.entries = entries  # same content and order; only the database ids differ
+        clone.by_code = {e.code: e for e in entries}
+        return clone
+    index = ShopIndex(entries, encoder=encoder, shop_words=words, tuning=Tuning.load(),
+                      generic_vectors=generic_vectors(encoder))
+    with _locks_lock:
+        _by_content[key] = index
+        while len(_by_content) > 8:
+            _by_content.popitem(last=False)
+    return index
 
 
 def get_index(shop_id: int) -> ShopIndex:
@@ -115,6 +145,7 @@ def get_index(shop_id: int) -> ShopIndex:
 
 
 def forget_indexes() -> None:
+    """Drop the per-shop cache (the content-keyed models stay: they depend on content only)."""
     _indexes.clear()
 
 

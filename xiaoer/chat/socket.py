@@ -316,12 +316,12 @@ def _read_page(conv_id: int, after: int, shopper: bool) -> tuple[list[dict], int
         last_seq = row[0] if row else 0
         hidden = " AND m.internal = %s" if shopper else ""
         params = [conv_id, after] + ([False] if shopper else []) + [frames.SYNC_PAGE + 1]
-        cur.execute(
-            "SELECT m.id, m.conversation_id, m.shop_id, m.seq, m.client_id, m.sender_kind, m.kind, m.internal, "
-            "m.body, m.payload, m.seat_id, m.created_at, s.display_name FROM chat_message m "
-            "LEFT JOIN accounts_seat s ON s.id = m.seat_id "
+        cols = ["m.id", "m.conversation_id", "m.shop_id", "m.seq", "m.client_id", "m.sender_kind", "m.kind",
+                "m.internal", "m.body", "m.payload", "m.seat_id", "m.created_at", "s.display_name"]
+        rows = writer._Sql(connection.vendor).rows(
+            cur, cols, "FROM chat_message m LEFT JOIN accounts_seat s ON s.id = m.seat_id "
             f"WHERE m.conversation_id = %s AND m.seq > %s{hidden} ORDER BY m.seq LIMIT %s", params)
-        rows = cur.fetchall()
+    rows = sorted(rows, key=lambda r: r[3])  # (SQLite's JSON aggregate need not keep the order)
     more = len(rows) > frames.SYNC_PAGE
     rows = rows[:frames.SYNC_PAGE]
     messages = [frames.message_dict(

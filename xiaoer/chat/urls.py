@@ -1,4 +1,5 @@
 from django.contrib.staticfiles.views import serve as staticfiles_serve
+from django.http import HttpResponse
 from django.urls import include, path, re_path
 
 from xiaoer.chat import views
@@ -9,6 +10,11 @@ def _static(request, path):
     # Served through the staticfiles finders (app static folders, django-htmx) so the embedded
     # default needs neither collectstatic nor a web server in front.
     response = staticfiles_serve(request, path, insecure=True)
+    if response.streaming:  # small files: a plain body avoids sync iteration under ASGI
+        plain = HttpResponse(b"".join(response.streaming_content), status=response.status_code)
+        for header, value in response.items():
+            plain[header] = value
+        response = plain
     response["Cache-Control"] = "public, max-age=3600"
     return response
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 import uuid
 from collections import deque
@@ -38,6 +39,7 @@ from django.utils import timezone
 from xiaoer.chat import events, frames, hub
 
 log = logging.getLogger(__name__)
+_STATS = bool(os.environ.get("CHAT_STATS"))
 
 
 @dataclass(slots=True, eq=False)
@@ -91,6 +93,22 @@ class _Sql:
     def row(self, casts: tuple[str, ...]) -> str:
         return "(" + ", ".join(self.p(c) for c in casts) + ")"
 
+    def rows(self, cur, cols: list[str], rest: str, params: list) -> list:
+        """``SELECT cols rest`` → list of row tuples.
+
+        On SQLite the rows come back as ONE JSON array, in one ``sqlite3_step``: the sqlite3
+        module releases the GIL around every step, and beside a busy event loop each retake can
+        wait a whole switch interval — per row, that is the 1.4 s "executemany" trap of
+        DESIGN.md again. PostgreSQL (psycopg) fetches the whole result in one call anyway."""
+        if self.pg:
+            cur.execute(f"SELECT {', '.join(cols)} {rest}", params)
+            return cur.fetchall()
+        aliases = [f"a{i}" for i in range(len(cols))]
+        inner = ", ".join(f"{c} AS {a}" for c, a in zip(cols, aliases, strict=True))
+        cur.execute(f"SELECT json_group_array(json_array({', '.join(aliases)})) FROM (SELECT {inner} {rest})",
+                    params)
+        return [tuple(r) for r in orjson.loads(cur.fetchone()[0])]
+
 
 def _in(n: int) -> str:
     return ", ".join(["%s"] * n)
@@ -100,8 +118,8 @@ def _seat_map(cur, seat_ids: set[int]) -> dict[int, dict]:
     now = time.monotonic()
     missing = [s for s in seat_ids if s not in _seat_names or now - _seat_names[s][1] > SEAT_NAME_TTL]
     if missing:
-        cur.execute(f"SELECT id, display_name FROM accounts_seat WHERE id IN ({_in(len(missing))})", missing)
-        for seat_id, name in cur.fetchall():
+        for seat_id, name in _Sql(connection.vendor).rows(
+                cur, ["id", "display_name"], f"FROM accounts_seat WHERE id IN ({_in(len(missing))})", missing):
             _seat_names[seat_id] = (name, now)
     return {s: {"id": s, "display_name": _seat_names[s][0]} for s in seat_ids if s in _seat_names}
 
@@ -114,14 +132,17 @@ def _row_to_message(row, seats: dict[int, dict]) -> dict:
                                created_at=created_at)
 
 
-def _fetch_existing(cur, pairs: set[tuple[int, str]]) -> dict[tuple[int, str], tuple]:
+def _fetch_existing(cur, sql: _Sql, pairs: set[tuple[int, str]]) -> dict[tuple[int, str], tuple]:
     if not pairs:
         return {}
-    conv_ids = sorted({c for c, _ in pairs})
-    client_ids = sorted({k for _, k in pairs})
-    cur.execute(f"SELECT {_MSG_COLUMNS} FROM chat_message WHERE conversation_id IN ({_in(len(conv_ids))}) "
-                f"AND client_id IN ({_in(len(client_ids))})", conv_ids + client_ids)
-    return {(r[1], r[4]): r for r in cur.fetchall() if (r[1], r[4]) in pairs}
+    # Drive the lookup from the VALUES list, one probe of the unique index per pair. (Two IN
+    # lists would probe every combination: 256 × 250 probes for one full batch.)
+    params = [x for pair in sorted(pairs) for x in pair]
+    cols = [f"m.{c.strip()}" for c in _MSG_COLUMNS.split(",")]
+    rows = sql.rows(cur, cols, "FROM (VALUES " + ", ".join([sql.row(("bigint", "text"))] * len(pairs)) +
+                    ") AS v JOIN chat_message m ON m.conversation_id = v.column1 AND m.client_id = v.column2",
+                    params)
+    return {(r[1], r[4]): r for r in rows}
 
 
 def _check_attachments(cur, drafts: list[Draft]) -> dict[int, dict | None]:
@@ -130,9 +151,9 @@ def _check_attachments(cur, drafts: list[Draft]) -> dict[int, dict | None]:
     if not wanted:
         return {}
     tokens = sorted({str(d.payload.get("attachment", "")) for d in wanted.values()})
-    cur.execute(f"SELECT token, shop_id, content_type, width, height, size FROM chat_attachment "
-                f"WHERE token IN ({_in(len(tokens))})", tokens)
-    found = {r[0]: r for r in cur.fetchall()}
+    rows = _Sql(connection.vendor).rows(cur, ["token", "shop_id", "content_type", "width", "height", "size"],
+                                        f"FROM chat_attachment WHERE token IN ({_in(len(tokens))})", tokens)
+    found = {r[0]: r for r in rows}
     out: dict[int, dict | None] = {}
     for i, d in wanted.items():
         row = found.get(str(d.payload.get("attachment", "")))
@@ -159,7 +180,7 @@ def store_batch(cur, vendor: str, drafts: list[Draft]) -> BatchResult:
             payloads[i] = enriched
 
     # 1. retries of stored messages, and repeats inside this batch
-    existing = _fetch_existing(cur, {(d.conversation_id, d.client_id) for o, d in zip(outcomes, drafts, strict=True)
+    existing = _fetch_existing(cur, sql, {(d.conversation_id, d.client_id) for o, d in zip(outcomes, drafts, strict=True)
                                      if o.error is None})
     first_of: dict[tuple[int, str], int] = {}
     repeats: list[tuple[int, int]] = []  # (index, index of the first draft with that key)
@@ -200,16 +221,24 @@ def store_batch(cur, vendor: str, drafts: list[Draft]) -> BatchResult:
                        bool(d.internal), seat_id, d.staff_id, d.body, orjson.dumps(payloads[i]).decode(),
                        db_now]
         row_sql = sql.row(casts)
-        cur.execute(
-            "INSERT INTO chat_message (conversation_id, shop_id, seq, client_id, sender_kind, kind, internal, "
-            "seat_id, staff_id, body, payload, created_at) VALUES " + ", ".join([row_sql] * len(rows)) +
-            " ON CONFLICT (conversation_id, client_id) DO NOTHING RETURNING id, conversation_id, seq", params)
-        inserted = {(r[1], r[2]): r[0] for r in cur.fetchall()}
+        insert = ("INSERT INTO chat_message (conversation_id, shop_id, seq, client_id, sender_kind, kind, internal, "
+                  "seat_id, staff_id, body, payload, created_at) VALUES " + ", ".join([row_sql] * len(rows)) +
+                  " ON CONFLICT (conversation_id, client_id) DO NOTHING")
+        if sql.pg:
+            cur.execute(insert + " RETURNING id, conversation_id, seq", params)
+            inserted = {(r[1], r[2]): r[0] for r in cur.fetchall()}
+        else:  # RETURNING would step (and retake the GIL) once per row: read the ids back in one step
+            cur.execute(insert, params)
+            keys = [x for i in rows for x in (drafts[i].conversation_id, seq_of[i])]
+            found = sql.rows(cur, ["m.id", "m.conversation_id", "m.seq"],
+                             "FROM (VALUES " + ", ".join(["(%s, %s)"] * len(rows)) + ") AS v JOIN chat_message m "
+                             "ON m.conversation_id = v.column1 AND m.seq = v.column2", keys)
+            inserted = {(r[1], r[2]): r[0] for r in found}
 
     lost_race = {(drafts[i].conversation_id, drafts[i].client_id) for i in rows
                  if (drafts[i].conversation_id, seq_of[i]) not in inserted}
     if lost_race:  # another process stored the same client_id meanwhile: answer with its row
-        existing.update(_fetch_existing(cur, lost_race))
+        existing.update(_fetch_existing(cur, sql, lost_race))
 
     seat_ids = {r[10] for r in existing.values() if r[10]}
     for i in rows:
@@ -271,7 +300,7 @@ def _allocate(cur, sql: _Sql, drafts: list[Draft], fresh: dict[int, list[int]], 
     if sql.pg:  # lock in id order so two processes' batches cannot deadlock
         ids = sorted(fresh)
         cur.execute(f"SELECT id FROM chat_conversation WHERE id IN ({_in(len(ids))}) ORDER BY id FOR UPDATE", ids)
-    cur.execute(
+    update = (
         "UPDATE chat_conversation SET "
         "last_seq = last_seq + v.column3, "
         "last_message_at = COALESCE(v.column4, last_message_at), "
@@ -281,12 +310,21 @@ def _allocate(cur, sql: _Sql, drafts: list[Draft], fresh: dict[int, list[int]], 
         "waiting_since = CASE v.column7 WHEN 1 THEN COALESCE(waiting_since, v.column8) WHEN 2 THEN NULL "
         "WHEN 3 THEN v.column8 ELSE waiting_since END "
         "FROM (VALUES " + ", ".join([row_sql] * len(fresh)) + ") AS v "
-        "WHERE chat_conversation.id = v.column1 AND chat_conversation.shop_id = v.column2 "
-        "RETURNING chat_conversation.id, chat_conversation.last_seq, chat_conversation.seat_id, "
-        "chat_conversation.status, chat_conversation.shop_id", values)
+        "WHERE chat_conversation.id = v.column1 AND chat_conversation.shop_id = v.column2")
+    if sql.pg:
+        cur.execute(update + " RETURNING chat_conversation.id, chat_conversation.last_seq, "
+                    "chat_conversation.seat_id, chat_conversation.status, chat_conversation.shop_id", values)
+        state = cur.fetchall()
+    else:  # see _Sql.rows: no per-row RETURNING on SQLite
+        cur.execute(update, values)
+        ids = list(fresh)
+        shop_of = {conv_id: drafts[indexes[0]].shop_id for conv_id, indexes in fresh.items()}
+        state = [r for r in sql.rows(cur, ["id", "last_seq", "seat_id", "status", "shop_id"],
+                                     f"FROM chat_conversation WHERE id IN ({_in(len(ids))})", ids)
+                 if shop_of.get(r[0]) == r[4]]
     conv_state: dict[int, tuple[int, int | None, str]] = {}
     seq_of: dict[int, int] = {}
-    for conv_id, last_seq, seat_id, status, shop_id in cur.fetchall():
+    for conv_id, last_seq, seat_id, status, shop_id in state:
         conv_state[conv_id] = (shop_id, seat_id, status)
         indexes = fresh[conv_id]
         first = last_seq - len(indexes) + 1
@@ -365,6 +403,7 @@ class Writer:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.batches = 0
         self.rows = 0
+        self._st = [0, 0, 0.0, 0.0, time.monotonic()]
 
     def start(self) -> None:
         self.loop = asyncio.get_running_loop()
@@ -411,17 +450,35 @@ class Writer:
                 await asyncio.sleep(wait)  # let the batch fill: one commit for many messages
             batch = [self._pending.popleft() for _ in range(min(len(self._pending), max_rows))]
             reads, self._reads = self._reads, {}
+            t0 = time.perf_counter()
             try:
                 result = await self.loop.run_in_executor(self._thread, _write, batch, reads)
             except Exception:  # noqa: BLE001 - the batch failed: tell every sender, keep serving
                 log.exception("chat writer: batch of %d failed", len(batch))
                 result = BatchResult([Outcome(d, error=("unavailable", "message not stored, retry"))
                                       for d in batch])
+            t1 = time.perf_counter()
             self.batches += 1
             self.rows += len(batch)
             self._after_commit(result)
+            self._stats(t1 - t0, time.perf_counter() - t1, len(batch))
             if self._pending or self._reads:
                 self._wake.set()
+
+    def _stats(self, write_s: float, fanout_s: float, rows: int) -> None:
+        """With CHAT_STATS set, log batch figures every 2 s (tuning; off by default)."""
+        if not _STATS:
+            return
+        st = self._st
+        st[0] += 1
+        st[1] += rows
+        st[2] += write_s
+        st[3] += fanout_s
+        now = time.monotonic()
+        if now - st[4] >= 2:
+            log.warning("chat writer: %d batches, %.1f rows/batch, write %.1f ms, fan-out %.1f ms, queued %d",
+                        st[0], st[1] / st[0], 1000 * st[2] / st[0], 1000 * st[3] / st[0], len(self._pending))
+            self._st = [0, 0, 0.0, 0.0, now]
 
     def _after_commit(self, result: BatchResult) -> None:
         items, exclude, answers = fanout_items(result)

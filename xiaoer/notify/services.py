@@ -116,10 +116,9 @@ def _dispatch(notice: Notice) -> str:
     if notice.channel == Channel.CHAT:
         from xiaoer.chat import writer as chat_writer
 
-        result = chat_writer.post_message_sync(
-            notice.conversation_id, sender_kind="system", kind="text", body=notice.body,
-            client_id=client_id_for(key))
-        return str((result or {}).get("id", ""))
+        chat_writer.post_message_sync(notice.conversation_id, sender_kind="system", kind="text",
+                                      body=notice.body, client_id=client_id_for(key))
+        return ""  # the message is found by its client id (= the key): nothing else to keep
     if notice.channel == Channel.SMS:
         ref, _ = backends.send_sms(notice.recipient, notice.body, key=key)
         return ref
@@ -143,17 +142,18 @@ def _send_claimed(notice: Notice, now: datetime) -> str | None:
 
 
 def _record_sent(sent: list[tuple[int, str]], token: str, now: datetime) -> None:
-    """Successes are written in groups: one UPDATE per group instead of one per notice. A crash
-    before the write leaves them "sending"; recover_stale then resends only on deduplicating
-    channels and marks the rest unknown, so the wider window never causes a second delivery."""
+    """Successes are written in groups: one UPDATE for the whole group (per row only where the
+    provider gave a reference worth keeping). A crash before the write leaves them "sending";
+    recover_stale then resends only on deduplicating channels and marks the rest unknown, so
+    the wider window never causes a second delivery. The claim token guards rows the stale
+    sweep may have taken back from a very slow send."""
     if not sent:
         return
-    with_ref = [(pk, ref) for pk, ref in sent if ref]
-    Notice.objects.filter(pk__in=[pk for pk, ref in sent if not ref], claim_token=token).update(
-        status=NoticeStatus.SENT, sent_at=now, last_error="")
-    if with_ref:
-        with transaction.atomic():
-            for pk, ref in with_ref:
+    with transaction.atomic():
+        Notice.objects.filter(pk__in=[pk for pk, ref in sent if not ref], claim_token=token).update(
+            status=NoticeStatus.SENT, sent_at=now, last_error="")
+        for pk, ref in sent:
+            if ref:
                 Notice.objects.filter(pk=pk, claim_token=token).update(
                     status=NoticeStatus.SENT, sent_at=now, provider_ref=ref[:100], last_error="")
     sent.clear()

@@ -106,7 +106,7 @@ def parse_status(value, aliases: dict[str, str] | None = None) -> str | None:
     text = str(value).strip()
     if not text:
         return None
-    table = {**STATUS_ALIASES, **(aliases or {})}
+    table = {**STATUS_ALIASES, **aliases} if aliases else STATUS_ALIASES
     status = table.get(text) or table.get(text.replace(" ", ""))
     if status is None or status not in OrderStatus.values:
         raise ValueError(f"未知订单状态: {text[:30]}")

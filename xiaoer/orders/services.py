@@ -401,11 +401,14 @@ def _queue_shipping_notices(shop: Shop, orders: list[Order], now: dt.datetime) -
 
 # --- payment reminders (催付) -------------------------------------------------------------------
 
-def _mark_reminded(reached: list[Order], unreachable: list[Order], now: dt.datetime) -> None:
-    Order.objects.filter(pk__in=[o.pk for o in reached], remind_state=RemindState.NONE).update(
+def _mark_reminded(reached: list[Order], unreachable: list[Order], now: dt.datetime) -> int:
+    """Move the orders on; returns how many this transaction moved (a concurrent sweep that got
+    there first leaves nothing to move: the conditional update is the count of our claims)."""
+    moved = Order.objects.filter(pk__in=[o.pk for o in reached], remind_state=RemindState.NONE).update(
         remind_state=RemindState.SENT, reminded_at=now)
     Order.objects.filter(pk__in=[o.pk for o in unreachable], remind_state=RemindState.NONE).update(
         remind_state=RemindState.NO_CHANNEL)
+    return moved
 
 
 def _shops_with(qs) -> list[Shop]:
@@ -415,8 +418,8 @@ def _shops_with(qs) -> list[Shop]:
 def run_reminder_sweep(*, now: dt.datetime | None = None, batch: int = 1000, deliver: bool = True) -> int:
     """Queue (and deliver) one payment reminder for every order unpaid for longer than its
     shop's delay, outside the shop's quiet hours. Safe to run anywhere, any number of times,
-    at once: the notice key "remind-<id>" is the claim. Returns the number of orders reminded
-    by this run (another worker's claims are not counted)."""
+    at once: the notice key "remind-<id>" is the claim. Returns the number of orders this run
+    claimed (another worker's claims are not counted)."""
     now = now or timezone.now()
     due = Order.objects.filter(status=OrderStatus.UNPAID, remind_state=RemindState.NONE,
                                created_at__gte=now - REMIND_MAX_AGE)
@@ -435,8 +438,7 @@ def run_reminder_sweep(*, now: dt.datetime | None = None, batch: int = 1000, del
             with transaction.atomic():
                 notices, reached, unreachable = _notices(shop, orders, "payment_reminder", "remind-{id}", now)
                 keys = notify_services.do_queue_notices(notices, deliver=False)
-                _mark_reminded(reached, unreachable, now)
-            total += len(keys)
+                total += _mark_reminded(reached, unreachable, now)
             if deliver:
                 notify_services.deliver_due(now=now, keys=keys)
     return total
@@ -524,11 +526,11 @@ def run_confirmation_sweep(*, now: dt.datetime | None = None, batch: int = 1000,
             with transaction.atomic():
                 notices, reached, unreachable = _notices(shop, orders, "order_confirm", "confirm-{id}", now)
                 keys = notify_services.do_queue_notices(notices, deliver=False)
-                Order.objects.filter(pk__in=[o.pk for o in reached], confirm_state=ConfirmState.NONE).update(
+                asked += Order.objects.filter(pk__in=[o.pk for o in reached],
+                                              confirm_state=ConfirmState.NONE).update(
                     confirm_state=ConfirmState.ASKED, confirm_asked_at=now)
                 Order.objects.filter(pk__in=[o.pk for o in unreachable], confirm_state=ConfirmState.NONE).update(
                     confirm_state=ConfirmState.NO_CHANNEL)
-            asked += len(keys)
             if deliver:
                 notify_services.deliver_due(now=now, keys=keys)
     waiting = Order.objects.filter(status=OrderStatus.PAID, confirm_state=ConfirmState.ASKED)
