@@ -87,6 +87,15 @@ def wait_port(port: int, timeout: float = 30.0) -> None:
     raise RuntimeError(f"nothing listening on {port}")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of PID so far (Linux /proc), in seconds."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
 def peak_rss_mb(pid: int) -> float:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -277,12 +286,17 @@ def _load_main(args) -> dict:
     return asyncio.run(_run_pairs(*args))
 
 
-def run_load(port: int, pairs: list[dict], rate: float, duration: float, procs: int, drain: float) -> dict:
+def run_load(port: int, pairs: list[dict], rate: float, duration: float, procs: int, drain: float,
+             server_pid: int) -> dict:
     chunks = [pairs[i::procs] for i in range(procs)]
-    start_at = time.time() + 2.0 + len(pairs) / 200  # everyone connected before the clock starts
+    start_at = time.time() + 3.0 + len(pairs) / 100  # everyone connected before the clock starts
     with mp.get_context("spawn").Pool(procs) as pool:
-        results = pool.map(_load_main, [(port, c, rate / len(pairs), duration, drain, start_at)
-                                        for c in chunks if c])
+        pending = pool.map_async(_load_main, [(port, c, rate / len(pairs), duration, drain, start_at)
+                                              for c in chunks if c])
+        time.sleep(max(0.0, start_at - time.time()))
+        cpu0 = cpu_seconds(server_pid)  # the sending phase only, not the connects
+        results = pending.get()
+        cpu = cpu_seconds(server_pid) - cpu0
     lat = sorted(x for r in results for x in r["latencies"])
     total = {k: sum(r[k] for r in results) for k in ("sent", "delivered", "acked", "errors", "lost")}
     send_time = max(r["send_time"] for r in results)
@@ -291,6 +305,8 @@ def run_load(port: int, pairs: list[dict], rate: float, duration: float, procs: 
     total["p99_ms"] = 1000 * lat[min(len(lat) - 1, int(len(lat) * 0.99))] if lat else float("nan")
     total["max_ms"] = 1000 * lat[-1] if lat else float("nan")
     total["mean_ms"] = 1000 * statistics.fmean(lat) if lat else float("nan")
+    total["server_cpu_us_per_msg"] = 1e6 * cpu / max(1, total["delivered"])
+    total["server_cpu_share"] = cpu / (send_time + drain)
     return total
 
 
@@ -325,7 +341,7 @@ def bench_xiaoer(args, data_dir: Path) -> tuple[dict, int]:
     port = free_port()
     proc = start_server("xiaoer.asgi:application", port, env)
     try:
-        result = run_load(port, pairs, args.rate, args.duration, args.procs, args.drain)
+        result = run_load(port, pairs, args.rate, args.duration, args.procs, args.drain, proc.pid)
         result["peak_rss_mb"] = peak_rss_mb(proc.pid)
     finally:
         stop(proc)
@@ -345,7 +361,7 @@ def bench_relay(args, pairs: int) -> dict:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = start_server("bench.relay:app", port, env)
     try:
-        result = run_load(port, fake, args.rate, args.duration, args.procs, args.drain)
+        result = run_load(port, fake, args.rate, args.duration, args.procs, args.drain, proc.pid)
         result["peak_rss_mb"] = peak_rss_mb(proc.pid)
     finally:
         stop(proc)
@@ -356,7 +372,8 @@ def fmt(name: str, r: dict) -> str:
     extra = f"  stored {r['stored']} (dups {r['duplicates_stored']})" if "stored" in r else ""
     return (f"{name:8} {r['msgs_per_s']:8.0f} msg/s  p50 {r['p50_ms']:6.1f} ms  p99 {r['p99_ms']:6.1f} ms  "
             f"max {r['max_ms']:6.1f} ms  sent {r['sent']}  delivered {r['delivered']}  lost {r['lost']}  "
-            f"errors {r['errors']}  peak RSS {r['peak_rss_mb']:.0f} MB{extra}")
+            f"errors {r['errors']}  server CPU {r['server_cpu_us_per_msg']:.0f} us/msg  "
+            f"peak RSS {r['peak_rss_mb']:.0f} MB{extra}")
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -41,6 +41,21 @@ def wait_up(url: str, timeout: float = 30) -> None:
     raise RuntimeError(f"server did not start at {url}")
 
 
+def login(page, base: str, username: str) -> None:
+    # The first messages wake other apps' after-commit work (the robot) which may hold the
+    # SQLite write lock for a moment: retry instead of failing the screenshot run.
+    for _ in range(5):
+        page.goto(f"{base}/desk/login")
+        page.fill("input[name=username]", username)
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_load_state()
+        if not page.url.endswith("/desk/login"):
+            return
+        page.wait_for_timeout(3000)
+    raise RuntimeError(f"could not log in as {username}")
+
+
 def shoot(base: str) -> None:
     from playwright.sync_api import sync_playwright
 
@@ -50,10 +65,7 @@ def shoot(base: str) -> None:
         desk_ctx = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai",
                                        viewport={"width": 1440, "height": 860})
         desk = desk_ctx.new_page()
-        desk.goto(f"{base}/desk/login")
-        desk.fill("input[name=username]", "demo-lina")
-        desk.fill("input[name=password]", PASSWORD)
-        desk.click("button[type=submit]")
+        login(desk, base, "demo-lina")
         desk.wait_for_selector('#conn-state[data-state="open"]')
         desk.wait_for_selector(".conv")
         shopper_ctx = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai",
@@ -78,10 +90,7 @@ def shoot(base: str) -> None:
         lead_ctx = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai",
                                        viewport={"width": 1280, "height": 900})
         lead = lead_ctx.new_page()
-        lead.goto(f"{base}/desk/login")
-        lead.fill("input[name=username]", "demo-lead")
-        lead.fill("input[name=password]", PASSWORD)
-        lead.click("button[type=submit]")
+        login(lead, base, "demo-lead")
         lead.goto(f"{base}/desk/supervisor")
         lead.screenshot(path=str(OUT / "supervisor.png"), full_page=True)
         browser.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from ninja import Router, Schema
 
 from xiaoer.accounts import services
@@ -16,7 +17,7 @@ router = Router(tags=["accounts"])
 def _staff(request: HttpRequest) -> Staff:
     staff = services.staff_for_user(request.user)
     if staff is None:
-        raise PermissionDenied("这个账号不属于任何店铺")
+        raise PermissionDenied(_("这个账号不属于任何店铺"))
     return staff
 
 

@@ -200,6 +200,11 @@ def suggest_for_text(shop_id: int, text: str, *, product: Product | None = None,
 
 
 # --- messages from the chat ------------------------------------------------------------------------
+def current_settings(shop_id: int) -> AssistantSettings:
+    """The shop's settings without writing: defaults (suggest mode) until a supervisor saves them."""
+    return AssistantSettings.objects.filter(shop_id=shop_id).first() or AssistantSettings(shop_id=shop_id)
+
+
 def settings_for(shop_id: int) -> AssistantSettings:
     obj, _created = AssistantSettings.objects.get_or_create(shop_id=shop_id)
     return obj
@@ -250,18 +255,22 @@ def robot_decision(cfg: AssistantSettings, shop: Shop, suggestion: dict, now: dt
 def handle_shopper_message(message: dict) -> Suggestion | None:
     """Suggest for one committed shopper text message; maybe answer or hand off (robot mode)."""
     body = (message.get("body") or "").strip()
-    if message.get("kind") != "text" or not body:
+    if message.get("kind") != "text" or not body or message.get("internal"):
+        return None
+    shop_id = message.get("shop")
+    # Read-only checks first: shops without knowledge (most chat tests, new shops) cost one query.
+    if shop_id is not None and not StandardAnswer.objects.filter(shop_id=shop_id, enabled=True).exists():
         return None
     conversation = Conversation.objects.select_related("shop", "customer", "seat").filter(
         pk=message["conversation"]).first()
     if conversation is None:
         return None
     shop = conversation.shop
-    cfg = settings_for(shop.id)
+    if shop_id is None and not StandardAnswer.objects.filter(shop_id=shop.id, enabled=True).exists():
+        return None  # nothing of the shop's own to suggest or send: stay out of the way
+    cfg = current_settings(shop.id)
     if cfg.mode == RobotMode.OFF:
         return None
-    if not StandardAnswer.objects.filter(shop_id=shop.id, enabled=True).exists():
-        return None  # nothing of the shop's own to suggest or send: stay out of the way
     product = conversation_product(conversation)
     values = variable_values(conversation)
     data = suggest_for_text(shop.id, body, product=product, values=values)
@@ -272,7 +281,8 @@ def handle_shopper_message(message: dict) -> Suggestion | None:
         top_code=top["id"] if top and not data["reject"] else "", top_text=top["text"] if top else "",
         payload=data)
     event = {"message_id": message["id"], "suggestion_id": suggestion.id, **data}
-    knowledge_services.publish_event(shop.id, "suggestion", event, conversation_id=conversation.id)
+    transaction.on_commit(lambda: knowledge_services.publish_event(shop.id, "suggestion", event,
+                                                                   conversation_id=conversation.id))
     decision = robot_decision(cfg, shop, data)
     if decision == "answer":
         _robot_say(conversation, top["text"], {"robot": {"answer_id": top["id"],
@@ -314,9 +324,9 @@ def do_handoff(conversation: Conversation, data: dict, cfg: AssistantSettings, *
     _post(conversation.id, sender_kind="system", kind="event", body="\n".join(lines)[:2000],
           payload={"handoff": {"intent": data.get("intent"), "confidence": data.get("confidence")}},
           internal=True, client_id=f"handoff-note-{message_id}")
-    knowledge_services.publish_event(conversation.shop_id, "handoff",
-                                     {"conversation": conversation.id, "text": "\n".join(lines)[:2000]},
-                                     conversation_id=conversation.id)
+    handoff = {"conversation": conversation.id, "text": "\n".join(lines)[:2000]}
+    transaction.on_commit(lambda: knowledge_services.publish_event(conversation.shop_id, "handoff", handoff,
+                                                                   conversation_id=conversation.id))
 
 
 # --- learning from agents --------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from ninja import File, Router, Schema
 from ninja.files import UploadedFile
 
@@ -24,7 +25,7 @@ router = Router(tags=["chat"])
 def _staff(request: HttpRequest, roles=account_services.CHAT_ROLES) -> Staff:
     staff = account_services.staff_for_user(request.user)
     if staff is None:
-        raise PermissionDenied("这个账号不属于任何店铺")
+        raise PermissionDenied(_("这个账号不属于任何店铺"))
     return account_services.require_role(staff, roles)
 
 
@@ -117,7 +118,7 @@ def claim(request, conversation_id: int, data: ClaimIn):
     else:
         seats = account_services.seats_operated_by(staff)
         if not seats:
-            raise PermissionDenied("你没有值守的客服账号")
+            raise PermissionDenied(_("你没有值守的客服账号"))
         seat = seats[0]
     return _detail(services.do_claim(staff, conv, seat))
 

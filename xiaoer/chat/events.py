@@ -15,6 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from django.db import close_old_connections
 
+from xiaoer.conf import setting
+
 log = logging.getLogger(__name__)
 
 MessagesCallback = Callable[[list[dict]], None]
@@ -47,9 +49,14 @@ def _executor() -> ThreadPoolExecutor:
         return _pool
 
 
+def enabled() -> bool:
+    """CHAT_EVENTS=off turns the callbacks off (bench/chat_bench.py measures the bare chat path)."""
+    return str(setting("CHAT_EVENTS", "on")).lower() not in {"off", "0", "false", "no"}
+
+
 def emit_committed(messages: list[dict]):
     """Hand MESSAGES to every callback on the pool; returns the Future (tests may wait on it)."""
-    if not messages or not _callbacks:
+    if not messages or not _callbacks or not _ENABLED:
         return None
     future = _executor().submit(_run_callbacks, list(messages))
     with _lock:
@@ -81,3 +88,6 @@ def wait_idle(timeout: float = 5.0) -> None:
         pending = list(_pending)
     for future in pending:
         future.result(timeout=timeout)
+
+
+_ENABLED = enabled()

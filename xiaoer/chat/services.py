@@ -30,6 +30,7 @@ from django.db import transaction
 from django.db.models import Count
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from PIL import Image, UnidentifiedImageError
 
 from xiaoer.accounts import services as account_services
@@ -73,7 +74,7 @@ def make_buyer_signature(shop: Shop, buyer_id: str, *, name: str = "",
                          max_age: int = BUYER_LINK_MAX_AGE) -> str:
     buyer_id = (buyer_id or "").strip()
     if not buyer_id or len(buyer_id) > 100:
-        raise ValidationError("买家 ID 不能为空，最长 100 个字符")
+        raise ValidationError(_("买家 ID 不能为空，最长 100 个字符"))
     payload = {"b": buyer_id, "n": (name or "").strip()[:100], "e": int(time.time()) + int(max_age)}
     return signing.dumps(payload, key=shop.secret, salt=BUYER_SALT, compress=True)
 
@@ -89,15 +90,15 @@ def make_buyer_link(shop: Shop, buyer_id: str, *, name: str = "", max_age: int =
 def check_buyer_signature(shop: Shop, signature: str | None) -> tuple[str, str]:
     """(buyer_id, name) from a signed link of SHOP; ValidationError if forged, foreign or expired."""
     if not signature or len(signature) > 1000:
-        raise ValidationError("买家链接无效")
+        raise ValidationError(_("买家链接无效"))
     try:
         data = signing.loads(signature, key=shop.secret, salt=BUYER_SALT)
     except signing.BadSignature:
-        raise ValidationError("买家链接无效") from None
+        raise ValidationError(_("买家链接无效")) from None
     if not isinstance(data, dict) or not isinstance(data.get("b"), str):
-        raise ValidationError("买家链接无效")
+        raise ValidationError(_("买家链接无效"))
     if int(data.get("e", 0)) < time.time():
-        raise ValidationError("买家链接已过期，请向店铺重新获取")
+        raise ValidationError(_("买家链接已过期，请向店铺重新获取"))
     return data["b"], str(data.get("n") or "")
 
 
@@ -213,7 +214,7 @@ def require_can_act_on(staff: Staff, conv: Conversation) -> None:
     if conv.status == QUEUED and conv.seat_id is None:
         return
     if conv.seat_id is None or conv.seat.operator_id != staff.pk:
-        raise PermissionDenied("这个会话不属于你的客服账号")
+        raise PermissionDenied(_("这个会话不属于你的客服账号"))
 
 
 # --- routing --------------------------------------------------------------------------------------
@@ -316,7 +317,7 @@ def queued_conversations(shop_id: int, limit: int = QUEUE_NOTIFY_LIMIT) -> list[
 def check_note(note: str | None) -> str:
     note = (note or "").strip()
     if len(note) > NOTE_MAX_CHARS:
-        raise ValidationError(f"备注最多 {NOTE_MAX_CHARS} 个字")
+        raise ValidationError(_("备注最多 %(n)s 个字") % {"n": NOTE_MAX_CHARS})
     return note
 
 
@@ -329,11 +330,11 @@ def do_transfer(staff: Staff, conv: Conversation, seat: Seat, note: str = "") ->
         raise Http404("seat not found")
     seat = _fresh_seat(seat)
     if not seat.is_active or seat.operator_id is None:
-        raise ValidationError("这个客服账号目前没有人值守，不能转接")
+        raise ValidationError(_("这个客服账号目前没有人值守，不能转接"))
     note = check_note(note)
     old_seat = conv.seat
     if old_seat is not None and old_seat.pk == seat.pk:
-        raise ValidationError("会话已经在这个客服账号")
+        raise ValidationError(_("会话已经在这个客服账号"))
     text = f"{staff.display_name} 将会话从 {old_seat.display_name if old_seat else '排队'} 转接给 {seat.display_name}"
     if note:
         text += f"：{note}"
@@ -359,12 +360,12 @@ def do_claim(staff: Staff, conv: Conversation, seat: Seat) -> Conversation:
         raise Http404("not found")
     seat = _fresh_seat(seat)
     if seat.operator_id != staff.pk and not staff.is_supervisor:
-        raise PermissionDenied("只能领取到你值守的客服账号")
+        raise PermissionDenied(_("只能领取到你值守的客服账号"))
     with transaction.atomic():
         _lock_shop(conv.shop_id)
         fresh = Conversation.objects.select_for_update().get(pk=conv.pk)
         if fresh.status != QUEUED:
-            raise ValidationError("这个会话已经被接待了")
+            raise ValidationError(_("这个会话已经被接待了"))
         _assign(fresh, seat)
         _notify_queue(conv.shop_id)
         _post_event(conv.pk, f"{seat.display_name} 接待了会话", {"event": "claim", "seat": seat.pk},
@@ -435,9 +436,9 @@ def do_set_seat_online(staff: Staff, seat: Seat, online: bool) -> Seat:
         raise Http404("seat not found")
     seat = _fresh_seat(seat)
     if seat.operator_id != staff.pk and not staff.is_supervisor:
-        raise PermissionDenied("只能切换你值守的客服账号")
+        raise PermissionDenied(_("只能切换你值守的客服账号"))
     if online and seat.operator_id is None:
-        raise ValidationError("这个客服账号没有人值守，不能上线")
+        raise ValidationError(_("这个客服账号没有人值守，不能上线"))
     with transaction.atomic():
         account_services.do_set_seat_online(seat, online)
         _publish_after_commit(seat.shop_id, "seat", {"seat": seat.pk, "online": online})
@@ -463,9 +464,9 @@ def do_hand_over_seat(staff: Staff, seat: Seat, to: Staff | None) -> Seat:
 def check_image(data: bytes) -> tuple[str, int, int]:
     """(content type, width, height) if DATA really is an allowed image; ValidationError otherwise."""
     if len(data) > settings.MAX_IMAGE_BYTES:
-        raise ValidationError(f"图片不能超过 {settings.MAX_IMAGE_BYTES // (1024 * 1024)} MB")
+        raise ValidationError(_("图片不能超过 %(mb)s MB") % {"mb": settings.MAX_IMAGE_BYTES // (1024 * 1024)})
     if not data:
-        raise ValidationError("文件是空的")
+        raise ValidationError(_("文件是空的"))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -474,16 +475,16 @@ def check_image(data: bytes) -> tuple[str, int, int]:
             with Image.open(io.BytesIO(data)) as img:
                 fmt, (width, height) = img.format, img.size
                 if width * height > MAX_IMAGE_PIXELS:
-                    raise ValidationError("图片尺寸太大")
+                    raise ValidationError(_("图片尺寸太大"))
                 img.load()  # decode fully: a truncated or corrupt body fails here
     except ValidationError:
         raise
     except (UnidentifiedImageError, Image.DecompressionBombWarning, Image.DecompressionBombError):
-        raise ValidationError("只能发送图片（PNG、JPEG、GIF、WebP）") from None
+        raise ValidationError(_("只能发送图片（PNG、JPEG、GIF、WebP）")) from None
     except (OSError, SyntaxError, ValueError):
-        raise ValidationError("图片已损坏，无法打开") from None
+        raise ValidationError(_("图片已损坏，无法打开")) from None
     if fmt not in ALLOWED_IMAGE_FORMATS:
-        raise ValidationError("只能发送图片（PNG、JPEG、GIF、WebP）")
+        raise ValidationError(_("只能发送图片（PNG、JPEG、GIF、WebP）"))
     return ALLOWED_IMAGE_FORMATS[fmt], width, height
 
 
@@ -491,7 +492,7 @@ def do_store_image(shop: Shop, file) -> Attachment:
     """Store an uploaded image under an unguessable token after checking it by content."""
     size = getattr(file, "size", None)
     if size is not None and size > settings.MAX_IMAGE_BYTES:
-        raise ValidationError(f"图片不能超过 {settings.MAX_IMAGE_BYTES // (1024 * 1024)} MB")
+        raise ValidationError(_("图片不能超过 %(mb)s MB") % {"mb": settings.MAX_IMAGE_BYTES // (1024 * 1024)})
     data = file.read(settings.MAX_IMAGE_BYTES + 1)
     content_type, width, height = check_image(data)
     token = secrets.token_urlsafe(24)
@@ -549,12 +550,12 @@ def post_staff_message(staff: Staff, conv: Conversation, *, body: str = "", kind
 
     account_services.require_role(staff, account_services.CHAT_ROLES)
     if kind not in {"text", "image", "note"}:
-        raise ValidationError("不支持的消息类型")
+        raise ValidationError(_("不支持的消息类型"))
     body = (body or "").strip()
     if kind in {"text", "note"} and not body:
-        raise ValidationError("消息不能为空")
+        raise ValidationError(_("消息不能为空"))
     if len(body) > settings.CHAT_MAX_MESSAGE_CHARS:
-        raise ValidationError(f"消息最多 {settings.CHAT_MAX_MESSAGE_CHARS} 个字")
+        raise ValidationError(_("消息最多 %(n)s 个字") % {"n": settings.CHAT_MAX_MESSAGE_CHARS})
     if kind == "image":
         token = (payload or {}).get("attachment")
         access_attachment(str(token or ""), staff=staff)

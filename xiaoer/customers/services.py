@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from xiaoer.accounts import services as account_services
 from xiaoer.accounts.models import Seat, Shop, Staff
@@ -29,9 +30,9 @@ def access_customer(staff: Staff, customer_id: int) -> Customer:
 def check_note_text(text: str) -> str:
     text = (text or "").strip()
     if not text:
-        raise ValidationError("备注不能为空")
+        raise ValidationError(_("备注不能为空"))
     if len(text) > NOTE_MAX_CHARS:
-        raise ValidationError(f"备注最多 {NOTE_MAX_CHARS} 个字")
+        raise ValidationError(_("备注最多 %(n)s 个字") % {"n": NOTE_MAX_CHARS})
     return text
 
 

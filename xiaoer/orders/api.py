@@ -111,6 +111,12 @@ def record_cause(request, order_id: int, body: CauseIn):
     return order_json(order)
 
 
+@router.post("/{int:order_id}/remind")
+def remind_now(request, order_id: int):
+    staff = _staff(request)
+    return {"claimed": order_services.do_remind_now(staff, order_services.access_order(staff, order_id))}
+
+
 @router.post("/{int:order_id}/guide")
 def guide_payment(request, order_id: int):
     staff = _staff(request)

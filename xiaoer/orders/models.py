@@ -134,6 +134,13 @@ class OrderItem(models.Model):
         return f"{self.title} x{self.quantity}"
 
 
+CHANGE_KIND_LABELS = {
+    "sync": "平台同步", "unpaid_cause": "记录未付款原因", "payment_guide": "付款引导", "remind": "催付",
+    "close": "关闭订单", "confirm": "顾客已核对", "confirm_timeout": "超时按原地址", "change": "订单变更",
+    "shipping": "发货", "stock_check": "库存确认", "stock_in": "库存：有货", "stock_short": "库存：缺货",
+}
+
+
 class AppendOnlyQuerySet(models.QuerySet):
     def update(self, **kwargs):
         raise PermissionDenied("订单变更记录不能修改")
@@ -171,6 +178,10 @@ class OrderChange(models.Model):
 
     def delete(self, *args, **kwargs):
         raise PermissionDenied("订单变更记录不能删除")
+
+    @property
+    def kind_label(self) -> str:
+        return CHANGE_KIND_LABELS.get(self.kind, self.kind)
 
 
 class TaskKind(models.TextChoices):

@@ -111,14 +111,11 @@ def access_order(staff: Staff, order_id: int) -> Order:
 
 
 def access_conversation(staff: Staff | None, conversation_id: int) -> Conversation:
-    """A conversation of the caller's shop. Only chat roles read conversations: warehouse and
-    after-sales colleagues get PermissionDenied (they see tasks, never the chat)."""
-    account_services.require_role(staff, CHAT_ROLES)
-    try:
-        return Conversation.objects.select_related("customer", "seat").get(pk=conversation_id,
-                                                                            shop_id=staff.shop_id)
-    except (Conversation.DoesNotExist, ValueError, TypeError):
-        raise Http404("conversation not found") from None
+    """A conversation of the caller's shop (the chat app's rule): warehouse and after-sales
+    colleagues get PermissionDenied — they see tasks, never the chat."""
+    from xiaoer.chat import services as chat_services
+
+    return chat_services.access_conversation(staff, conversation_id)
 
 
 def access_task(staff: Staff, task_id: int) -> Task:
@@ -290,7 +287,9 @@ def _new_order(shop: Shop, row: dict, buyer_id: int | None, source: str, now: dt
     for key in ("total_amount", "paid_amount", "refunded_amount"):
         values.setdefault(key, Decimal(0))
     order = Order(shop=shop, buyer_id=buyer_id, source=source, updated_at=now, **values)
-    _step_times(order, None, order.paid_at or now if order.status == OrderStatus.PAID else now)
+    # A new order's missing step time is the latest time we know of, not the import's clock:
+    # loading last year's completed orders must not make them "completed today".
+    _step_times(order, None, order.shipped_at or order.paid_at or order.created_at)
     return order
 
 
@@ -442,6 +441,28 @@ def run_reminder_sweep(*, now: dt.datetime | None = None, batch: int = 1000, del
             if deliver:
                 notify_services.deliver_due(now=now, keys=keys)
     return total
+
+
+@transaction.atomic
+def do_remind_now(staff: Staff, order: Order) -> bool:
+    """The agent sends the payment reminder without waiting for the sweep. Same claim as the
+    sweep (notice key "remind-<id>"), so an order still gets one reminder at most. Quiet hours
+    don't apply: a person decided. Returns False when it had been reminded already."""
+    account_services.require_role(staff, CHAT_ROLES)
+    order = Order.objects.select_for_update().get(pk=order.pk, shop_id=staff.shop_id)
+    if order.status != OrderStatus.UNPAID:
+        raise ValidationError("订单已付款或已关闭")
+    if order.remind_state == RemindState.SENT:
+        return False
+    now = timezone.now()
+    notices, reached, unreachable = _notices(order.shop, [order], "payment_reminder", "remind-{id}", now)
+    if not reached:
+        raise ValidationError("无法联系顾客：没有会话，也没有手机号")
+    notify_services.do_queue_notices(notices)
+    claimed = _mark_reminded(reached, unreachable, now) == 1
+    if claimed:
+        _log(order, "remind", staff=staff, seat=_seat_for(staff, order), reason="客服手动催付", at=now)
+    return claimed
 
 
 def recovery_stats(shop: Shop, *, since: dt.datetime | None = None, until: dt.datetime | None = None) -> dict:

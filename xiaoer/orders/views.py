@@ -47,6 +47,8 @@ def orders_panel(request: HttpRequest, conversation_id: int) -> HttpResponse:
 def _run_action(staff, order, action: str, post) -> None:
     if action == "cause":
         order_services.do_record_unpaid_cause(staff, order, post.get("cause", ""), post.get("note", "")[:300])
+    elif action == "remind":
+        order_services.do_remind_now(staff, order)
     elif action == "guide":
         order_services.do_guide_payment(staff, order)
     elif action == "close":

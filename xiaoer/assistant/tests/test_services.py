@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import datetime as dt
+import json
 
 import pytest
 from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
-from xiaoer.accounts import services as account_services
 from xiaoer.assistant import services
 from xiaoer.assistant.engine import DATA
 from xiaoer.assistant.models import LearnedPair, LearnStatus, RobotMode, Suggestion
@@ -35,6 +34,15 @@ def chat(monkeypatch):
     monkeypatch.setattr(writer, "post_message_sync",
                         lambda conv, **kw: record["posts"].append((conv, kw)) or {"id": 0, **kw})
     return record
+
+
+@pytest.fixture
+def commit(django_capture_on_commit_callbacks):
+    """Runs the chat hook the way the chat does: on committed messages, with after-commit effects."""
+    def run(messages):
+        with django_capture_on_commit_callbacks(execute=True):
+            services.on_committed(messages)
+    return run
 
 
 def _shop_with_kb():
@@ -70,11 +78,11 @@ def _set_mode(shop, mode, **extra):
     cfg.save()
 
 
-def test_shopper_message_gets_a_suggestion_event_with_product_facts(chat):
+def test_shopper_message_gets_a_suggestion_event_with_product_facts(chat, commit):
     shop = _shop_with_kb()
     conv = _conversation(shop)
     _message(conv, "", kind="card", payload={"product_code": "P100"})
-    services.on_committed([_message(conv, "我160 100斤穿什么码")])
+    commit([_message(conv, "我160 100斤穿什么码")])
     stored = Suggestion.objects.get(conversation=conv)
     assert stored.intent == "size_spec"
     (args, kwargs), = [e for e in chat["events"] if e[0][1] == "suggestion"]
@@ -83,36 +91,36 @@ def test_shopper_message_gets_a_suggestion_event_with_product_facts(chat):
     assert chat["posts"] == []  # suggest mode: the robot never speaks
 
 
-def test_robot_off_does_nothing(chat):
+def test_robot_off_does_nothing(chat, commit):
     shop = _shop_with_kb()
     _set_mode(shop, RobotMode.OFF)
-    services.on_committed([_message(_conversation(shop), "什么时候发货")])
+    commit([_message(_conversation(shop), "什么时候发货")])
     assert not Suggestion.objects.exists() and chat["events"] == []
 
 
-def test_unattended_mode_answers_when_nobody_is_online(chat):
+def test_unattended_mode_answers_when_nobody_is_online(chat, commit):
     shop = _shop_with_kb()
     _set_mode(shop, RobotMode.UNATTENDED)
     conv = _conversation(shop)
-    services.on_committed([_message(conv, "你们包邮吗")])
+    commit([_message(conv, "你们包邮吗")])
     (conv_id, kw), = chat["posts"]
     assert conv_id == conv.id and kw["sender_kind"] == "robot"
     assert kw["body"] == StandardAnswer.objects.get(shop=shop, code="C15").answer  # the shop's own words only
 
 
-def test_unattended_mode_stays_quiet_when_an_agent_is_online_in_hours(chat):
+def test_unattended_mode_stays_quiet_when_an_agent_is_online_in_hours(chat, commit):
     shop = _shop_with_kb()
     _set_mode(shop, RobotMode.UNATTENDED, work_start=dt.time(0, 0), work_end=dt.time(23, 59, 59))
     make_seat(shop, operator=make_staff(shop), online=True)
-    services.on_committed([_message(_conversation(shop), "你们包邮吗")])
+    commit([_message(_conversation(shop), "你们包邮吗")])
     assert chat["posts"] == []
 
 
-def test_unsure_or_transfer_request_hands_off_with_what_it_knows(chat):
+def test_unsure_or_transfer_request_hands_off_with_what_it_knows(chat, commit):
     shop = _shop_with_kb()
     _set_mode(shop, RobotMode.UNATTENDED)
     conv = _conversation(shop)
-    services.on_committed([_message(conv, "我要人工客服")])
+    commit([_message(conv, "我要人工客服")])
     kinds = [(kw["sender_kind"], kw["kind"], kw.get("internal", False)) for _c, kw in chat["posts"]]
     assert ("robot", "text", False) in kinds and ("system", "event", True) in kinds
     note = next(kw["body"] for _c, kw in chat["posts"] if kw["kind"] == "event")
@@ -120,27 +128,27 @@ def test_unsure_or_transfer_request_hands_off_with_what_it_knows(chat):
     assert any(e[0][1] == "handoff" for e in chat["events"])
 
 
-def test_robot_never_sends_an_answer_missing_an_order_number(chat):
+def test_robot_never_sends_an_answer_missing_an_order_number(chat, commit):
     shop = _shop_with_kb()
     _set_mode(shop, RobotMode.UNATTENDED)
-    services.on_committed([_message(_conversation(shop), "快递单号发我一下")])
+    commit([_message(_conversation(shop), "快递单号发我一下")])
     sent = [kw["body"] for _c, kw in chat["posts"] if kw["sender_kind"] == "robot"]
     assert all("【" not in body for body in sent)
 
 
-def test_threshold_mode_needs_confidence(chat):
+def test_threshold_mode_needs_confidence(chat, commit):
     shop = _shop_with_kb()
     _set_mode(shop, RobotMode.THRESHOLD, threshold=0.99)
-    services.on_committed([_message(_conversation(shop), "包邮吗")])
+    commit([_message(_conversation(shop), "包邮吗")])
     assert chat["posts"] == []
 
 
-def test_agent_reply_that_differs_is_kept_and_turned_into_a_phrasing(chat):
+def test_agent_reply_that_differs_is_kept_and_turned_into_a_phrasing(chat, commit):
     shop = _shop_with_kb()
     conv = _conversation(shop)
     agent = make_staff(shop)
-    services.on_committed([_message(conv, "快递能放驿站不")])
-    services.on_committed([_message(conv, "可以的亲，默认放驿站，需要送上门请备注", sender="agent", staff=agent)])
+    commit([_message(conv, "快递能放驿站不")])
+    commit([_message(conv, "可以的亲，默认放驿站，需要送上门请备注", sender="agent", staff=agent)])
     pair = LearnedPair.objects.get(shop=shop)
     assert pair.question == "快递能放驿站不" and pair.staff == agent
     supervisor = owner_of(shop)
@@ -150,20 +158,20 @@ def test_agent_reply_that_differs_is_kept_and_turned_into_a_phrasing(chat):
     assert pair.status == LearnStatus.PHRASING
 
 
-def test_agent_reply_same_as_suggestion_is_not_a_lesson(chat):
+def test_agent_reply_same_as_suggestion_is_not_a_lesson(chat, commit):
     shop = _shop_with_kb()
     conv = _conversation(shop)
-    services.on_committed([_message(conv, "包邮吗")])
+    commit([_message(conv, "包邮吗")])
     top = Suggestion.objects.get(conversation=conv).top_text
-    services.on_committed([_message(conv, top, sender="agent", staff=make_staff(shop))])
+    commit([_message(conv, top, sender="agent", staff=make_staff(shop))])
     assert not LearnedPair.objects.exists()
 
 
-def test_learned_pair_becomes_a_new_answer_in_one_step_on_the_page(chat):
+def test_learned_pair_becomes_a_new_answer_in_one_step_on_the_page(chat, commit):
     shop = _shop_with_kb()
     conv = _conversation(shop)
-    services.on_committed([_message(conv, "你们支持以旧换新吗")])
-    services.on_committed([_message(conv, "亲，目前不支持以旧换新哦", sender="agent", staff=make_staff(shop))])
+    commit([_message(conv, "你们支持以旧换新吗")])
+    commit([_message(conv, "亲，目前不支持以旧换新哦", sender="agent", staff=make_staff(shop))])
     pair = LearnedPair.objects.get(shop=shop)
     client = Client()
     client.login(username=owner_of(shop).user.username, password=PASSWORD)
@@ -218,7 +226,6 @@ def test_robot_settings_page_is_supervisor_only():
                                       "work_end": "22:00", "handoff_text": "稍等，马上为您转人工"})
     assert res.status_code == 302
     assert services.settings_for(shop.id).mode == RobotMode.THRESHOLD
-    account_services  # noqa: B018 - imported for factories' side effects in other tests
 
 
 def test_eval_command_prints_one_json_object(tmp_path, capsys):
@@ -256,3 +263,16 @@ def test_demo_seed_is_idempotent():
     first = demo.seed(shop)
     second = demo.seed(shop)
     assert first == second and first["answers"] == StandardAnswer.objects.filter(shop=shop).count()
+
+
+@pytest.mark.parametrize("text", ["", "🙂🙂🙂", "where is my parcel", "88888888", "发货" * 2500])
+def test_suggest_api_survives_bad_input(chat, text):
+    shop = _shop_with_kb()
+    client = Client()
+    client.login(username=make_staff(shop).user.username, password=PASSWORD)
+    res = client.post("/api/assistant/suggest", {"text": text}, content_type="application/json")
+    assert res.status_code == 200
+    body = res.json()
+    assert set(body) >= {"intent", "confidence", "reject", "answers", "facts", "size", "others"}
+    if not text.strip() or text.startswith("🙂"):
+        assert body["reject"]

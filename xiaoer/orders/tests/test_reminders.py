@@ -7,6 +7,7 @@ import threading
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from xiaoer.chat import writer
 from xiaoer.chat.models import Message
@@ -193,3 +194,21 @@ def test_recovery_rate_counts_reminded_orders_paid_later(world):
     assert paid_later.status == OrderStatus.PAID
     stats = order_services.recovery_stats(world.shop)
     assert stats == {"reminded": 2, "recovered": 1, "rate": 0.5}
+
+
+def test_agent_reminds_by_hand_and_the_sweep_does_not_repeat_it(world, client):
+    from xiaoer.testing import PASSWORD
+
+    created = timezone.now() - dt.timedelta(minutes=5)
+    order = world.order(created_at=created)
+    client.login(username=world.agent.user.username, password=PASSWORD)
+    html = client.get(f"/desk/c/{world.conversation.pk}/orders").content.decode()
+    assert f"/desk/orders/{order.pk}/remind" in html
+    response = client.post(f"/desk/orders/{order.pk}/remind", {"conversation": world.conversation.pk})
+    assert response.status_code == 200
+    assert f"/desk/orders/{order.pk}/remind" not in response.content.decode()
+    assert order_services.do_remind_now(world.agent, order) is False
+    notify_services.sweep()
+    order_services.run_reminder_sweep(now=created + dt.timedelta(hours=1))
+    assert len(_system_messages(world.conversation)) == 1
+    assert order.changes.get(kind="remind").staff == world.agent

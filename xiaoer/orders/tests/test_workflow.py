@@ -241,3 +241,16 @@ def test_api_upsert_and_detail(world, client):
     assert detail["items"][0]["title"] == "围巾"
     bad = client.post("/api/orders/", {**payload, "total_amount": "很多"}, content_type="application/json")
     assert bad.status_code == 400
+
+
+def test_agent_raises_task_from_tasks_panel(world, client):
+    order = world.order()
+    client.login(username=world.agent.user.username, password=PASSWORD)
+    response = client.post(f"/desk/c/{world.conversation.pk}/tasks",
+                           {"kind": "missing_item", "question": "顾客说少了一只袜子", "order": order.pk})
+    assert response.status_code == 200 and "顾客说少了一只袜子" in response.content.decode()
+    [task] = order_services.task_queue(world.warehouse)
+    assert (task.kind, task.order, task.conversation, task.raised_seat) == (
+        "missing_item", order, world.conversation, world.seat)
+    assert client.post(f"/desk/c/{world.conversation.pk}/tasks", {"kind": "missing_item", "question": ""}
+                       ).status_code == 422

@@ -34,7 +34,7 @@ CONVERSATIONS = [
         ("agent", "text", "亲，按您的身材建议选 S 码哦～腰围 66cm，胸围 84cm，穿着不紧也不空。"),
         ("shopper", "text", "好的～那颜色和图片会不会有色差呀？"),
     ], ""),
-    ("visitor", "demo-visitor-1", "", "xiaomei", "open", [
+    ("visitor", "a7f3c9e1d2", "", "xiaomei", "open", [
         ("shopper", "text", "请问今天下单什么时候能发货？"),
         ("agent", "text", "亲，下午 4 点前付款当天就能发出，默认中通快递，江浙沪一般隔天到～"),
         ("shopper", "text", "好的谢谢"),
@@ -56,7 +56,7 @@ CONVERSATIONS = [
     ("buyer", "tb_xiaofeng", "晓峰", "xiaoxue", "open", [
         ("shopper", "text", "我的快递三天了物流一直没更新，是不是丢了？"),
     ], ""),
-    ("visitor", "demo-visitor-2", "", None, "queued", [
+    ("visitor", "5b8e0f4a91", "", None, "queued", [
         ("shopper", "text", "在吗？想问下这款收纳盒有没有现货"),
     ], ""),
 ]
