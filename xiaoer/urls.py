@@ -1,7 +1,8 @@
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.staticfiles.views import serve as staticfiles_serve
+from django.http import HttpRequest, HttpResponse
 from django.urls import include, path, re_path
-from django.views.static import serve as static_serve
 
 from xiaoer.api import api
 from xiaoer.health import healthz
@@ -22,7 +23,18 @@ for app in ("xiaoer.knowledge", "xiaoer.assistant", "xiaoer.orders", "xiaoer.not
             if exc.name != f"{app}.urls":
                 raise
 
-# Static files are served by the app itself so the embedded default needs no web server.
-urlpatterns += [
-    re_path(r"^static/(?P<path>.*)$", static_serve, {"document_root": settings.BASE_DIR / "static"}),
-]
+
+def static_file(request: HttpRequest, path: str) -> HttpResponse:
+    """Static files through the staticfiles finders (app folders, django-htmx), so the embedded
+    default needs neither collectstatic nor a web server in front."""
+    response = staticfiles_serve(request, path, insecure=True)
+    if response.streaming:  # small files: a plain body avoids sync iteration under ASGI
+        plain = HttpResponse(b"".join(response.streaming_content), status=response.status_code)
+        for header, value in response.items():
+            plain[header] = value
+        response = plain
+    response["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
+urlpatterns.append(re_path(r"^static/(?P<path>.*)$", static_file))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -30,6 +31,9 @@ INTENT_LABELS = {"greeting": "问候", "product_quality": "质量材质", "size_
                  "shipping": "发货物流", "after_sales": "售后", "payment": "付款", "order_change": "订单变更",
                  "product_usage": "使用方法", "other": "其他", "human": "转人工"}
 MAX_SHOP_INTENT_SAMPLES = 3000  # keeps retraining within seconds for very large knowledge bases
+ENCODER_MAX_CHARS = 80
+HUMAN_CUE = re.compile(r"人工|真人|活人|人类|客服|主管|店长|老板|负责人|机器|自动回复|换人|转接|投诉|找人|叫人|来个人|"
+                       r"跟人|和人|说人话|有人吗|human|agent")
 
 
 @dataclass
@@ -219,8 +223,6 @@ FACT_RULES = [
 
 
 def product_facts(lex: str, product: ProductInfo | None) -> list[dict]:
-    import re
-
     if product is None:
         return []
     facts = []
@@ -378,7 +380,8 @@ class ShopIndex:
         parts = tx.split_questions(text)
         if len(parts) > 1:
             parts = parts[:4]
-        to_encode = [tx.normalize(p) or p for p in parts]
+        # the encoder's cost grows with length; a shopper's question fits in the first 80 characters
+        to_encode = [(tx.normalize(p) or p)[:ENCODER_MAX_CHARS] for p in parts]
         vectors = None
         if self.encoder is not None and any(to_encode):
             vectors = self.encoder.encode(to_encode)
@@ -386,7 +389,7 @@ class ShopIndex:
         scored = []
         for pos, part in enumerate(parts):
             res = self._score_one(part, None if vectors is None else vectors[pos])
-            self._adjust_for_measures(res, measures)
+            self._adjust(res, measures)
             res["confidence"] = self._confidence(res)
             scored.append(res)
         main = self._pick_main(scored)
@@ -401,12 +404,16 @@ class ShopIndex:
         probs = res["probs"]
         return max(probs, key=probs.get) if probs else "other"
 
-    def _adjust_for_measures(self, res: dict, m: tx.Measures) -> None:
+    def _adjust(self, res: dict, m: tx.Measures) -> None:
+        """Rules on top of the intent model: height+weight means a size question; a hand-off needs
+        words that ask for a person (the model alone mistook 我在找找 for 转人工)."""
+        probs = dict(res["probs"])
         if m.height_cm is not None and (m.weight_kg is not None or m.foot_cm is not None):
-            probs = dict(res["probs"])
             probs["size_spec"] = probs.get("size_spec", 0.0) + 0.6
-            total = sum(probs.values())
-            res["probs"] = {k: v / total for k, v in probs.items()}
+        if probs and max(probs, key=probs.get) == "human" and not HUMAN_CUE.search(res["lex"]):
+            probs["human"] *= 0.1
+        total = sum(probs.values()) or 1.0
+        res["probs"] = {k: v / total for k, v in probs.items()}
 
     def _pick_main(self, scored: list[dict]) -> dict:
         if len(scored) == 1:
@@ -451,51 +458,49 @@ class ShopIndex:
 
 # --- the plain baseline ----------------------------------------------------------------------------
 class Bm25Baseline:
-    """Okapi BM25 over jieba words of the raw phrasings: what "just search the FAQ" gives."""
+    """Okapi BM25 over jieba words of the raw phrasings: what "just search the FAQ" gives.
+
+    The per-(word, phrasing) BM25 weights are precomputed into a sparse matrix, so a query is a
+    sum of a few rows."""
 
     def __init__(self, entries: list[Entry], k1: float = 1.5, b: float = 0.75, threshold: float = 1.0):
-        import jieba
-
-        self._cut = jieba.lcut
+        self._cut = tx._tokenizer().lcut
         self.entries = entries
-        self.docs, self.doc_entry = [], []
+        self.threshold = threshold
+        docs, doc_entry = [], []
         for pos, e in enumerate(entries):
             for p in dict.fromkeys([e.question, *e.similar]):
-                self.docs.append(self._tokens(p))
-                self.doc_entry.append(pos)
-        self.k1, self.b, self.threshold = k1, b, threshold
-        self.avgdl = (sum(len(d) for d in self.docs) / len(self.docs)) if self.docs else 1.0
-        df: dict[str, int] = {}
-        self.tf = []
-        for d in self.docs:
+                docs.append(self._tokens(p))
+                doc_entry.append(pos)
+        self.doc_entry = np.asarray(doc_entry, dtype=np.int64)
+        self.vocab: dict[str, int] = {}
+        rows, cols, tfs = [], [], []
+        for d, tokens in enumerate(docs):
             counts: dict[str, int] = {}
-            for w in d:
+            for w in tokens:
                 counts[w] = counts.get(w, 0) + 1
-            self.tf.append(counts)
-            for w in counts:
-                df[w] = df.get(w, 0) + 1
-        n = len(self.docs)
-        self.idf = {w: math.log(1 + (n - f + 0.5) / (f + 0.5)) for w, f in df.items()}
-        self.postings: dict[str, list[int]] = {}
-        for i, counts in enumerate(self.tf):
-            for w in counts:
-                self.postings.setdefault(w, []).append(i)
+            for w, f in counts.items():
+                rows.append(self.vocab.setdefault(w, len(self.vocab)))
+                cols.append(d)
+                tfs.append(f)
+        n = max(len(docs), 1)
+        lengths = np.asarray([len(d) for d in docs] or [0], dtype=np.float64)
+        avgdl = float(lengths.mean()) or 1.0
+        rows_a, cols_a, tf = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64), np.asarray(tfs, float)
+        df = np.bincount(rows_a, minlength=len(self.vocab)).astype(np.float64)
+        idf = np.log(1 + (n - df + 0.5) / (df + 0.5))
+        weights = idf[rows_a] * tf * (k1 + 1) / (tf + k1 * (1 - b + b * lengths[cols_a] / avgdl)) if rows else []
+        self.matrix = sparse.csr_matrix((weights, (rows_a, cols_a)), shape=(len(self.vocab), len(docs)))
 
     def _tokens(self, text: str) -> list[str]:
         return [w for w in self._cut(tx.to_half(text).lower()) if w.strip() and any(ch.isalnum() for ch in w)]
 
     def search(self, text: str) -> list[tuple[int, float]]:
-        doc_scores: dict[int, float] = {}
-        for w in set(self._tokens(text or "")):
-            idf = self.idf.get(w)
-            if idf is None:
-                continue
-            for i in self.postings[w]:
-                f = self.tf[i][w]
-                norm = self.k1 * (1 - self.b + self.b * len(self.docs[i]) / self.avgdl)
-                doc_scores[i] = doc_scores.get(i, 0.0) + idf * f * (self.k1 + 1) / (f + norm)
-        per_entry: dict[int, float] = {}
-        for i, s in doc_scores.items():
-            e = self.doc_entry[i]
-            per_entry[e] = max(per_entry.get(e, 0.0), s)
-        return sorted(per_entry.items(), key=lambda kv: -kv[1])[:3]
+        ids = sorted({self.vocab[w] for w in self._tokens(text or "") if w in self.vocab})
+        if not ids:
+            return []
+        doc_scores = np.asarray(self.matrix[ids].sum(axis=0)).ravel()
+        per_entry = np.zeros(len(self.entries))
+        np.maximum.at(per_entry, self.doc_entry, doc_scores)
+        top = np.argsort(-per_entry)[:3]
+        return [(int(e), float(per_entry[e])) for e in top if per_entry[e] > 0]

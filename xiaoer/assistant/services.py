@@ -15,6 +15,7 @@ import zoneinfo
 from collections import OrderedDict
 
 import numpy as np
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import Http404
@@ -38,6 +39,7 @@ from xiaoer.knowledge.models import Product, StandardAnswer
 from xiaoer.knowledge.variables import REQUIRED_FOR_ROBOT
 
 log = logging.getLogger(__name__)
+HANDOFF_QUIET_SECONDS = 600
 
 
 # --- vectors cached in the database ----------------------------------------------------------------
@@ -289,7 +291,8 @@ def handle_shopper_message(message: dict) -> Suggestion | None:
                                                          "confidence": data["confidence"]}},
                    f"robot-{message['id']}")
         Suggestion.objects.filter(pk=suggestion.pk).update(robot_replied=True)
-    elif decision == "handoff":
+    elif decision == "handoff" and cache.add(f"robot-handoff:{conversation.id}", 1, HANDOFF_QUIET_SECONDS):
+        # once per conversation in a while: five unclear lines must not get five hand-off notices
         do_handoff(conversation, data, cfg, message_id=message["id"])
     return suggestion
 

@@ -25,6 +25,7 @@ _callbacks: list[MessagesCallback] = []
 _lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
 _pending: set = set()
+WORKERS = 2
 
 
 def on_messages_committed(callback: MessagesCallback) -> MessagesCallback:
@@ -45,7 +46,7 @@ def _executor() -> ThreadPoolExecutor:
     global _pool
     with _lock:
         if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="chat-events")
+            _pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="chat-events")
         return _pool
 
 
@@ -80,6 +81,19 @@ def _run_callbacks(messages: list[dict]) -> None:
                 log.exception("chat message callback %r failed", callback)
     finally:
         close_old_connections()
+
+
+def shutdown() -> None:
+    """Close the pool threads' database connections (server shutdown)."""
+    global _pool
+    with _lock:
+        pool, _pool = _pool, None
+    if pool is not None:
+        from xiaoer.chat.socket import close_thread_connections
+
+        wait_idle(timeout=30)
+        close_thread_connections(pool, WORKERS)
+        pool.shutdown(wait=False)
 
 
 def wait_idle(timeout: float = 5.0) -> None:

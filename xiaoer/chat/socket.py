@@ -32,20 +32,42 @@ CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
 MAX_INFLIGHT = 256  # sends of one socket awaiting their commit before we stop reading it
 
+POOL_WORKERS = 4
 _pool: ThreadPoolExecutor | None = None
 
 
 def _db_pool() -> ThreadPoolExecutor:
     global _pool
     if _pool is None:
-        _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="chat-db")
+        _pool = ThreadPoolExecutor(max_workers=POOL_WORKERS, thread_name_prefix="chat-db")
     return _pool
+
+
+def close_thread_connections(pool: ThreadPoolExecutor, workers: int) -> None:
+    """Close the database connection of every worker thread of POOL (each thread owns its own;
+    a PostgreSQL database cannot be dropped while they stay open)."""
+    import threading
+
+    from django.db import connections
+
+    barrier = threading.Barrier(workers, timeout=5)
+
+    def close() -> None:
+        connections.close_all()
+        try:
+            barrier.wait()  # one task per thread: nobody takes a second one before all took one
+        except threading.BrokenBarrierError:
+            pass
+
+    for future in [pool.submit(close) for _ in range(workers)]:
+        future.result(timeout=10)
 
 
 def shutdown_pool() -> None:
     global _pool
     pool, _pool = _pool, None
     if pool is not None:
+        close_thread_connections(pool, POOL_WORKERS)
         pool.shutdown(wait=False)
 
 

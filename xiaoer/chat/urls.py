@@ -1,23 +1,7 @@
-from django.contrib.staticfiles.views import serve as staticfiles_serve
-from django.http import HttpResponse
-from django.urls import include, path, re_path
+from django.urls import include, path
 
 from xiaoer.chat import views
 from xiaoer.customers import views as customer_views
-
-
-def _static(request, path):
-    # Served through the staticfiles finders (app static folders, django-htmx) so the embedded
-    # default needs neither collectstatic nor a web server in front.
-    response = staticfiles_serve(request, path, insecure=True)
-    if response.streaming:  # small files: a plain body avoids sync iteration under ASGI
-        plain = HttpResponse(b"".join(response.streaming_content), status=response.status_code)
-        for header, value in response.items():
-            plain[header] = value
-        response = plain
-    response["Cache-Control"] = "public, max-age=3600"
-    return response
-
 
 urlpatterns = [
     path("", include("xiaoer.accounts.urls")),
@@ -33,5 +17,4 @@ urlpatterns = [
          name="desk-panel-customer"),
     path("desk/upload", views.desk_upload, name="desk-upload"),
     path("desk/supervisor", views.supervisor, name="desk-supervisor"),
-    re_path(r"^static/(?P<path>.*)$", _static),
 ]

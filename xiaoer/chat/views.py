@@ -17,6 +17,7 @@ from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django.views.decorators.csrf import csrf_exempt, ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_POST
 
@@ -26,6 +27,8 @@ from xiaoer.chat import services
 from xiaoer.chat.models import Conversation
 
 VISITOR_COOKIE = "xiaoer_visitor"
+# Titles of settings.XIAOER_SIDE_PANELS, marked here so makemessages puts them in the catalogue.
+PANEL_TITLES = [gettext_noop("顾客"), gettext_noop("订单"), gettext_noop("机器人建议"), gettext_noop("内部任务")]
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -76,6 +79,18 @@ def shopper_claims(token: str) -> tuple[int, int] | None:
     from xiaoer.chat import auth
 
     return auth.read_shopper_token(token)
+
+
+def _too_big(request: HttpRequest) -> JsonResponse | None:
+    """Refuse an oversized upload from its Content-Length, before Django spools it to disk."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > settings.MAX_IMAGE_BYTES + 64 * 1024:
+        mb = settings.MAX_IMAGE_BYTES // (1024 * 1024)
+        return JsonResponse({"detail": _("图片不能超过 %(mb)s MB") % {"mb": mb}}, status=413)
+    return None
 
 
 def _json_error(exc: ValidationError, status: int = 400) -> JsonResponse:
@@ -152,6 +167,8 @@ def shopper_upload(request: HttpRequest, slug: str) -> JsonResponse:
     claims = shopper_claims(_bearer(request))
     if claims is None or claims[0] != shop.pk:
         return JsonResponse({"detail": _("请先开始会话")}, status=401)
+    if (refused := _too_big(request)) is not None:
+        return refused
     upload = request.FILES.get("file")
     if upload is None:
         return JsonResponse({"detail": _("没有收到文件")}, status=400)
@@ -231,7 +248,7 @@ def desk_panels(request: HttpRequest, conversation_id: int) -> HttpResponse:
     sections = []
     for title, url_name in settings.XIAOER_SIDE_PANELS:
         try:
-            sections.append({"title": title, "url": reverse(url_name, args=[conversation_id])})
+            sections.append({"title": _(title), "url": reverse(url_name, args=[conversation_id])})
         except NoReverseMatch:
             continue  # the app providing it is not installed in this deployment
     return render(request, "chat/panels.html", {"sections": sections})
@@ -240,6 +257,8 @@ def desk_panels(request: HttpRequest, conversation_id: int) -> HttpResponse:
 @chat_staff_required
 @require_POST
 def desk_upload(request: HttpRequest) -> JsonResponse:
+    if (refused := _too_big(request)) is not None:
+        return refused
     upload = request.FILES.get("file")
     if upload is None:
         return JsonResponse({"detail": _("没有收到文件")}, status=400)

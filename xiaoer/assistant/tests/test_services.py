@@ -36,6 +36,13 @@ def chat(monkeypatch):
     return record
 
 
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def commit(django_capture_on_commit_callbacks):
     """Runs the chat hook the way the chat does: on committed messages, with after-commit effects."""
@@ -126,6 +133,8 @@ def test_unsure_or_transfer_request_hands_off_with_what_it_knows(chat, commit):
     note = next(kw["body"] for _c, kw in chat["posts"] if kw["kind"] == "event")
     assert "我要人工客服" in note
     assert any(e[0][1] == "handoff" for e in chat["events"])
+    commit([_message(conv, "人工！！")])  # a second ask soon after: no second notice
+    assert len(chat["posts"]) == 2
 
 
 def test_robot_never_sends_an_answer_missing_an_order_number(chat, commit):

@@ -58,6 +58,16 @@ def _chat_server(django_db_setup, django_db_blocker):
         yield f"http://127.0.0.1:{thread.port}"
         thread.server.should_exit = True
         thread.join(timeout=15)
+        _close_asgiref_connection()
+
+
+def _close_asgiref_connection() -> None:
+    # Tests call the ORM through sync_to_async, whose one worker thread keeps its own connection;
+    # PostgreSQL refuses to drop the test database while it stays open.
+    from asgiref.sync import SyncToAsync
+    from django.db import connections
+
+    SyncToAsync.single_thread_executor.submit(connections.close_all).result(timeout=10)
 
 
 @pytest.fixture

@@ -69,6 +69,21 @@ def test_over_the_size_limit_is_refused():
         services.do_store_image(make_shop(), upload("big.png", big))
 
 
+def test_oversized_upload_is_refused_over_http():
+    shop = make_shop()
+    token = services.start_shopper_session(shop).token
+    big = png_bytes() + b"\0" * (settings.MAX_IMAGE_BYTES + 100 * 1024)
+    res = Client().post(f"/s/{shop.slug}/chat/upload", {"file": upload("big.png", big)},
+                        HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert res.status_code == 413 and "10 MB" in res.json()["detail"]
+    res = login(owner_of(shop)).post("/desk/upload", {"file": upload("big.png", big)})
+    assert res.status_code == 413
+    just_over = png_bytes() + b"\0" * settings.MAX_IMAGE_BYTES  # passes the early check, not the service
+    res = Client().post(f"/s/{shop.slug}/chat/upload", {"file": upload("big.png", just_over)},
+                        HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert res.status_code == 400 and "10 MB" in res.json()["detail"]
+
+
 def test_decompression_bomb_is_refused():
     buf = io.BytesIO()
     Image.new("1", (12000, 12000)).save(buf, "PNG")  # tiny file, 144 M pixels

@@ -146,3 +146,20 @@ def test_export_download_is_scoped_to_shop():
     res = _client(owner_of(shop)).get("/desk/knowledge/export", {"kind": "answers", "format": "csv"})
     body = res.content.decode("utf-8-sig")
     assert "MINE" in body and "SECRET" not in body
+
+
+def test_every_knowledge_page_renders_for_a_supervisor():
+    shop = make_shop()
+    product = services.do_save_product(shop, code="P1", title="风衣", size_chart="S: 身高150-160 体重40-50")
+    answer = services.do_save_answer(shop, code="A1", category="other", question="q", similar=["x"], answer="a")
+    services.do_save_phrase(shop, shortcut="fh", text="发货")
+    owner = _client(owner_of(shop))
+    for url in ["/desk/knowledge", f"/desk/knowledge/answers/{answer.id}", "/desk/knowledge/answers/new",
+                "/desk/knowledge/products", f"/desk/knowledge/products/{product.id}", "/desk/knowledge/products/new",
+                "/desk/knowledge/phrases", "/desk/knowledge/import", "/desk/knowledge/notices", "/desk/robot",
+                "/desk/robot/learned"]:
+        assert owner.get(url).status_code == 200, url
+    res = owner.post(f"/desk/knowledge/products/{product.id}", {"code": "P1", "title": "风衣",
+                                                               "size_chart": "S: 身高150-160 体重40-50; M 坏",
+                                                               "price": "", "stock": "0"})
+    assert res.status_code == 200 and "冒号" in res.content.decode()

@@ -116,6 +116,7 @@ function onFrame(frame) {
       break;
     case "queue":
       setQueue(frame.position);
+      if (!(frame.position > 0) && frame.seat) setSeat(frame.seat); // routed or transferred
       break;
     case "event":
       if (frame.event === "queue" && frame.data) setQueue(frame.data.position);
