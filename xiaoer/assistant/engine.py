@@ -60,6 +60,7 @@ class ProductInfo:
     size_chart: dict = field(default_factory=dict)
     price: str = ""
     stock: int | None = None
+    related: list[dict] = field(default_factory=list)  # [{"code", "title", "kind": "related"|"upsell"}]
 
 
 @dataclass
@@ -77,8 +78,9 @@ class Tuning:
     bm25_threshold: float = 1.0
 
     @classmethod
-    def load(cls, path: Path | None = None) -> Tuning:
-        path = path or DATA / "tuning.json"
+    def load(cls, path: Path | None = None, *, lexical_only: bool = False) -> Tuning:
+        """Fitted weights; the words-only robot has its own fit (its scores lack the vector part)."""
+        path = path or DATA / ("tuning-lexical.json" if lexical_only else "tuning.json")
         if path.is_file():
             raw = json.loads(path.read_text(encoding="utf-8"))
             return cls(**{k: v for k, v in raw.items() if k in cls.__dataclass_fields__})
@@ -145,7 +147,7 @@ class IntentModel:
         self.model = SGDClassifier(loss="log_loss", alpha=2e-5, max_iter=25, tol=None, average=True,
                                    class_weight="balanced", random_state=0)
         self.model.fit(x, labels, sample_weight=weights)
-        self.classes = list(self.model.classes_)
+        self.classes = [str(c) for c in self.model.classes_]
         self._coef_t = sparse.csr_matrix(self.model.coef_.T)
         self._intercept = self.model.intercept_.copy()
 
@@ -252,7 +254,7 @@ class ShopIndex:
     def __init__(self, entries: list[Entry], *, encoder=None, shop_words: list[str] | None = None,
                  tuning: Tuning | None = None, generic_vectors: np.ndarray | None = None):
         started = time.perf_counter()
-        self.tuning = tuning or Tuning.load()
+        self.tuning = tuning or Tuning.load(lexical_only=encoder is None)
         self.encoder = encoder
         self.entries = [e for e in entries if e.question.strip() and e.answer.strip()]
         self.by_code = {e.code: e for e in self.entries}
@@ -448,6 +450,7 @@ class ShopIndex:
             "reject": reject, "handoff": best_intent == "human" and probs.get("human", 0) >= 0.4,
             "answers": answers, "facts": product_facts(res["lex"], product), "measures": m.as_dict(),
             "size": size, "product": product.code if product else None,
+            "related": product.related[:6] if product is not None else [],
         }
 
     def _brief(self, res: dict, values: dict, product: ProductInfo | None) -> dict:

@@ -120,7 +120,7 @@ def build_index(shop_id: int) -> ShopIndex:
         clone.entries = entries  # same content and order; only the database ids differ
         clone.by_code = {e.code: e for e in entries}
         return clone
-    index = ShopIndex(entries, encoder=encoder, shop_words=words, tuning=Tuning.load(),
+    index = ShopIndex(entries, encoder=encoder, shop_words=words, tuning=Tuning.load(lexical_only=encoder is None),
                       generic_vectors=generic_vectors(encoder))
     with _locks_lock:
         _by_content[key] = index
@@ -156,7 +156,10 @@ def product_info(product: Product) -> ProductInfo:
     return ProductInfo(code=product.code, title=product.title, material=product.material, usage=product.usage,
                        precautions=product.precautions, care=product.care, suits=product.suits,
                        not_suits=product.not_suits, size_chart=product.size_chart or {},
-                       price="" if product.price is None else f"¥{product.price}", stock=product.stock)
+                       price="" if product.price is None else f"¥{product.price}", stock=product.stock,
+                       related=[{"code": p.code, "title": p.title, "kind": kind}
+                                for kind, rel in (("related", product.related), ("upsell", product.upsell))
+                                for p in rel.all()[:3]])
 
 
 _PRODUCT_KEYS = ("product_code", "product", "product_id", "item_id", "code")

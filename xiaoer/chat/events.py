@@ -55,6 +55,11 @@ def enabled() -> bool:
     return str(setting("CHAT_EVENTS", "on")).lower() not in {"off", "0", "false", "no"}
 
 
+def wanted() -> bool:
+    """Is anyone listening? (Saves building the event dicts when not.)"""
+    return _ENABLED and bool(_callbacks)
+
+
 def emit_committed(messages: list[dict]):
     """Hand MESSAGES to every callback on the pool; returns the Future (tests may wait on it)."""
     if not messages or not _callbacks or not _ENABLED:

@@ -36,6 +36,8 @@ def iso(value: datetime | str | None) -> str | None:
     if value is None:
         return None
     if isinstance(value, str):
+        if value.endswith("Z"):
+            return value  # already ours
         value = datetime.fromisoformat(value)
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
@@ -94,6 +96,8 @@ def check_send(frame: dict, *, staff: bool) -> tuple[str, str, str, dict]:
     client_id = frame.get("client_id")
     if not isinstance(client_id, str) or not 1 <= len(client_id) <= MAX_CLIENT_ID:
         raise FrameError("invalid", "client_id must be a string of 1-64 characters")
+    if client_id.startswith("sys:"):
+        raise FrameError("invalid", "client_id may not start with sys:", client_id)
     kind = frame.get("kind", "text")
     allowed = STAFF_KINDS if staff else SHOPPER_KINDS
     if kind not in allowed:

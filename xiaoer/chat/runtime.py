@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
+import sys
 
 from django.conf import settings
 
@@ -50,6 +52,9 @@ def _tune_gc() -> None:
     # Freezing them moves them out of the collector's sight; later garbage is collected as usual.
     gc.collect()
     gc.freeze()
+    # The writer thread gives up the GIL around every SQLite call and must get it back from a
+    # busy event loop: a shorter switch interval bounds each wait (default 5 ms).
+    sys.setswitchinterval(float(os.environ.get("CHAT_SWITCH_INTERVAL", "0.001")))
 
 
 def _register_app_callbacks() -> None:

@@ -110,6 +110,23 @@ class _Sql:
         return [tuple(r) for r in orjson.loads(cur.fetchone()[0])]
 
 
+class _QmarkCursor:
+    """The raw sqlite3 cursor under Django's: Django rewrites ``%s`` to ``?`` with a regex on
+    every execute, which on a 3,000-parameter batch statement is real time on the GIL."""
+
+    def __init__(self, cur):
+        self.cur = cur.connection.cursor() if hasattr(cur, "connection") else cur
+
+    def execute(self, query: str, params=()):
+        return self.cur.execute(query.replace("%s", "?"), params)
+
+    def fetchall(self):
+        return self.cur.fetchall()
+
+    def fetchone(self):
+        return self.cur.fetchone()
+
+
 def _in(n: int) -> str:
     return ", ".join(["%s"] * n)
 
@@ -168,8 +185,11 @@ def _check_attachments(cur, drafts: list[Draft]) -> dict[int, dict | None]:
 def store_batch(cur, vendor: str, drafts: list[Draft]) -> BatchResult:
     """Store DRAFTS inside the caller's open transaction; returns one Outcome per draft, in order."""
     sql = _Sql(vendor)
+    if not sql.pg:
+        cur = _QmarkCursor(cur)
     now = timezone.now()
     db_now = connection.ops.adapt_datetimefield_value(now)
+    now_iso = frames.iso(now)
     outcomes = [Outcome(d) for d in drafts]
     payloads: list[dict] = [d.payload for d in drafts]
 
@@ -218,7 +238,7 @@ def store_batch(cur, vendor: str, drafts: list[Draft]) -> BatchResult:
             seat_id = d.seat_id if d.seat_id is not None or d.sender_kind == "shopper" else \
                 conv_state[d.conversation_id][1]
             params += [d.conversation_id, d.shop_id, seq_of[i], d.client_id, d.sender_kind, d.kind,
-                       bool(d.internal), seat_id, d.staff_id, d.body, orjson.dumps(payloads[i]).decode(),
+                       bool(d.internal), seat_id, d.staff_id, d.body, orjson.dumps(payloads[i]).decode() if payloads[i] else "{}",
                        db_now]
         row_sql = sql.row(casts)
         insert = ("INSERT INTO chat_message (conversation_id, shop_id, seq, client_id, sender_kind, kind, internal, "
@@ -259,12 +279,15 @@ def store_batch(cur, vendor: str, drafts: list[Draft]) -> BatchResult:
         outcomes[i].message = frames.message_dict(
             id=inserted[key], conversation=d.conversation_id, shop=d.shop_id, seq=seq_of[i],
             client_id=d.client_id, sender_kind=d.sender_kind, kind=d.kind, internal=d.internal, body=d.body,
-            payload=payloads[i], seat=seats.get(seat_id) if seat_id else None, created_at=now)
+            payload=payloads[i], seat=seats.get(seat_id) if seat_id else None, created_at=now_iso)
     for o in outcomes:
         if o.duplicate:
             row = existing.get((o.draft.conversation_id, o.draft.client_id))
             if row is None or row[2] != o.draft.shop_id:
                 o.duplicate, o.error = False, ("not_found", "conversation not found")
+            elif row[5] != o.draft.sender_kind:
+                # Someone else's client_id: answer nothing about their message.
+                o.duplicate, o.error = False, ("invalid", "client_id already used in this conversation")
             else:
                 o.message = _row_to_message(row, seats)
     for i, first in repeats:
@@ -382,6 +405,8 @@ def fanout_items(result: BatchResult) -> tuple[list[list], dict[int, int], list[
 
 
 def committed_for_events(result: BatchResult) -> list[dict]:
+    if not events.wanted():
+        return []
     out = []
     for o in result.outcomes:
         if o.message is not None and not o.duplicate and o.error is None:
@@ -546,9 +571,12 @@ def post_message_sync(conversation_id: int, *, sender_kind: str, kind: str = "te
         raise ValueError(f"body longer than {frames.MAX_BODY} characters")
     if kind == "note":
         internal = True
-    client_id = client_id or f"srv-{uuid.uuid4().hex}"
+    # Server-side ids live in their own namespace ("sys:"), which sockets may not use: a shopper
+    # cannot pre-empt, say, a payment reminder's idempotency key with a message of their own.
+    client_id = f"sys:{client_id}" if client_id and not client_id.startswith("sys:") else \
+        (client_id or f"sys:{uuid.uuid4().hex}")
     if len(client_id) > frames.MAX_CLIENT_ID:
-        raise ValueError("client_id longer than 64 characters")
+        raise ValueError("client_id longer than 60 characters")
     with transaction.atomic():
         with connection.cursor() as cur:
             cur.execute("SELECT shop_id FROM chat_conversation WHERE id = %s", [int(conversation_id)])

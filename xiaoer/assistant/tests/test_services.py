@@ -95,6 +95,7 @@ def test_shopper_message_gets_a_suggestion_event_with_product_facts(chat, commit
     (args, kwargs), = [e for e in chat["events"] if e[0][1] == "suggestion"]
     assert args[0] == shop.id and kwargs["conversation_id"] == conv.id
     assert args[2]["size"]["size"] == "M" and args[2]["product"] == "P100"
+    assert {r["code"] for r in args[2]["related"]} == {"P101", "P102", "P103"}  # cross-sell and upsell
     assert chat["posts"] == []  # suggest mode: the robot never speaks
 
 

@@ -94,6 +94,15 @@ async def test_retry_with_same_client_id_stores_nothing_and_gets_same_ack(live_c
     third = await other_device.send("在吗", client_id="retry-1")
     assert first == again == third
     assert await Message.objects.filter(conversation=scene.conversation).acount() == 1
+    # Another party's client_id, or the server's namespace, answers nothing about their message.
+    agent = ChatClient(live_chat_server, session=scene.agent_session)
+    await agent.connect()
+    for client_id in ("retry-1", "sys:reminder-7"):
+        with pytest.raises(ChatError) as err:
+            await agent.send("抢先", conversation=scene.conversation.pk, client_id=client_id)
+        assert err.value.code == "invalid"
+    assert await Message.objects.filter(conversation=scene.conversation).acount() == 1
+    await agent.close()
     await shopper.close()
     await other_device.close()
 

@@ -157,7 +157,7 @@ async def test_shopper_on_one_process_agent_on_other(scaled_out):
                             cwd=ROOT, check=True, timeout=60)
     worker_msg = await _wait_for_body(shopper, "订单已发货（任务进程）")
     await _wait_for_body(agent, "订单已发货（任务进程）")
-    expected = {a["client_id"] for a in acks} | {"worker-1"}
+    expected = {a["client_id"] for a in acks} | {"sys:worker-1"}
     assert sorted(a["seq"] for a in acks) == list(range(1, 601)) and worker_msg["seq"] == 601
     for side in (shopper, agent):
         await side.sync(conv)

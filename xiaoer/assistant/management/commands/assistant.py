@@ -29,7 +29,7 @@ class Command(BaseCommand):
         ev.add_argument("--no-encoder", action="store_true", help="lexical matching only")
         tune = sub.add_parser("tune", help="fit score weights and the reject model on dev questions")
         tune.add_argument("--set", nargs=2, action="append", metavar=("KB_FILE", "DEV_JSONL"), required=True)
-        tune.add_argument("--out", default=str(Path(__file__).resolve().parents[2] / "data" / "tuning.json"))
+        tune.add_argument("--out", help="default: assistant/data/tuning.json (tuning-lexical.json with --no-encoder)")
         tune.add_argument("--no-encoder", action="store_true")
 
     def handle(self, *args, **opts) -> None:
@@ -42,7 +42,9 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(result, ensure_ascii=False))
         else:
             tuning = self._in_throwaway_shops([tuple(s) for s in opts["set"]], None, "tune")
-            Path(opts["out"]).write_text(json.dumps(tuning, indent=2) + "\n", encoding="utf-8")
+            data_dir = Path(__file__).resolve().parents[2] / "data"
+            out = opts["out"] or data_dir / ("tuning-lexical.json" if opts.get("no_encoder") else "tuning.json")
+            Path(out).write_text(json.dumps(tuning, indent=2) + "\n", encoding="utf-8")
             self.stdout.write(json.dumps(tuning))
 
     def _in_throwaway_shops(self, sets, products_file, action):
