@@ -280,6 +280,16 @@ def handle_shopper_message(message: dict) -> Suggestion | None:
     values = variable_values(conversation)
     data = suggest_for_text(shop.id, body, product=product, values=values)
     top = data["answers"][0] if data["answers"] else None
+    # The suggestion is computed above, outside any transaction: on SQLite a write transaction
+    # holds the database lock, and nobody may wait on the robot's thinking.
+    with transaction.atomic():
+        return _record_and_act(message, conversation, cfg, data, top)
+
+
+def _record_and_act(message: dict, conversation: Conversation, cfg: AssistantSettings, data: dict,
+                    top: dict | None) -> Suggestion:
+    shop = conversation.shop
+    body = (message.get("body") or "").strip()
     suggestion = Suggestion.objects.create(
         shop=shop, conversation=conversation, message_id=int(message["id"]), seq=int(message.get("seq") or 0),
         question=body[:2000], intent=data["intent"], confidence=data["confidence"],
@@ -362,10 +372,10 @@ def on_committed(messages: list[dict]) -> None:
     """The chat's after-commit hook (runs on the chat's worker threads, never the event loop)."""
     for message in messages:
         try:
-            with transaction.atomic():
-                if message.get("sender_kind") == "shopper":
-                    handle_shopper_message(message)
-                elif message.get("sender_kind") == "agent":
+            if message.get("sender_kind") == "shopper":
+                handle_shopper_message(message)
+            elif message.get("sender_kind") == "agent":
+                with transaction.atomic():
                     handle_agent_message(message)
         except Exception:
             log.exception("robot failed on message %s", message.get("id"))

@@ -286,3 +286,24 @@ def test_suggest_api_survives_bad_input(chat, text):
     assert set(body) >= {"intent", "confidence", "reject", "answers", "facts", "size", "others"}
     if not text.strip() or text.startswith("🙂"):
         assert body["reject"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_robot_thinks_outside_any_transaction(chat, commit, monkeypatch):
+    """Regression: the suggestion was computed inside transaction.atomic(); on SQLite (IMMEDIATE)
+    that held the write lock for the whole computation and logins failed with 'database is locked'."""
+    from django.db import connection
+
+    shop = _shop_with_kb()
+    conv = _conversation(shop)
+    seen: list[bool] = []
+    real = services.suggest_for_text
+
+    def spy(*args, **kwargs):
+        seen.append(connection.in_atomic_block)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(services, "suggest_for_text", spy)
+    commit([_message(conv, "什么时候发货")])
+    assert seen == [False]
+    assert Suggestion.objects.filter(conversation=conv).count() == 1
