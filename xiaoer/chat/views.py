@@ -248,7 +248,8 @@ def desk_panels(request: HttpRequest, conversation_id: int) -> HttpResponse:
     sections = []
     for title, url_name in settings.XIAOER_SIDE_PANELS:
         try:
-            sections.append({"title": _(title), "url": reverse(url_name, args=[conversation_id])})
+            sections.append({"title": _(title), "name": url_name,
+                             "url": reverse(url_name, args=[conversation_id])})
         except NoReverseMatch:
             continue  # the app providing it is not installed in this deployment
     return render(request, "chat/panels.html", {"sections": sections})

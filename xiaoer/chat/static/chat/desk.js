@@ -39,6 +39,34 @@ function flashError(text) {
   setTimeout(() => { if (node.textContent === text) node.textContent = ""; }, 6000);
 }
 
+// Live events that concern the open conversation reload the side-panel section they belong to.
+const PANEL_FOR_EVENT = [["suggestion", "assistant-panel"], ["handoff", "assistant-panel"],
+  ["task", "orders-tasks-panel"], ["order", "orders-panel"]];
+
+function refreshPanelFor(eventName) {
+  const match = PANEL_FOR_EVENT.find(([prefix]) => String(eventName || "").startsWith(prefix));
+  const body = match && document.querySelector(`[data-panel="${match[1]}"] .panel-body`);
+  if (body && window.htmx) htmx.ajax("GET", body.getAttribute("hx-get"), { target: body, swap: "innerHTML" });
+}
+
+function announceKnowledge(data) {
+  // A product launch or a must-read card: tell the agent now, the knowledge page records the read.
+  const title = data.title || data.name || "";
+  const node = $("composer-error");
+  node.textContent = `📢 ${title}`;
+  setTimeout(() => { if (node.textContent === `📢 ${title}`) node.textContent = ""; }, 15000);
+}
+
+// Robot suggestions and other panels offer text to insert: put it in the input for editing.
+document.addEventListener("click", (ev) => {
+  const button = ev.target.closest && ev.target.closest("[data-insert-text]");
+  if (!button) return;
+  ev.preventDefault();
+  const input = $("composer-text");
+  input.value = button.getAttribute("data-insert-text");
+  input.focus();
+});
+
 // --- conversation list -------------------------------------------------------------------------
 function upsert(summary) {
   const old = state.convs.get(summary.id) || {};
@@ -338,6 +366,8 @@ function onFrame(frame) {
       break;
     case "event":
       if (frame.event === "seat" || frame.event === "queue") loadLists().catch(() => {});
+      if (frame.event === "knowledge") announceKnowledge(frame.data || {});
+      if (state.current && frame.conversation === state.current.id) refreshPanelFor(frame.event);
       break;
     case "error": {
       flashError(frame.detail || L.error);
