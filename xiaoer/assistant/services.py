@@ -11,6 +11,7 @@ import difflib
 import hashlib
 import logging
 import threading
+import time
 import zoneinfo
 from collections import OrderedDict
 
@@ -229,6 +230,7 @@ def do_update_settings(staff: Staff, *, mode: str, threshold: float, work_start:
     obj.mode, obj.threshold, obj.work_start, obj.work_end = mode, threshold, work_start, work_end
     obj.handoff_text = handoff_text.strip()
     obj.save()
+    forget_active(staff.shop_id)
     return obj
 
 
@@ -368,9 +370,35 @@ def handle_agent_message(message: dict) -> LearnedPair | None:
                                       staff_id=message.get("staff"))
 
 
+ACTIVE_CACHE_SECONDS = 5.0
+_active_cache: dict[int, tuple[float, bool]] = {}
+
+
+def robot_active(shop_id: int) -> bool:
+    """Does the robot have anything to do for this shop (own answers, mode not off)?
+
+    Cached per process for a few seconds: the hook sees every committed chat batch, and shops
+    without knowledge must cost it nothing, not queries per message (bench/chat_bench.py)."""
+    now = time.monotonic()
+    cached = _active_cache.get(shop_id)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    active = (current_settings(shop_id).mode != RobotMode.OFF
+              and StandardAnswer.objects.filter(shop_id=shop_id, enabled=True).exists())
+    _active_cache[shop_id] = (now + ACTIVE_CACHE_SECONDS, active)
+    return active
+
+
+def forget_active(shop_id: int) -> None:
+    """Knowledge or robot settings changed in this process: look again at the next message."""
+    _active_cache.pop(shop_id, None)
+
+
 def on_committed(messages: list[dict]) -> None:
     """The chat's after-commit hook (runs on the chat's worker threads, never the event loop)."""
     for message in messages:
+        if message.get("shop") is not None and not robot_active(int(message["shop"])):
+            continue
         try:
             if message.get("sender_kind") == "shopper":
                 handle_shopper_message(message)

@@ -257,6 +257,10 @@ async def _on_frame(conn: Conn, raw) -> None:
         await handler(conn, frame)
     except FrameError as exc:
         conn.push(frames.error_frame(exc.code, exc.detail, exc.client_id))
+    except Exception:  # noqa: BLE001 - a database hiccup on a read must not drop the socket
+        log.exception("chat socket: %s frame failed", frame.get("type"))
+        client_id = frame.get("client_id") if isinstance(frame.get("client_id"), str) else None
+        conn.push(frames.error_frame("unavailable", "try again", client_id))
 
 
 # --- access to a conversation ----------------------------------------------------------------------

@@ -43,6 +43,9 @@ def bump_version(shop_id: int) -> None:
         from xiaoer.assistant import tasks as assistant_tasks
     except ImportError:  # the robot app left out of a deployment
         return
+    from xiaoer.assistant import services as assistant_services
+
+    assistant_services.forget_active(shop_id)
     transaction.on_commit(lambda: assistant_tasks.schedule_rebuild(shop_id))
 
 

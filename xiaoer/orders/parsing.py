@@ -27,6 +27,9 @@ STATUS_ALIASES: dict[str, str] = {
 }
 for _value in OrderStatus.values:
     STATUS_ALIASES[_value] = _value
+# OrderStatus.values builds a new list on every access: too slow for a per-row check.
+VALID_STATUSES = frozenset(OrderStatus.values)
+_ORDER_NO = re.compile(r"[\w\-.:/#]+")
 
 _AMOUNT_JUNK = re.compile(r"[\s¥￥$,，元]|RMB|CNY|USD|HKD|EUR", re.IGNORECASE)
 _TIME_FORMATS = ("%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y-%m-%d %H:%M", "%Y/%m/%d", "%Y-%m-%d",
@@ -108,7 +111,7 @@ def parse_status(value, aliases: dict[str, str] | None = None) -> str | None:
         return None
     table = {**STATUS_ALIASES, **aliases} if aliases else STATUS_ALIASES
     status = table.get(text) or table.get(text.replace(" ", ""))
-    if status is None or status not in OrderStatus.values:
+    if status is None or status not in VALID_STATUSES:
         raise ValueError(f"未知订单状态: {text[:30]}")
     return status
 
@@ -129,7 +132,7 @@ def clean_order(raw: dict, tz: ZoneInfo, *, status_aliases: dict[str, str] | Non
     order_no = text(raw.get("order_no"), 64)
     if not order_no:
         raise ValueError("缺少订单编号")
-    if not re.fullmatch(r"[\w\-.:/#]+", order_no):
+    if not _ORDER_NO.fullmatch(order_no):
         raise ValueError(f"订单编号含非法字符: {order_no[:30]}")
     data: dict = {"order_no": order_no}
     limits = {"buyer_id": 100, "receiver_name": 100, "receiver_phone": 30, "receiver_address": 300,

@@ -364,3 +364,71 @@ async def test_heartbeat(live_chat_server, settings):
         with pytest.raises(ConnectionClosed):  # and a socket that never answers is closed
             await asyncio.wait_for(ws.recv(), 10)
         assert ws.close_code == 4000
+
+
+async def test_conversation_changed_and_seats_changed_reroute_live_traffic(live_chat_server):
+    from xiaoer.accounts import services as account_services
+    from xiaoer.chat import hub
+    from xiaoer.chat.models import Conversation
+    from xiaoer.chat.tests.chatkit import session_for
+    from xiaoer.testing import make_seat, make_staff
+
+    scene = await sync_to_async(make_scene)()
+    conv = scene.conversation.pk
+    newcomer = await sync_to_async(make_staff)(scene.shop)
+    seat2 = await sync_to_async(make_seat)(scene.shop, display_name="小丽")
+    shopper = ChatClient(live_chat_server, token=scene.token)
+    other = ChatClient(live_chat_server, session=await sync_to_async(session_for)(newcomer))
+    await shopper.connect()
+    await other.connect()
+    # The newcomer is handed seat 2 while connected; then the conversation moves to seat 2.
+    await sync_to_async(account_services.do_assign_seat)(seat2, newcomer)
+    await sync_to_async(hub.seats_changed)(scene.shop.pk)
+    await Conversation.objects.filter(pk=conv).aupdate(seat=seat2)
+    await sync_to_async(hub.conversation_changed)(conv)
+    summary = await other.next_frame("conversation")
+    assert summary["conversation"]["id"] == conv and summary["conversation"]["seat"]["id"] == seat2.pk
+    queue = await shopper.next_frame("queue")
+    assert queue["position"] == 0 and queue["seat"] == {"id": seat2.pk, "display_name": "小丽"}
+    await shopper.send("换人了吗")
+    got = await other.next_message()
+    assert got["body"] == "换人了吗"
+    ack = await other.send("您好，我是小丽", conversation=conv)
+    assert ack["seq"] == 2
+    reply = await shopper.next_message()
+    assert reply["seat"]["display_name"] == "小丽"
+    await shopper.close()
+    await other.close()
+
+
+async def test_publish_event_reaches_its_audience_only(live_chat_server):
+    from xiaoer.chat import hub
+
+    scene = await sync_to_async(make_scene)()
+    stranger = await sync_to_async(make_scene)()
+    shopper = ChatClient(live_chat_server, token=scene.token)
+    agent = ChatClient(live_chat_server, session=scene.agent_session)
+    outsider = ChatClient(live_chat_server, session=stranger.agent_session)
+    for c in (shopper, agent, outsider):
+        await c.connect()
+    await sync_to_async(hub.publish_event)(scene.shop.pk, "assistant.suggestion", {"answer": "亲～"},
+                                           conversation_id=scene.conversation.pk)
+    frame = await agent.next_frame("event")
+    assert frame["event"] == "assistant.suggestion" and frame["data"] == {"answer": "亲～"}
+    await sync_to_async(hub.publish_event)(scene.shop.pk, "notice", {"n": 1}, conversation_id=scene.conversation.pk,
+                                           to_shopper=True)
+    assert (await shopper.next_frame("event"))["event"] == "notice"
+    # another shop's id with this conversation: nobody
+    await sync_to_async(hub.publish_event)(stranger.shop.pk, "leak", {}, conversation_id=scene.conversation.pk,
+                                           to_shopper=True)
+    await sync_to_async(hub.publish_event)(scene.shop.pk, "broadcast", {"k": "新品上架"})
+    assert (await agent.next_frame("event"))["event"] == "notice"  # staff see what the shopper is told
+    assert (await agent.next_frame("event"))["event"] == "broadcast"
+    await outsider.request({"type": "ping"})
+    await outsider.next_frame("pong")
+    assert outsider.frames.empty()
+    await shopper.request({"type": "ping"})
+    await shopper.next_frame("pong")
+    assert shopper.frames.empty()  # neither the suggestion, the leak nor the staff broadcast
+    for c in (shopper, agent, outsider):
+        await c.close()
