@@ -95,6 +95,9 @@ class SeatAssignment(models.Model):
         ordering = ["-started_at"]
         indexes = [models.Index(fields=["seat", "started_at"])]
 
+    def __str__(self) -> str:
+        return f"{self.staff} → {self.seat} from {self.started_at:%Y-%m-%d %H:%M}"
+
 
 class LoginFailure(models.Model):
     """Failed logins per username+address, for throttling; old rows are ignored by time."""
@@ -105,3 +108,6 @@ class LoginFailure(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["username", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.username} @ {self.address}"

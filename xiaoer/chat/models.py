@@ -67,15 +67,21 @@ class MessageKind(models.TextChoices):
 
 
 class Message(models.Model):
-    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
-    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    # Every index costs each group-commit insert: the (conversation, seq) and (conversation,
+    # client_id) constraints already index conversation, and nothing looks messages up by shop,
+    # seat or staff alone.
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages",
+                                     db_index=False)
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+", db_index=False)
     seq = models.BigIntegerField()
     client_id = models.CharField(max_length=64)
     sender_kind = models.CharField(max_length=10, choices=SenderKind.choices)
     kind = models.CharField(max_length=10, choices=MessageKind.choices, default=MessageKind.TEXT)
     internal = models.BooleanField(default=False, help_text="only staff see it")
-    seat = models.ForeignKey(Seat, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    staff = models.ForeignKey(Staff, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    seat = models.ForeignKey(Seat, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                             db_index=False)
+    staff = models.ForeignKey(Staff, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                              db_index=False)
     body = models.TextField(blank=True)
     payload = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField()
@@ -86,6 +92,9 @@ class Message(models.Model):
             models.UniqueConstraint(fields=["conversation", "client_id"], name="message_client_id_unique"),
         ]
         ordering = ["conversation", "seq"]
+
+    def __str__(self) -> str:
+        return f"{self.conversation_id}#{self.seq} {self.sender_kind}"
 
 
 class Attachment(models.Model):
@@ -100,3 +109,6 @@ class Attachment(models.Model):
     height = models.PositiveIntegerField()
     token = models.CharField(max_length=40, unique=True, help_text="unguessable id used in URLs")
     created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.content_type} {self.width}x{self.height}"

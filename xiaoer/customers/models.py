@@ -11,8 +11,9 @@ class Customer(models.Model):
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="customers")
     # A known buyer (platform member name / id) arrives through a signed link; an anonymous
     # visitor has only visitor_id until the shop links it to a buyer.
-    buyer_id = models.CharField(max_length=100, null=True, blank=True)
-    visitor_id = models.CharField(max_length=64, null=True, blank=True)
+    # NULL, not "": the per-shop unique constraints must allow many customers without one.
+    buyer_id = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001
+    visitor_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
     name = models.CharField(max_length=100, blank=True)
     phone = models.CharField(max_length=30, blank=True)
     email = models.EmailField(blank=True)
@@ -47,3 +48,6 @@ class CustomerNote(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.text[:40]
