@@ -177,6 +177,16 @@ XIAOER_SIDE_PANELS = [
     ("内部任务", "orders-tasks-panel"),
 ]
 
+# --- outbound email (notify app; Django's SMTP backend) -------------------------------------------
+EMAIL_BACKEND = str(setting("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend"))
+EMAIL_HOST = str(setting("EMAIL_HOST", "localhost"))
+EMAIL_PORT = int_setting("EMAIL_PORT", 25)
+EMAIL_HOST_USER = str(setting("EMAIL_HOST_USER", ""))
+EMAIL_HOST_PASSWORD = str(setting("EMAIL_HOST_PASSWORD", ""))
+EMAIL_USE_TLS = bool_setting("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = int_setting("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = str(setting("DEFAULT_FROM_EMAIL", "xiaoer@localhost"))
+
 LOG_LEVEL = str(setting("LOG_LEVEL", "INFO")).upper()
 LOGGING = {
     "version": 1,
