@@ -45,7 +45,7 @@ def test_reminder_goes_to_chat_once(world):
     messages = _system_messages(world.conversation)
     assert len(messages) == 1
     assert order.order_no in messages[0].body
-    assert messages[0].client_id == f"remind-{order.pk}"
+    assert messages[0].client_id.endswith(f"remind-{order.pk}")  # the writer namespaces server ids
     order.refresh_from_db()
     assert order.remind_state == RemindState.SENT
     assert Notice.objects.get(key=f"remind-{order.pk}").status == NoticeStatus.SENT
