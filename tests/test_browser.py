@@ -164,3 +164,46 @@ def test_shopper_and_agents_exchange_text_image_transfer_and_xss(browser, shop_w
     expect(shopper.locator(".msg .bubble").filter(has_text="你好，这件有现货吗？")).to_be_visible()
 
     assert dialogs == []
+
+
+def test_robot_suggestion_goes_into_the_input_and_the_shopper_sends_an_order_card(browser, shop_world):
+    """The workbench's side panel offers the shop's own answer for the shopper's question; one
+    click puts it in the input for editing. The shopper picks one of their orders; the agent sees
+    it as a card built from the database."""
+    from playwright.sync_api import expect
+
+    from xiaoer.assistant import demo as assistant_demo
+    from xiaoer.chat import services as chat_services
+    from xiaoer.orders import services as order_services
+    from xiaoer.orders.models import OrderSource
+
+    expect.set_options(timeout=30_000)
+    base, shop = shop_world["base"], shop_world["shop"]
+    assistant_demo.seed(shop)
+    order_services.upsert_orders(shop, [{
+        "order_no": "T20261125001", "buyer_id": "tb_card", "total_amount": "189.00",
+        "receiver_name": "小雨", "receiver_phone": "13800000000", "receiver_address": "杭州市西湖区",
+        "items": [{"title": "碎花连衣裙 S 码", "quantity": 1, "unit_price": "189.00"}]}],
+        source=OrderSource.MANUAL)
+    dialogs: list[str] = []
+    agent = new_page(browser, dialogs, viewport={"width": 1400, "height": 860})
+    shopper = new_page(browser, dialogs, viewport={"width": 390, "height": 760})
+    login(agent, base, shop_world["lina"])
+    shopper.goto(base + chat_services.make_buyer_link(shop, "tb_card", name="小雨"))
+    expect(shopper.locator("#conn-state")).to_have_attribute("data-state", "open")
+
+    send(shopper, "亲 什么时候发货呀")
+    agent.locator(".conv").filter(has_text="什么时候发货呀").click()
+    insert = agent.locator('[data-panel="assistant-panel"] [data-insert-text]').first
+    expect(insert).to_be_visible()
+    offered = insert.get_attribute("data-insert-text")
+    insert.click()
+    assert offered and agent.input_value("#composer-text") == offered
+
+    shopper.click("#orders-button")
+    shopper.locator(".order-row").filter(has_text="T20261125001").click()
+    card = agent.locator("#messages .order-card")
+    expect(card).to_contain_text("T20261125001")
+    expect(card).to_contain_text("碎花连衣裙 S 码")
+    expect(shopper.locator(".msg.mine .order-card")).to_contain_text("T20261125001")
+    assert dialogs == []

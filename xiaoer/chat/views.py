@@ -97,6 +97,14 @@ def _json_error(exc: ValidationError, status: int = 400) -> JsonResponse:
     return JsonResponse({"detail": " ".join(exc.messages)}, status=status)
 
 
+def _optional_url(name: str, *args) -> str:
+    """URL of a feature another app provides, or "" when that app is not installed."""
+    try:
+        return reverse(name, args=args)
+    except NoReverseMatch:
+        return ""
+
+
 def _labels() -> dict[str, str]:
     """Texts the JS modules show, translated on the server (no JS catalogue to load)."""
     return {
@@ -110,6 +118,7 @@ def _labels() -> dict[str, str]:
         "shopperTyping": _("顾客正在输入…"), "queued": _("排队中"), "open": _("进行中"), "resolved": _("已解决"),
         "seat": _("客服账号"), "waited": _("已等"), "emptyList": _("这里没有会话"), "loading": _("加载中…"),
         "noMore": _("没有更早的消息了"), "newMessage": _("新消息"), "offline": _("离线"),
+        "order": _("订单"), "myOrders": _("我的订单"), "noOrders": _("还没有订单"),
     }
 
 
@@ -124,6 +133,7 @@ def shopper_chat(request: HttpRequest, slug: str) -> HttpResponse:
         "timezone": shop.timezone,
         "sessionUrl": reverse("shopper-session", args=[shop.slug]),
         "uploadUrl": reverse("shopper-upload", args=[shop.slug]),
+        "ordersUrl": _optional_url("orders-shopper-list", shop.slug),
         "buyer": (request.GET.get("buyer") or "")[:1000],
         "embedded": request.GET.get("embed") == "1",
         "maxChars": settings.CHAT_MAX_MESSAGE_CHARS,
@@ -218,7 +228,10 @@ def desk(request: HttpRequest, conversation_id: int | None = None) -> HttpRespon
     if not staff.can_chat:
         if conversation_id is not None:
             raise PermissionDenied(_("你的角色不能查看聊天"))
-        return render(request, "chat/tasks_home.html", {"staff": staff})
+        try:  # warehouse / after-sales colleagues work from the internal task queue
+            return redirect(reverse("orders-task-queue"))
+        except NoReverseMatch:  # orders app left out of this deployment
+            return render(request, "chat/tasks_home.html", {"staff": staff})
     if conversation_id is not None:
         services.access_conversation(staff, conversation_id)
     seats = list(Seat.objects.filter(shop_id=staff.shop_id, is_active=True).select_related("operator"))

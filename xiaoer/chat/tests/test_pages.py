@@ -83,7 +83,8 @@ def test_warehouse_and_aftersales_log_in_but_cannot_read_chats(role):
     conv = services.start_shopper_session(shop).conversation
     writer.post_message_sync(conv.pk, sender_kind="shopper", body="机密聊天内容")
     client = login(make_staff(shop, role))
-    home = client.get("/desk")
+    home = client.get("/desk", follow=True)
+    assert home.redirect_chain[-1][0] == "/desk/tasks"  # they land on their task queue
     assert home.status_code == 200 and "内部任务" in home.content.decode()
     assert "机密聊天内容" not in home.content.decode()
     for url in (f"/desk/c/{conv.pk}", f"/desk/c/{conv.pk}/panels/", f"/desk/c/{conv.pk}/panel/customer",

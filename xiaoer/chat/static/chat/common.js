@@ -116,6 +116,20 @@ export class ChatSocket {
   close() { this.closedByUs = true; if (this.ws) this.ws.close(); }
 }
 
+/** An order card (docs/orders-import.md "Order cards"): number, status, items, amounts. Text only. */
+function renderOrderCard(p, labels) {
+  const card = el("div", { class: "order-card" });
+  card.append(el("strong", { text: `${labels.order || "订单"} ${p.order_no || ""}` }),
+    el("span", { class: "badge", text: p.status_label || p.status || "" }));
+  const items = el("ul", { class: "small" });
+  for (const item of (p.items || []).slice(0, 10)) {
+    items.append(el("li", { text: `${item.title || ""} × ${item.quantity ?? ""}` }));
+  }
+  card.append(items, el("div", { class: "muted small",
+    text: `¥${p.total_amount ?? ""}${p.tracking_no ? ` · ${p.carrier || ""} ${p.tracking_no}` : ""}` }));
+  return card;
+}
+
 /** One message bubble. VIEWER is "shopper" or "agent"; IMAGE_SRC(token) gives an <img> source. */
 export function renderMessage(m, { viewer, imageSrc, timeZone, labels }) {
   const mine = viewer === "shopper" ? m.sender_kind === "shopper" : (m.sender_kind === "agent");
@@ -140,6 +154,8 @@ export function renderMessage(m, { viewer, imageSrc, timeZone, labels }) {
     Promise.resolve(imageSrc(m.payload.attachment)).then((src) => { if (src) img.src = src; });
     img.addEventListener("click", () => { if (img.src) window.open(img.src, "_blank", "noopener"); });
     bubble.append(img);
+  } else if (m.kind === "card" && m.payload && m.payload.type === "order") {
+    bubble.append(renderOrderCard(m.payload, labels));
   } else if (m.kind === "card") {
     const p = m.payload || {};
     bubble.append(el("strong", { text: p.title || labels.card }));

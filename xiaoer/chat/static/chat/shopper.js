@@ -165,6 +165,34 @@ async function uploadImage(file) {
   sendFrame("image", "", { attachment: data.attachment });
 }
 
+// "订单": the shopper picks one of their orders; the server builds the card from the database.
+async function toggleOrders() {
+  const picker = $("order-picker");
+  if (!picker.classList.contains("hidden")) { picker.classList.add("hidden"); return; }
+  const auth = { Authorization: `Bearer ${state.session.token}` };
+  const res = await fetch(config.ordersUrl, { headers: auth });
+  const data = await res.json().catch(() => ({}));
+  if (!res.ok) { showError(data.detail || L.error); return; }
+  const orders = data.orders || [];
+  picker.replaceChildren(...(orders.length ? orders : [null]).map((o) => {
+    if (!o) return Object.assign(document.createElement("div"), { className: "muted small", textContent: L.noOrders });
+    const row = document.createElement("button");
+    row.type = "button";
+    row.className = "order-row";
+    row.textContent = `${o.order_no} · ${o.status_label || o.status} · ¥${o.total_amount}`;
+    row.addEventListener("click", async () => {
+      picker.classList.add("hidden");
+      const sent = await fetch(`${config.ordersUrl}/${encodeURIComponent(o.order_no)}/card`, {
+        method: "POST", headers: { ...auth, "Content-Type": "application/json" },
+        body: JSON.stringify({ client_id: newClientId() }),
+      });
+      if (!sent.ok) showError((await sent.json().catch(() => ({}))).detail || L.error);
+    });
+    return row;
+  }));
+  picker.classList.remove("hidden");
+}
+
 async function start() {
   let stored = null;
   try { stored = localStorage.getItem(storeKey); } catch (e) { /* private mode */ }
@@ -191,6 +219,7 @@ async function start() {
 }
 
 $("composer").addEventListener("submit", submit);
+if ($("orders-button")) $("orders-button").addEventListener("click", () => toggleOrders().catch(() => showError(L.error)));
 input.addEventListener("keydown", (e) => {
   if (e.key === "Enter" && !e.shiftKey && !e.isComposing) submit(e);
 });
