@@ -9,12 +9,12 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import os
 import sys
 
 from django.conf import settings
 
 from xiaoer.chat import hub, writer
+from xiaoer.conf import setting
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def _tune_gc() -> None:
     gc.freeze()
     # The writer thread gives up the GIL around every SQLite call and must get it back from a
     # busy event loop: a shorter switch interval bounds each wait (default 5 ms).
-    sys.setswitchinterval(float(os.environ.get("CHAT_SWITCH_INTERVAL", "0.001")))
+    sys.setswitchinterval(float(setting("CHAT_SWITCH_INTERVAL", 0.001)))
 
 
 def _register_app_callbacks() -> None:

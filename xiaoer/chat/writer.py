@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 import uuid
 from collections import deque
@@ -37,9 +36,10 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from xiaoer.chat import events, frames, hub
+from xiaoer.conf import bool_setting
 
 log = logging.getLogger(__name__)
-_STATS = bool(os.environ.get("CHAT_STATS"))
+_STATS = bool_setting("CHAT_STATS", False)
 
 
 @dataclass(slots=True, eq=False)
