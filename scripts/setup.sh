@@ -6,9 +6,9 @@ PYTHON=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
-.venv/bin/python -m pip install -q --upgrade pip >/dev/null
+PYTHONWARNINGS=ignore .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 if [ "${1:-}" = "test" ]; then
-  .venv/bin/python -m pip install -q -e ".[test]"
+  PYTHONWARNINGS=ignore .venv/bin/python -m pip install -q -e ".[test]"
 else
-  .venv/bin/python -m pip install -q -e .
+  PYTHONWARNINGS=ignore .venv/bin/python -m pip install -q -e .
 fi
