@@ -166,10 +166,10 @@ def test_shopper_and_agents_exchange_text_image_transfer_and_xss(browser, shop_w
     assert dialogs == []
 
 
-def test_robot_suggestion_goes_into_the_input_and_the_shopper_sends_an_order_card(browser, shop_world):
+def test_robot_suggestion_quick_phrase_and_order_card(browser, shop_world):
     """The workbench's side panel offers the shop's own answer for the shopper's question; one
-    click puts it in the input for editing. The shopper picks one of their orders; the agent sees
-    it as a card built from the database."""
+    click puts it in the input for editing; "/fh" lists quick phrases. The shopper picks one of
+    their orders; the agent sees it as a card built from the database."""
     from playwright.sync_api import expect
 
     from xiaoer.assistant import demo as assistant_demo
@@ -199,6 +199,13 @@ def test_robot_suggestion_goes_into_the_input_and_the_shopper_sends_an_order_car
     offered = insert.get_attribute("data-insert-text")
     insert.click()
     assert offered and agent.input_value("#composer-text") == offered
+
+    # quick phrases: "/" plus pinyin initials lists the shop's phrases, Enter inserts for editing
+    agent.fill("#composer-text", "/fh")
+    expect(agent.locator("#phrase-menu li").first).to_contain_text("发货")
+    agent.press("#composer-text", "Enter")
+    assert agent.input_value("#composer-text") == "亲，下午4点前付款当天发货哦～"
+    expect(agent.locator("#phrase-menu")).to_be_hidden()
 
     shopper.click("#orders-button")
     shopper.locator(".order-row").filter(has_text="T20261125001").click()

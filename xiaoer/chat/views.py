@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from functools import wraps
 
+from django.apps import apps
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -247,6 +248,8 @@ def desk(request: HttpRequest, conversation_id: int | None = None) -> HttpRespon
         "api": "/api/chat",
         "panelsUrl": reverse("desk-panels", args=[0]).replace("/0/", "/{id}/"),
         "uploadUrl": reverse("desk-upload"),
+        # quick phrases come from the knowledge app when it is installed
+        "phrasesUrl": "/api/knowledge/phrases" if apps.is_installed("xiaoer.knowledge") else "",
         "maxChars": settings.CHAT_MAX_MESSAGE_CHARS,
         "labels": _labels(),
     }

@@ -399,6 +399,74 @@ for (const button of document.querySelectorAll(".seat-toggle")) {
     } catch (e) { alert(e.message); }
   });
 }
+// --- quick phrases: "/" plus a shortcut or pinyin initials ("/fh" → 发货…) ------------------------
+const phrases = { items: [], index: 0, asked: 0 };
+const phraseMenu = $("phrase-menu");
+
+function hidePhrases() { phrases.items = []; phraseMenu.classList.add("hidden"); }
+
+function renderPhrases() {
+  phraseMenu.replaceChildren(...phrases.items.map((p, i) => {
+    const item = el("li", { role: "option", class: i === phrases.index ? "active" : "" },
+      el("span", { class: "shortcut", text: `/${p.shortcut}` }), el("span", { text: p.text }));
+    item.addEventListener("mousedown", (e) => { e.preventDefault(); insertPhrase(i); });
+    return item;
+  }));
+  phraseMenu.classList.toggle("hidden", phrases.items.length === 0);
+}
+
+const PHRASE_QUERY = /^\/(\S{0,20})$/;
+
+async function lookUpPhrases() {
+  const match = PHRASE_QUERY.exec($("composer-text").value);
+  if (!match) { hidePhrases(); return; }
+  const asked = ++phrases.asked;
+  const seat = state.current && state.current.summary && state.current.summary.seat;
+  const query = `q=${encodeURIComponent(match[1])}${seat ? `&seat_id=${seat.id}` : ""}`;
+  const res = await fetch(`${config.phrasesUrl}?${query}`, { credentials: "same-origin" });
+  const items = res.ok ? await res.json() : [];
+  if (asked !== phrases.asked) return; // a newer keystroke asked again
+  phrases.items = items;
+  phrases.index = 0;
+  renderPhrases();
+}
+
+function insertPhrase(i) {
+  const phrase = phrases.items[i];
+  hidePhrases();
+  if (!phrase) return;
+  const input = $("composer-text");
+  input.value = phrase.text; // for editing before sending, never sent as is
+  input.focus();
+}
+
+if (config.phrasesUrl) {
+  const input = $("composer-text");
+  input.addEventListener("input", () => { lookUpPhrases().catch(hidePhrases); });
+  input.addEventListener("blur", () => setTimeout(() => {
+    if (document.activeElement !== input) hidePhrases(); // clicked elsewhere, not into the menu
+  }, 150));
+  // Registered before the Enter-to-send handler: while the input holds a "/…" lookup, Enter picks
+  // a phrase (waiting for the answer if it is still on its way) and never sends "/fh" to a shopper.
+  input.addEventListener("keydown", (e) => {
+    const moves = { ArrowDown: 1, ArrowUp: -1 };
+    const picking = (e.key === "Enter" || e.key === "Tab") && !e.isComposing && !e.shiftKey;
+    if (picking && PHRASE_QUERY.test(input.value)) {
+      if (phrases.items.length) insertPhrase(phrases.index);
+      else lookUpPhrases().then(() => insertPhrase(0)).catch(hidePhrases);
+    } else if (phrases.items.length && e.key in moves) {
+      phrases.index = (phrases.index + moves[e.key] + phrases.items.length) % phrases.items.length;
+      renderPhrases();
+    } else if (phrases.items.length && e.key === "Escape") {
+      hidePhrases();
+    } else {
+      return;
+    }
+    e.preventDefault();
+    e.stopImmediatePropagation();
+  });
+}
+
 $("composer").addEventListener("submit", submit);
 $("composer-text").addEventListener("keydown", (e) => {
   if (e.key === "Enter" && !e.shiftKey && !e.isComposing) submit(e);
