@@ -81,6 +81,10 @@ def shoot(base: str) -> None:
         desk.wait_for_selector("#messages .msg")
         desk.fill("#composer-text", "亲，这款是轻微色差，实物比图片略浅一点点～")
         desk.wait_for_timeout(1500)  # let the side panel sections load
+        try:  # the robot's first index build (encoding the demo knowledge) takes several seconds
+            desk.wait_for_selector('[data-panel="assistant-panel"] [data-insert-text]', timeout=30_000)
+        except Exception:  # noqa: BLE001 - a screenshot without suggestions is still a screenshot
+            pass
         desk.screenshot(path=str(OUT / "workbench.png"))
 
         shopper.wait_for_timeout(500)
