@@ -213,4 +213,10 @@ def test_robot_suggestion_quick_phrase_and_order_card(browser, shop_world):
     expect(card).to_contain_text("T20261125001")
     expect(card).to_contain_text("碎花连衣裙 S 码")
     expect(shopper.locator(".msg.mine .order-card")).to_contain_text("T20261125001")
+
+    # the order panel's actions are htmx forms (CSRF included): 立即催付 claims the one reminder
+    remind = agent.locator('[data-panel="orders-panel"] button', has_text="立即催付")
+    expect(remind).to_have_count(1)
+    remind.click()
+    expect(remind).to_have_count(0)
     assert dialogs == []
