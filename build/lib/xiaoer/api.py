@@ -1,0 +1,48 @@
+"""The JSON API root (django-ninja). Each app adds its router here; schema at /api/docs."""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
+from ninja import NinjaAPI
+from ninja.security import django_auth
+
+api = NinjaAPI(title="xiaoer API", version="1", auth=django_auth, urls_namespace="api")
+
+
+@api.exception_handler(ValidationError)
+def _validation_error(request, exc: ValidationError):
+    return api.create_response(request, {"detail": exc.messages}, status=400)
+
+
+@api.exception_handler(PermissionDenied)
+def _forbidden(request, exc: PermissionDenied):
+    return api.create_response(request, {"detail": str(exc) or "forbidden"}, status=403)
+
+
+@api.exception_handler(Http404)
+def _not_found(request, exc: Http404):
+    return api.create_response(request, {"detail": "not found"}, status=404)
+
+
+def _add_routers() -> None:
+    """Apps register routers in their api.py as ``router``; missing apps are skipped."""
+    import importlib
+
+    from django.conf import settings
+
+    for app in settings.INSTALLED_APPS:
+        if not app.startswith("xiaoer."):
+            continue
+        try:
+            module = importlib.import_module(f"{app}.api")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"{app}.api":
+                continue
+            raise
+        router = getattr(module, "router", None)
+        if router is not None:
+            api.add_router(f"/{app.split('.')[-1]}/", router)
+
+
+_add_routers()

@@ -1,0 +1,47 @@
+"""Robot JSON API (mounted at /api/assistant/)."""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+from ninja import Router, Schema
+
+from xiaoer.accounts import services as account_services
+from xiaoer.assistant import services
+from xiaoer.knowledge import services as knowledge_services
+
+router = Router(tags=["assistant"])
+
+
+def _staff(request):
+    staff = account_services.staff_for_user(request.user)
+    if staff is None:
+        raise PermissionDenied("这个账号不属于任何店铺")
+    return account_services.require_role(staff, account_services.CHAT_ROLES)
+
+
+class SuggestIn(Schema):
+    text: str
+    conversation_id: int | None = None
+    product: str = ""
+
+
+@router.post("/suggest")
+def suggest(request, data: SuggestIn):
+    """Suggestions for any text, in a conversation's context (product, variables) when given."""
+    staff = _staff(request)
+    text = data.text[:5000]
+    product, values = None, {}
+    if data.conversation_id is not None:
+        conversation = services.access_conversation(staff, data.conversation_id)
+        product = services.conversation_product(conversation)
+        values = services.variable_values(conversation)
+    if data.product:
+        product = knowledge_services.product_by_code(staff.shop_id, data.product[:64]) or product
+    return services.suggest_for_text(staff.shop_id, text, product=product, values=values)
+
+
+@router.get("/conversations/{conversation_id}/suggestion")
+def latest(request, conversation_id: int):
+    staff = _staff(request)
+    _conversation, suggestion = services.panel_suggestion(staff, conversation_id)
+    return suggestion or {}

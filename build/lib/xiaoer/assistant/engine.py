@@ -1,0 +1,509 @@
+"""The answer-suggestion engine, free of the database so the eval command and bench use it as is.
+
+For one shop: an intent model (our generic phrasing set plus the shop's own phrasings), a
+character and a word TF-IDF index over every canonical question and phrasing, sentence vectors
+from the encoder when there is one, and a calibrated "no standard answer fits" decision. How the
+pieces combine and were tuned: docs/assistant.md and docs/decisions/031-suggestion-scoring.md.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from scipy import sparse
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import SGDClassifier
+
+from xiaoer.assistant import text as tx
+from xiaoer.knowledge.variables import fill
+
+DATA = Path(__file__).with_name("data")
+INTENTS = ["greeting", "product_quality", "size_spec", "bargain", "shipping", "after_sales", "payment",
+           "order_change", "product_usage", "other", "human"]
+INTENT_LABELS = {"greeting": "问候", "product_quality": "质量材质", "size_spec": "尺码规格", "bargain": "议价优惠",
+                 "shipping": "发货物流", "after_sales": "售后", "payment": "付款", "order_change": "订单变更",
+                 "product_usage": "使用方法", "other": "其他", "human": "转人工"}
+MAX_SHOP_INTENT_SAMPLES = 3000  # keeps retraining within seconds for very large knowledge bases
+ENCODER_MAX_CHARS = 80
+HUMAN_CUE = re.compile(r"人工|真人|活人|人类|客服|主管|店长|老板|负责人|机器|自动回复|换人|转接|投诉|找人|叫人|来个人|"
+                       r"跟人|和人|说人话|有人吗|human|agent")
+
+
+@dataclass
+class Entry:
+    code: str
+    category: str
+    question: str
+    answer: str
+    similar: list[str] = field(default_factory=list)
+    product_code: str = ""
+    pk: int | None = None
+
+
+@dataclass
+class ProductInfo:
+    code: str
+    title: str
+    material: str = ""
+    usage: str = ""
+    precautions: str = ""
+    care: str = ""
+    suits: str = ""
+    not_suits: str = ""
+    size_chart: dict = field(default_factory=dict)
+    price: str = ""
+    stock: int | None = None
+    related: list[dict] = field(default_factory=list)  # [{"code", "title", "kind": "related"|"upsell"}]
+
+
+@dataclass
+class Tuning:
+    """Weights of the combined score and the reject model; fitted on the dev split (data/tuning.json)."""
+
+    w_char: float = 0.35
+    w_word: float = 0.25
+    w_emb: float = 0.6
+    w_intent: float = 0.25
+    emb_floor: float = 0.78  # e5 cosines live in ~[0.75, 1]; rescaled to [0, 1] from here
+    reject_coef: list[float] = field(default_factory=lambda: [6.0, 0.0, 0.0, 0.0, 2.0, 3.0, 0.0, 1.0])
+    reject_bias: float = -4.0
+    reject_threshold: float = 0.5
+    bm25_threshold: float = 1.0
+
+    @classmethod
+    def load(cls, path: Path | None = None, *, lexical_only: bool = False) -> Tuning:
+        """Fitted weights; the words-only robot has its own fit (its scores lack the vector part)."""
+        path = path or DATA / ("tuning-lexical.json" if lexical_only else "tuning.json")
+        if path.is_file():
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            return cls(**{k: v for k, v in raw.items() if k in cls.__dataclass_fields__})
+        return cls()
+
+
+# --- generic intent data ---------------------------------------------------------------------------
+@lru_cache(maxsize=1)
+def generic_intent_data() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    texts, labels = [], []
+    with (DATA / "intent_train.jsonl").open(encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            texts.append(row["text"])
+            labels.append(row["intent"])
+    return tuple(texts), tuple(labels)
+
+
+class FastTfidf:
+    """transform() for one text of a fitted TfidfVectorizer (sublinear tf, l2 norm) without
+    sklearn's per-call validation, which cost more than the arithmetic on the hot path."""
+
+    def __init__(self, vectorizer: TfidfVectorizer):
+        self.analyze = vectorizer.build_analyzer()
+        self.vocab = vectorizer.vocabulary_
+        self.idf = vectorizer.idf_
+        self.size = len(self.vocab)
+
+    def transform(self, text: str) -> sparse.csr_matrix:
+        counts: dict[int, int] = {}
+        for term in self.analyze(text):
+            col = self.vocab.get(term)
+            if col is not None:
+                counts[col] = counts.get(col, 0) + 1
+        if not counts:
+            return sparse.csr_matrix((1, self.size))
+        cols = np.fromiter(counts.keys(), dtype=np.int32, count=len(counts))
+        vals = (1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))) * self.idf[cols]
+        vals /= np.linalg.norm(vals) or 1.0
+        order = np.argsort(cols)
+        return sparse.csr_matrix((vals[order], cols[order], np.asarray([0, len(cols)])), shape=(1, self.size))
+
+
+def _emb_rescale(sims: np.ndarray, floor: float) -> np.ndarray:
+    return np.clip((sims - floor) / (1.0 - floor), 0.0, 1.0)
+
+
+class IntentModel:
+    """Logistic regression over character n-grams, plus sentence vectors when an encoder is present."""
+
+    def __init__(self, texts: list[str], labels: list[str], vectors: np.ndarray | None,
+                 weights: np.ndarray | None = None):
+        self.char = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True, min_df=1,
+                                    max_features=60000)
+        lex = [tx.lexical(t) or t for t in texts]
+        x = self.char.fit_transform(lex)
+        self.fast = FastTfidf(self.char)
+        self.use_vectors = vectors is not None
+        self.vector_dim = vectors.shape[1] if vectors is not None else 0
+        if self.use_vectors:
+            x = sparse.hstack([x, sparse.csr_matrix(vectors * 1.5)]).tocsr()
+        # SGD on the logistic loss: the same model as LogisticRegression, trained ~20x faster, which
+        # keeps a retrain after a knowledge change well under a second.
+        self.model = SGDClassifier(loss="log_loss", alpha=2e-5, max_iter=25, tol=None, average=True,
+                                   class_weight="balanced", random_state=0)
+        self.model.fit(x, labels, sample_weight=weights)
+        self.classes = [str(c) for c in self.model.classes_]
+        self._coef_t = sparse.csr_matrix(self.model.coef_.T)
+        self._intercept = self.model.intercept_.copy()
+
+    def proba(self, lex: str, vector: np.ndarray | None) -> dict[str, float]:
+        x = self.fast.transform(lex)
+        if self.use_vectors:
+            v = vector if vector is not None else np.zeros(self.vector_dim, dtype=np.float32)
+            x = sparse.hstack([x, sparse.csr_matrix(v.reshape(1, -1) * 1.5)]).tocsr()
+        # what predict_proba does for one-vs-rest log loss, without sklearn's per-call input checks
+        scores = (x @ self._coef_t).toarray().ravel() + self._intercept
+        probs = 1.0 / (1.0 + np.exp(-scores))
+        probs /= probs.sum() or 1.0
+        return dict(zip(self.classes, probs.tolist(), strict=True))
+
+
+# --- size recommendation ---------------------------------------------------------------------------
+_DIM_LABELS = {"height": ("身高", "cm"), "weight": ("体重", "kg"), "foot": ("脚长", "cm")}
+
+
+def recommend_size(m: tx.Measures, chart: dict) -> dict | None:
+    """A size from the chart for the shopper's measures, with the reason in words."""
+    if not m or not chart:
+        return None
+    values = {"height": m.height_cm, "weight": m.weight_kg, "foot": m.foot_cm}
+    sizes = list(chart.keys())
+    best_by_dim: dict[str, tuple[int, float]] = {}
+    for dim, value in values.items():
+        if value is None:
+            continue
+        scored = []
+        for index, size in enumerate(sizes):
+            rng = chart[size].get(dim)
+            if not rng:
+                continue
+            lo, hi = rng
+            gap = 0.0 if lo <= value <= hi else min(abs(value - lo), abs(value - hi))
+            scored.append((gap, -index))
+        if scored:
+            gap, neg_index = min(scored)
+            best_by_dim[dim] = (-neg_index, gap)
+    if not best_by_dim:
+        return None
+    chosen = max(index for index, _gap in best_by_dim.values())
+    size = sizes[chosen]
+    parts, notes = [], []
+    for dim, (index, gap) in best_by_dim.items():
+        label, unit = _DIM_LABELS[dim]
+        lo, hi = chart[sizes[index]][dim]
+        value = values[dim]
+        if gap == 0:
+            parts.append(f"{label}{value:g}{unit}在{sizes[index]}码范围（{lo:g}–{hi:g}）")
+        else:
+            side = "超出" if value > hi else "低于"
+            parts.append(f"{label}{value:g}{unit}{side}尺码表（最接近{sizes[index]}码 {lo:g}–{hi:g}）")
+            notes.append(dim)
+    reason = "，".join(parts)
+    if len({index for index, _gap in best_by_dim.values()}) > 1:
+        reason += f"；两项对应的码不同，按较大的{size}码选更舒适"
+    if notes:
+        reason += "；不在尺码表范围内，建议客服确认"
+    return {"size": size, "reason": reason, "exact": not notes}
+
+
+# --- product facts ---------------------------------------------------------------------------------
+FACT_RULES = [
+    ("material", "材质", r"面料|纯棉|棉的|化纤|涂层|内胆|不锈钢|做的|真皮|含棉|羊毛|材料"),
+    ("care", "保养", r"洗|熨|烫|烘干|保养|打理|晾|清理|清洁"),
+    ("usage", "用途/用法", r"怎么用|使用|用法|操作|安装|搭配|怎么穿|怎么搭|预约|定时"),
+    ("precautions", "注意事项", r"注意|安全|禁忌|小心|电压|过敏"),
+    ("suits", "适合", r"适合|孕妇|小孩|孩子|老人|敏感|学生|胖|瘦|能穿吗|能用吗"),
+    ("not_suits", "不适合", r"适合|孕妇|小孩|孩子|老人|敏感|胖|能穿吗|能用吗"),
+    ("price", "价格", r"价格|优惠|贵"),
+    ("stock", "页面库存", r"有货|库存|现货|缺货|还有吗"),
+]
+
+
+def product_facts(lex: str, product: ProductInfo | None) -> list[dict]:
+    if product is None:
+        return []
+    facts = []
+    for key, label, pattern in FACT_RULES:
+        value = getattr(product, key, "")
+        if value in ("", None):
+            continue
+        if re.search(pattern, lex):
+            facts.append({"field": key, "label": label, "text": str(value)[:500]})
+    if product.size_chart and re.search(r"码|尺寸|胸围|腰围|衣长|身高|体重|大小", lex):
+        rows = [f"{size}: " + "，".join(f"{_DIM_LABELS.get(d, (d, ''))[0]}{lo:g}–{hi:g}" for d, (lo, hi) in dims.items())
+                for size, dims in product.size_chart.items()]
+        facts.append({"field": "size_chart", "label": "尺码表", "text": "；".join(rows)[:800]})
+    return facts
+
+
+# --- the index -------------------------------------------------------------------------------------
+def _tokenizer_for(shop_words: tx.ShopWords):
+    def tokenize(text: str) -> list[str]:
+        return tx.words(text, shop_words)
+    return tokenize
+
+
+class ShopIndex:
+    """Everything the robot needs for one shop, rebuilt when its knowledge changes."""
+
+    def __init__(self, entries: list[Entry], *, encoder=None, shop_words: list[str] | None = None,
+                 tuning: Tuning | None = None, generic_vectors: np.ndarray | None = None):
+        started = time.perf_counter()
+        self.tuning = tuning or Tuning.load(lexical_only=encoder is None)
+        self.encoder = encoder
+        self.entries = [e for e in entries if e.question.strip() and e.answer.strip()]
+        self.by_code = {e.code: e for e in self.entries}
+        self.shop_words = tx.ShopWords(shop_words or [])
+        self.phrase_entry: list[int] = []
+        phrases: list[str] = []
+        for pos, entry in enumerate(self.entries):
+            for p in dict.fromkeys([entry.question, *entry.similar]):
+                if p.strip():
+                    phrases.append(p)
+                    self.phrase_entry.append(pos)
+        self.phrase_entry_arr = np.asarray(self.phrase_entry, dtype=np.int64)
+        self.n_phrases = len(phrases)
+        lex = [tx.lexical(p) or p for p in phrases]
+        self.char_vec = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 2), sublinear_tf=True)
+        self.word_vec = TfidfVectorizer(tokenizer=_tokenizer_for(self.shop_words), lowercase=False,
+                                        token_pattern=None, sublinear_tf=True)
+        if phrases:
+            self.char_m = self.char_vec.fit_transform(lex).T.tocsr()
+            self.char_fast = FastTfidf(self.char_vec)
+            try:
+                self.word_m = self.word_vec.fit_transform(lex).T.tocsr()
+                self.word_fast = FastTfidf(self.word_vec)
+            except ValueError:  # no words at all (every phrasing a stopword)
+                self.word_m = None
+        else:
+            self.char_m = self.word_m = None
+        self.vectors = None
+        if encoder is not None and phrases:
+            self.vectors = encoder.encode([tx.normalize(p) or p for p in phrases])
+        self.entry_cat = [e.category for e in self.entries]
+        self._cat_names = sorted(set(self.entry_cat))
+        cat_pos = {c: i for i, c in enumerate(self._cat_names)}
+        self._entry_cat_idx = np.asarray([cat_pos[c] for c in self.entry_cat], dtype=np.int64)
+        self.intent = self._train_intent(phrases, generic_vectors)
+        self.build_seconds = time.perf_counter() - started
+
+    def _train_intent(self, phrases: list[str], generic_vectors: np.ndarray | None) -> IntentModel:
+        g_texts, g_labels = generic_intent_data()
+        texts, labels = list(g_texts), list(g_labels)
+        shop = [(p, self.entries[self.phrase_entry[i]].category) for i, p in enumerate(phrases)]
+        shop_idx = list(range(len(shop)))
+        if len(shop_idx) > MAX_SHOP_INTENT_SAMPLES:
+            rng = np.random.default_rng(0)
+            shop_idx = sorted(rng.choice(len(shop_idx), MAX_SHOP_INTENT_SAMPLES, replace=False).tolist())
+        texts += [shop[i][0] for i in shop_idx]
+        labels += [shop[i][1] for i in shop_idx]
+        weights = np.asarray([1.0] * len(g_texts) + [2.0] * len(shop_idx))
+        vectors = None
+        if self.encoder is not None:
+            gv = generic_vectors
+            if gv is None:
+                from xiaoer.assistant.data import build_vectors
+
+                gv = build_vectors.load(self.encoder.name)
+            if gv is None:  # another encoder: encode our phrasing set once (its cache keeps them)
+                gv = self.encoder.encode([tx.normalize(t) or t for t in g_texts])
+            sv = self.vectors[shop_idx] if self.vectors is not None and shop_idx else \
+                np.zeros((0, gv.shape[1]), dtype=np.float32)
+            vectors = np.vstack([gv, sv])
+        return IntentModel(texts, labels, vectors, weights)
+
+    # -- scoring one question --
+    def _score_one(self, raw: str, vector: np.ndarray | None) -> dict:
+        lex = tx.lexical(raw)
+        t = self.tuning
+        probs = self.intent.proba(lex, vector)
+        result = {"text": raw[:200], "lex": lex, "probs": probs, "candidates": []}
+        if not self.n_phrases or not lex:
+            return result
+        combo = np.zeros(self.n_phrases)
+        char_s = np.zeros(self.n_phrases)
+        word_s = np.zeros(self.n_phrases)
+        emb_s = np.zeros(self.n_phrases)
+        q = self.char_fast.transform(lex)
+        if q.nnz:
+            char_s = np.asarray((q @ self.char_m).todense()).ravel()
+        if self.word_m is not None:
+            qw = self.word_fast.transform(lex)
+            if qw.nnz:
+                word_s = np.asarray((qw @ self.word_m).todense()).ravel()
+        if self.vectors is not None and vector is not None:
+            emb_s = _emb_rescale(self.vectors @ vector.ravel(), t.emb_floor)
+        combo = t.w_char * char_s + t.w_word * word_s + t.w_emb * emb_s
+        cat_p = np.asarray([probs.get(c, 0.0) for c in self._cat_names])[self._entry_cat_idx]
+        # best phrasing per answer
+        per_entry = np.full(len(self.entries), -1.0)
+        best_phrase = np.zeros(len(self.entries), dtype=np.int64)
+        k = min(len(combo), 200)
+        head = np.argpartition(-combo, k - 1)[:k] if len(combo) > k else np.arange(len(combo))
+        order = head[np.argsort(-combo[head])]
+        for i in order:
+            e = self.phrase_entry[i]
+            if per_entry[e] < 0:
+                per_entry[e] = combo[i]
+                best_phrase[e] = i
+        scores = np.where(per_entry >= 0, per_entry + t.w_intent * cat_p, -1.0)
+        top = np.argsort(-scores)[:3]
+        for e in top:
+            if scores[e] < 0:
+                continue
+            i = best_phrase[e]
+            result["candidates"].append({"entry": int(e), "score": float(scores[e]), "char": float(char_s[i]),
+                                         "word": float(word_s[i]), "emb": float(emb_s[i]),
+                                         "p_cat": float(cat_p[e])})
+        return result
+
+    def _confidence(self, res: dict) -> float:
+        cands = res["candidates"]
+        if not cands:
+            return 0.0
+        top = cands[0]
+        probs = res["probs"]
+        best_intent = max(probs, key=probs.get)
+        margin = top["score"] - (cands[1]["score"] if len(cands) > 1 else 0.0)
+        feats = [top["score"], top["char"], top["word"], top["emb"], top["p_cat"], margin, probs[best_intent],
+                 1.0 if best_intent == self.entry_cat[top["entry"]] else 0.0]
+        z = self.tuning.reject_bias + sum(c * f for c, f in zip(self.tuning.reject_coef, feats, strict=True))
+        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+    def suggest(self, text: str, *, product: ProductInfo | None = None, values: dict | None = None) -> dict:
+        """Intent, top-3 answers (variables filled), product facts, size advice; never raises on text."""
+        started = time.perf_counter()
+        text = (text or "")[:5000]
+        parts = tx.split_questions(text)
+        if len(parts) > 1:
+            parts = parts[:4]
+        # the encoder's cost grows with length; a shopper's question fits in the first 80 characters
+        to_encode = [(tx.normalize(p) or p)[:ENCODER_MAX_CHARS] for p in parts]
+        vectors = None
+        if self.encoder is not None and any(to_encode):
+            vectors = self.encoder.encode(to_encode)
+        measures = tx.measures(text)
+        scored = []
+        for pos, part in enumerate(parts):
+            res = self._score_one(part, None if vectors is None else vectors[pos])
+            self._adjust(res, measures)
+            res["confidence"] = self._confidence(res)
+            scored.append(res)
+        main = self._pick_main(scored)
+        out = self._render(main, product, values or {}, measures)
+        out["others"] = [self._brief(r, values or {}, product) for r in scored
+                         if r is not main and r["lex"] and self._best_intent(r) != "greeting"]
+        out["ms"] = round((time.perf_counter() - started) * 1000, 2)
+        return out
+
+    @staticmethod
+    def _best_intent(res: dict) -> str:
+        probs = res["probs"]
+        return max(probs, key=probs.get) if probs else "other"
+
+    def _adjust(self, res: dict, m: tx.Measures) -> None:
+        """Rules on top of the intent model: height+weight means a size question; a hand-off needs
+        words that ask for a person (the model alone mistook 我在找找 for 转人工)."""
+        probs = dict(res["probs"])
+        if m.height_cm is not None and (m.weight_kg is not None or m.foot_cm is not None):
+            probs["size_spec"] = probs.get("size_spec", 0.0) + 0.6
+        if probs and max(probs, key=probs.get) == "human" and not HUMAN_CUE.search(res["lex"]):
+            probs["human"] *= 0.1
+        total = sum(probs.values()) or 1.0
+        res["probs"] = {k: v / total for k, v in probs.items()}
+
+    def _pick_main(self, scored: list[dict]) -> dict:
+        if len(scored) == 1:
+            return scored[0]
+        real = [r for r in scored if r["lex"] and self._best_intent(r) != "greeting"] or scored
+        return max(real, key=lambda r: (r["confidence"], len(r["lex"])))
+
+    def _answer(self, cand: dict, values: dict, product: ProductInfo | None) -> dict:
+        entry = self.entries[cand["entry"]]
+        vals = dict(values)
+        if product is not None and not vals.get("product"):
+            vals["product"] = product.title
+        filled, missing = fill(entry.answer, vals)
+        return {"id": entry.code, "pk": entry.pk, "category": entry.category, "question": entry.question,
+                "score": round(cand["score"], 4), "text": filled, "missing": missing}
+
+    def _render(self, res: dict, product: ProductInfo | None, values: dict, m: tx.Measures) -> dict:
+        probs = res["probs"]
+        confidence = res.get("confidence", 0.0)
+        reject = confidence < self.tuning.reject_threshold or not res["candidates"]
+        best_intent = self._best_intent(res)
+        if best_intent == "human" and probs.get("human", 0) >= 0.4:
+            reject = True
+        answers = [self._answer(c, values, product) for c in res["candidates"]]
+        intent = answers[0]["category"] if answers and not reject else best_intent
+        if not res["lex"]:
+            intent, reject = "other", True
+        size = recommend_size(m, product.size_chart) if product is not None and product.size_chart else None
+        return {
+            "text": res["text"], "intent": intent, "intent_label": INTENT_LABELS.get(intent, intent),
+            "intent_confidence": round(probs.get(intent, 0.0), 4), "confidence": round(confidence, 4),
+            "reject": reject, "handoff": best_intent == "human" and probs.get("human", 0) >= 0.4,
+            "answers": answers, "facts": product_facts(res["lex"], product), "measures": m.as_dict(),
+            "size": size, "product": product.code if product else None,
+            "related": product.related[:6] if product is not None else [],
+        }
+
+    def _brief(self, res: dict, values: dict, product: ProductInfo | None) -> dict:
+        ok = res["candidates"] and res["confidence"] >= self.tuning.reject_threshold
+        return {"text": res["text"], "intent": self._best_intent(res),
+                "answer": self._answer(res["candidates"][0], values, product) if ok else None}
+
+
+# --- the plain baseline ----------------------------------------------------------------------------
+class Bm25Baseline:
+    """Okapi BM25 over jieba words of the raw phrasings: what "just search the FAQ" gives.
+
+    The per-(word, phrasing) BM25 weights are precomputed into a sparse matrix, so a query is a
+    sum of a few rows."""
+
+    def __init__(self, entries: list[Entry], k1: float = 1.5, b: float = 0.75, threshold: float = 1.0):
+        self._cut = tx._tokenizer().lcut
+        self.entries = entries
+        self.threshold = threshold
+        docs, doc_entry = [], []
+        for pos, e in enumerate(entries):
+            for p in dict.fromkeys([e.question, *e.similar]):
+                docs.append(self._tokens(p))
+                doc_entry.append(pos)
+        self.doc_entry = np.asarray(doc_entry, dtype=np.int64)
+        self.vocab: dict[str, int] = {}
+        rows, cols, tfs = [], [], []
+        for d, tokens in enumerate(docs):
+            counts: dict[str, int] = {}
+            for w in tokens:
+                counts[w] = counts.get(w, 0) + 1
+            for w, f in counts.items():
+                rows.append(self.vocab.setdefault(w, len(self.vocab)))
+                cols.append(d)
+                tfs.append(f)
+        n = max(len(docs), 1)
+        lengths = np.asarray([len(d) for d in docs] or [0], dtype=np.float64)
+        avgdl = float(lengths.mean()) or 1.0
+        rows_a, cols_a, tf = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64), np.asarray(tfs, float)
+        df = np.bincount(rows_a, minlength=len(self.vocab)).astype(np.float64)
+        idf = np.log(1 + (n - df + 0.5) / (df + 0.5))
+        weights = idf[rows_a] * tf * (k1 + 1) / (tf + k1 * (1 - b + b * lengths[cols_a] / avgdl)) if rows else []
+        self.matrix = sparse.csr_matrix((weights, (rows_a, cols_a)), shape=(len(self.vocab), len(docs)))
+
+    def _tokens(self, text: str) -> list[str]:
+        return [w for w in self._cut(tx.to_half(text).lower()) if w.strip() and any(ch.isalnum() for ch in w)]
+
+    def search(self, text: str) -> list[tuple[int, float]]:
+        ids = sorted({self.vocab[w] for w in self._tokens(text or "") if w in self.vocab})
+        if not ids:
+            return []
+        doc_scores = np.asarray(self.matrix[ids].sum(axis=0)).ravel()
+        per_entry = np.zeros(len(self.entries))
+        np.maximum.at(per_entry, self.doc_entry, doc_scores)
+        top = np.argsort(-per_entry)[:3]
+        return [(int(e), float(per_entry[e])) for e in top if per_entry[e] > 0]

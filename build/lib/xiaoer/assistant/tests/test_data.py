@@ -1,0 +1,46 @@
+"""Our own data files: the held-out questions stay apart from what the robot learns from."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+from xiaoer.assistant import text as tx
+from xiaoer.assistant.engine import DATA, INTENTS, generic_intent_data
+
+
+def _questions(name: str) -> list[dict]:
+    with (DATA / name).open(encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def _kb(name: str) -> list[dict]:
+    with (DATA / name).open(encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_held_out_set_is_big_enough_and_labelled():
+    held_out = _questions("eval_clothing.jsonl") + _questions("eval_appliance.jsonl")
+    assert len(held_out) >= 300
+    for kb, qs in (("kb_clothing.csv", "eval_clothing.jsonl"), ("kb_appliance.csv", "eval_appliance.jsonl")):
+        ids = {row["id"]: row["category"] for row in _kb(kb)}
+        for q in _questions(qs) + _questions(qs.replace("eval_", "dev_")):
+            assert q["intent"] in INTENTS
+            assert q["faq_id"] is None or ids[q["faq_id"]] == q["intent"]
+
+
+def test_held_out_and_dev_questions_are_disjoint_from_training_and_kb_phrasings():
+    seen = {tx.lexical(t) for t in generic_intent_data()[0]}
+    for kb in ("kb_clothing.csv", "kb_appliance.csv"):
+        for row in _kb(kb):
+            seen.update(tx.lexical(p) for p in [row["question"], *row["similar"].split("|")] if p)
+    held_out = {tx.lexical(q["text"]) for q in _questions("eval_clothing.jsonl") + _questions("eval_appliance.jsonl")}
+    dev = {tx.lexical(q["text"]) for q in _questions("dev_clothing.jsonl") + _questions("dev_appliance.jsonl")}
+    assert not held_out & seen, sorted(held_out & seen)
+    assert not held_out & dev, sorted(held_out & dev)
+
+
+def test_training_set_has_hundreds_per_intent():
+    _texts, labels = generic_intent_data()
+    for intent in INTENTS:
+        assert labels.count(intent) >= 200, intent

@@ -1,0 +1,417 @@
+"""The hub: who is connected where, and the fan-out of frames to them.
+
+In-process registry (DESIGN.md "The chat hot path"): conversation → shopper sockets, seat →
+staff sockets, shop → supervisor/owner sockets and all chat staff sockets, staff → sockets.
+Delivering a frame is a few dict lookups; nothing scans all sockets per message. Each socket has
+a bounded send queue; a socket that cannot keep up is closed with 4008 and catches up by seq on
+reconnect, never silently skipped.
+
+Between processes (REDIS_URL set) every delivery is also published, after commit, on one Redis
+channel; each process delivers to its own sockets. Pub/sub only wakes sockets: the database is
+the record, and clients fill any gap with ``sync``.
+
+All hub state lives on the event loop's thread. The public functions (``publish_event``,
+``conversation_changed``, ``publish_items``) may be called from any thread or from a process
+without a loop (a task worker): they hop onto the loop with ``call_soon_threadsafe``, or publish
+straight to Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+
+from xiaoer.chat import frames
+
+log = logging.getLogger(__name__)
+
+# Delivery modes (bit flags) of a "d" item.
+TO_CONV_STAFF = 1  # staff of the conversation's seat + supervisors (+ all chat staff while unassigned)
+TO_SHOPPER = 2  # the conversation's shopper sockets
+TO_SHOP_STAFF = 4  # every chat staff socket of the shop
+TO_SEAT = 8  # the sockets operating seat_id
+TO_STAFF = 16  # the sockets of staff_id
+
+CLOSE_SLOW = 4008
+CLOSE_RESYNC = 1012
+
+_ids = itertools.count(1)
+
+
+@dataclass(slots=True)
+class ConvInfo:
+    shop_id: int
+    seat_id: int | None
+    status: str
+    customer_id: int | None = None
+
+
+@dataclass(eq=False)
+class Conn:
+    """One accepted socket. Only touched on the loop thread."""
+
+    send: Any
+    role: str  # "shopper" | "staff"
+    shop_id: int
+    conversation_id: int | None = None  # shopper
+    customer_id: int | None = None  # shopper
+    staff_id: int | None = None
+    seat_ids: frozenset[int] = frozenset()
+    supervisor: bool = False
+    id: int = field(default_factory=lambda: next(_ids))
+    queue: asyncio.Queue | None = None
+    closed: bool = False
+    close_code: int | None = None
+    last_recv: float = field(default_factory=time.monotonic)
+    last_sent: float = field(default_factory=time.monotonic)
+    sender: asyncio.Task | None = None
+    inflight: int = 0
+    tokens: float = 0.0  # shopper rate limit (token bucket)
+    tokens_at: float = 0.0
+    last_typing: float = 0.0
+
+    def start(self, maxsize: int) -> None:
+        self.queue = asyncio.Queue(maxsize=maxsize)
+        self.sender = asyncio.get_running_loop().create_task(self._send_loop())
+
+    def push(self, text: str) -> None:
+        """Queue TEXT for this socket; a full queue closes it (4008) instead of skipping."""
+        if self.closed:
+            return
+        try:
+            self.queue.put_nowait(text)
+        except asyncio.QueueFull:
+            log.warning("socket %s too slow (queue full), closing", self.id)
+            self.close(CLOSE_SLOW)
+
+    def close(self, code: int) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.close_code = code
+        if self.sender is not None:
+            self.sender.cancel()
+        asyncio.get_running_loop().create_task(self._send_close(code))
+
+    async def _send_close(self, code: int) -> None:
+        try:
+            await self.send({"type": "websocket.close", "code": code})
+        except Exception:  # noqa: BLE001 - already gone
+            pass
+
+    async def _send_loop(self) -> None:
+        queue, send = self.queue, self.send
+        try:
+            while True:
+                text = await queue.get()
+                await send({"type": "websocket.send", "text": text})
+                self.last_sent = time.monotonic()
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - the peer went away; the receive loop cleans up
+            self.closed = True
+
+
+class Hub:
+    def __init__(self) -> None:
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.loop_thread: int | None = None
+        self.conns: dict[int, Conn] = {}
+        self.by_conv: dict[int, set[Conn]] = {}
+        self.by_seat: dict[int, set[Conn]] = {}
+        self.by_staff: dict[int, set[Conn]] = {}
+        self.supervisors: dict[int, set[Conn]] = {}
+        self.shop_staff: dict[int, set[Conn]] = {}
+        self.convs: dict[int, ConvInfo] = {}
+        self.bridge = None  # pubsub.RedisBridge when REDIS_URL is set
+        self._heartbeat: asyncio.Task | None = None
+
+    # --- lifecycle --------------------------------------------------------------------------
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.loop_thread = threading.get_ident()
+        self._heartbeat = loop.create_task(self._heartbeat_loop())
+
+    async def unbind(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+        for conn in list(self.conns.values()):
+            conn.close(1001)
+        await asyncio.sleep(0)
+        self.loop = None
+        self.loop_thread = None
+
+    def running(self) -> bool:
+        return self.loop is not None and not self.loop.is_closed()
+
+    # --- registry ---------------------------------------------------------------------------
+    def register(self, conn: Conn) -> None:
+        self.conns[conn.id] = conn
+        if conn.role == "shopper":
+            self.by_conv.setdefault(conn.conversation_id, set()).add(conn)
+            return
+        self._register_staff(conn)
+
+    def _register_staff(self, conn: Conn) -> None:
+        for seat_id in conn.seat_ids:
+            self.by_seat.setdefault(seat_id, set()).add(conn)
+        self.by_staff.setdefault(conn.staff_id, set()).add(conn)
+        self.shop_staff.setdefault(conn.shop_id, set()).add(conn)
+        if conn.supervisor:
+            self.supervisors.setdefault(conn.shop_id, set()).add(conn)
+
+    def unregister(self, conn: Conn) -> None:
+        self.conns.pop(conn.id, None)
+        if conn.role == "shopper":
+            _discard(self.by_conv, conn.conversation_id, conn)
+            return
+        for seat_id in conn.seat_ids:
+            _discard(self.by_seat, seat_id, conn)
+        _discard(self.by_staff, conn.staff_id, conn)
+        _discard(self.shop_staff, conn.shop_id, conn)
+        _discard(self.supervisors, conn.shop_id, conn)
+
+    def set_staff_seats(self, conn: Conn, seat_ids: frozenset[int], supervisor: bool) -> None:
+        self.unregister(conn)
+        conn.seat_ids, conn.supervisor = seat_ids, supervisor
+        self.conns[conn.id] = conn
+        self._register_staff(conn)
+
+    # --- conversation routing cache ---------------------------------------------------------
+    def remember(self, conversation_id: int, info: ConvInfo) -> None:
+        if len(self.convs) > 200_000:  # a crude bound; entries reload from the database on demand
+            self.convs.clear()
+        self.convs[conversation_id] = info
+
+    # --- delivery ---------------------------------------------------------------------------
+    def audience(self, shop_id: int, conv_id: int | None, seat_id: int | None, mode: int,
+                 staff_id: int | None = None) -> set[Conn]:
+        out: set[Conn] = set()
+        if mode & TO_CONV_STAFF:
+            if seat_id is not None:
+                out.update(self.by_seat.get(seat_id, ()))
+                out.update(self.supervisors.get(shop_id, ()))
+            else:
+                out.update(self.shop_staff.get(shop_id, ()))
+        if mode & TO_SHOPPER and conv_id is not None:
+            out.update(self.by_conv.get(conv_id, ()))
+        if mode & TO_SHOP_STAFF:
+            out.update(self.shop_staff.get(shop_id, ()))
+        if mode & TO_SEAT and seat_id is not None:
+            out.update(self.by_seat.get(seat_id, ()))
+        if mode & TO_STAFF and staff_id is not None:
+            out.update(self.by_staff.get(staff_id, ()))
+        return out
+
+    def apply(self, items: list[list], exclude: dict[int, int] | None = None) -> None:
+        """Deliver ITEMS to local sockets (loop thread). EXCLUDE maps item index → socket id."""
+        for index, item in enumerate(items):
+            op = item[0]
+            if op == "d":
+                _, shop_id, conv_id, seat_id, mode, staff_id, text = item
+                skip = exclude.get(index) if exclude else None
+                for conn in self.audience(shop_id, conv_id, seat_id, mode, staff_id):
+                    if conn.id != skip and conn.shop_id == shop_id:
+                        conn.push(text)
+            elif op == "c":
+                _, conv_id, shop_id, seat_id, status = item
+                old = self.convs.get(conv_id)
+                customer_id = old.customer_id if old else None
+                self.remember(conv_id, ConvInfo(shop_id, seat_id, status, customer_id))
+            elif op == "s":  # seats of a shop changed operator: reload staff sockets' seats
+                self.loop.create_task(_reload_seats(self, item[1]))
+
+    def dispatch(self, items: list[list], exclude: dict[int, int] | None = None) -> None:
+        """Deliver locally now and, with Redis, to the other processes (loop thread)."""
+        if not items:
+            return
+        self.apply(items, exclude)
+        if self.bridge is not None:
+            self.bridge.publish(items)
+
+    def close_all(self, code: int) -> None:
+        for conn in list(self.conns.values()):
+            conn.close(code)
+
+    # --- heartbeat --------------------------------------------------------------------------
+    async def _heartbeat_loop(self) -> None:
+        ping = frames.dumps({"type": "ping"})
+        while True:
+            interval = float(settings.CHAT_HEARTBEAT_SECONDS)
+            await asyncio.sleep(min(interval, 1.0))
+            now = time.monotonic()
+            for conn in list(self.conns.values()):
+                silent = now - conn.last_recv
+                if silent > 2 * interval:
+                    conn.close(4000)  # silent for two intervals: presumed dead
+                elif silent > interval and now - conn.last_sent > interval / 2:
+                    conn.push(ping)
+                    conn.last_sent = now
+
+
+def _discard(index: dict, key, conn: Conn) -> None:
+    bucket = index.get(key)
+    if bucket is not None:
+        bucket.discard(conn)
+        if not bucket:
+            del index[key]
+
+
+HUB = Hub()
+
+
+# --- public, thread-safe API ---------------------------------------------------------------------
+
+def publish_items(items: list[list]) -> None:
+    """Deliver hub ITEMS from any thread or process (after the caller's commit)."""
+    if not items:
+        return
+    hub = HUB
+    loop = hub.loop
+    if loop is not None and not loop.is_closed():
+        if threading.get_ident() == hub.loop_thread:
+            hub.dispatch(items)
+        else:
+            loop.call_soon_threadsafe(hub.dispatch, items)
+        return
+    if settings.REDIS_URL:
+        from xiaoer.chat import pubsub
+
+        pubsub.publish_sync(items)
+    # Otherwise no socket can be connected to this process: nothing to wake.
+
+
+def _conv_route(conversation_id: int) -> ConvInfo | None:
+    info = HUB.convs.get(conversation_id)
+    if info is not None:
+        return info
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT shop_id, seat_id, status, customer_id FROM chat_conversation WHERE id = %s",
+                    [conversation_id])
+        row = cur.fetchone()
+    return ConvInfo(row[0], row[1], row[2], row[3]) if row else None
+
+
+def publish_event(shop_id: int, event: str, data: dict, *, conversation_id: int | None = None,
+                  seat_id: int | None = None, staff_id: int | None = None, to_shopper: bool = False) -> None:
+    """Send an ``event`` frame (call after commit, from any thread).
+
+    Audience: the staff of CONVERSATION_ID (its seat, supervisors) and, with TO_SHOPPER, its
+    shopper; the sockets of SEAT_ID; the sockets of STAFF_ID. With none of the three given, every
+    chat staff socket of the shop (a broadcast).
+    """
+    frame: dict[str, Any] = {"type": "event", "event": event, "data": data}
+    if conversation_id is not None:
+        frame["conversation"] = conversation_id
+    text = frames.dumps(frame)
+    items: list[list] = []
+    if conversation_id is not None:
+        info = _conv_route(conversation_id)
+        if info is None or info.shop_id != shop_id:
+            return
+        mode = TO_CONV_STAFF | (TO_SHOPPER if to_shopper else 0)
+        items.append(["d", shop_id, conversation_id, info.seat_id, mode, None, text])
+    if seat_id is not None:
+        items.append(["d", shop_id, None, seat_id, TO_SEAT, None, text])
+    if staff_id is not None:
+        items.append(["d", shop_id, None, None, TO_STAFF, staff_id, text])
+    if conversation_id is None and seat_id is None and staff_id is None:
+        items.append(["d", shop_id, None, None, TO_SHOP_STAFF, None, text])
+    publish_items(_dedupe(items))
+
+
+def _dedupe(items: list[list]) -> list[list]:
+    # One socket may be in several audiences (seat and staff id): merge into one delivery.
+    if len(items) <= 1:
+        return items
+    shop_id, conv_id, seat_id, staff_id, text = items[0][1], None, None, None, items[0][6]
+    mode = 0
+    for item in items:
+        mode |= item[4]
+        conv_id = conv_id if item[2] is None else item[2]
+        seat_id = seat_id if item[3] is None else item[3]
+        staff_id = staff_id if item[5] is None else item[5]
+    if (mode & TO_SEAT) and (mode & TO_CONV_STAFF) and len({i[3] for i in items if i[3] is not None}) > 1:
+        return items  # two different seats: keep separate (rare; a socket may get it twice)
+    return [["d", shop_id, conv_id, seat_id, mode, staff_id, text]]
+
+
+def conversation_summary(conversation_id: int) -> dict | None:
+    from xiaoer.chat.models import Conversation
+
+    conv = Conversation.objects.select_related("seat", "customer").filter(pk=conversation_id).first()
+    if conv is None:
+        return None
+    seat = {"id": conv.seat_id, "display_name": conv.seat.display_name} if conv.seat else None
+    return {
+        "id": conv.pk, "shop": conv.shop_id, "status": conv.status, "seat": seat,
+        "customer": {"id": conv.customer_id, "name": conv.customer.display_name},
+        "last_seq": conv.last_seq, "last_message_preview": conv.last_message_preview,
+        "last_message_at": frames.iso(conv.last_message_at), "waiting_since": frames.iso(conv.waiting_since),
+        "unread": conv.unread_for_agent, "queued_at": frames.iso(conv.queued_at),
+    }
+
+
+def queue_position(shop_id: int, conversation_id: int, status: str, seat_id: int | None) -> int:
+    """Place in the shop's queue (1 = next), 0 when a seat serves the conversation."""
+    if status != "queued" or seat_id is not None:
+        return 0
+    from xiaoer.chat.models import Conversation
+
+    ids = list(Conversation.objects.filter(shop_id=shop_id, status="queued", seat__isnull=True)
+               .order_by("queued_at", "id").values_list("id", flat=True)[:10_000])
+    return ids.index(conversation_id) + 1 if conversation_id in ids else 0
+
+
+def conversation_changed(conversation_id: int) -> None:
+    """Call after a commit that changed a conversation's seat or status (transfer, claim,
+    resolve, reopen, a new conversation). Every process refreshes its routing cache; every chat
+    staff socket of the shop gets a ``conversation`` summary frame; the shopper gets ``queue``
+    (position and seat)."""
+    summary = conversation_summary(conversation_id)
+    if summary is None:
+        return
+    shop_id = summary["shop"]
+    seat_id = summary["seat"]["id"] if summary["seat"] else None
+    position = queue_position(shop_id, conversation_id, summary["status"], seat_id)
+    queue = {"type": "queue", "conversation": conversation_id, "position": position,
+             "seat": summary["seat"], "status": summary["status"]}
+    publish_items([
+        ["c", conversation_id, shop_id, seat_id, summary["status"]],
+        ["d", shop_id, conversation_id, seat_id, TO_SHOP_STAFF, None,
+         frames.dumps({"type": "conversation", "conversation": summary})],
+        ["d", shop_id, conversation_id, seat_id, TO_SHOPPER, None, frames.dumps(queue)],
+    ])
+
+
+def seats_changed(shop_id: int) -> None:
+    """Call after a commit that handed seats of SHOP_ID to other persons: connected staff
+    sockets of the shop reload which seats they operate."""
+    publish_items([["s", shop_id]])
+
+
+async def _reload_seats(hub: Hub, shop_id: int) -> None:
+    from xiaoer.chat import socket
+
+    conns = [c for c in hub.shop_staff.get(shop_id, ()) if not c.closed]
+    for conn in conns:
+        seat_ids, supervisor = await socket.load_staff_seats(conn.staff_id)
+        hub.set_staff_seats(conn, seat_ids, supervisor)
+
+
+def hub_health() -> str:
+    """"ok", or what is wrong (used by /healthz)."""
+    if not settings.REDIS_URL:
+        return "ok"
+    from xiaoer.chat import pubsub
+
+    return pubsub.health()

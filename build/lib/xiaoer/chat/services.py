@@ -1,0 +1,715 @@
+"""Chat domain operations: shopper sessions, routing, transfer, resolve, uploads.
+
+Messages are written only by the group-commit writer (``xiaoer.chat.writer``); this module writes
+conversations, customers and attachments, and asks the writer for the internal event messages
+(transfers, resolves) after its own transaction has committed. Live updates go out through the
+hub after commit too (``transaction.on_commit``), so nobody hears of a change that rolled back.
+
+Routing (docs/decisions/020-routing.md): a returning shopper goes to the seat that served them
+last when it is online and under its cap; otherwise to the least-loaded online seat under its
+cap; otherwise the conversation waits in a FIFO queue and the shopper is told their place. A
+seat freeing up (resolve, transfer away, coming online) drains the queue head first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import secrets
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core import signing
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.db.models import Count
+from django.http import Http404
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from PIL import Image, UnidentifiedImageError
+
+from xiaoer.accounts import services as account_services
+from xiaoer.accounts.models import Seat, Shop, Staff
+from xiaoer.chat import frames
+from xiaoer.chat.models import Attachment, Conversation, ConversationStatus, Message
+from xiaoer.customers import services as customer_services
+from xiaoer.customers.models import Customer
+
+log = logging.getLogger(__name__)
+
+QUEUED, OPEN, RESOLVED = ConversationStatus.QUEUED, ConversationStatus.OPEN, ConversationStatus.RESOLVED
+VISITOR_SALT = "xiaoer.chat.visitor"
+BUYER_SALT = "xiaoer.chat.buyer-link"
+BUYER_LINK_MAX_AGE = 7 * 24 * 3600
+NOTE_MAX_CHARS = 1000
+ALLOWED_IMAGE_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp"}
+MAX_IMAGE_PIXELS = 40_000_000  # a 10 MB file may not unpack to gigabytes of pixels
+QUEUE_NOTIFY_LIMIT = 100
+
+
+# --- identity: anonymous visitors and known buyers ------------------------------------------------
+
+def make_visitor_token(shop: Shop, visitor_id: str) -> str:
+    """Signed with the shop's own secret: a visitor token of one shop means nothing in another."""
+    return signing.dumps({"v": visitor_id}, key=shop.secret, salt=VISITOR_SALT, compress=False)
+
+
+def check_visitor_token(shop: Shop, token: str | None) -> str | None:
+    if not token or len(token) > 300:
+        return None
+    try:
+        data = signing.loads(token, key=shop.secret, salt=VISITOR_SALT)
+    except signing.BadSignature:
+        return None
+    visitor_id = data.get("v") if isinstance(data, dict) else None
+    return visitor_id if isinstance(visitor_id, str) and 0 < len(visitor_id) <= 64 else None
+
+
+def make_buyer_signature(shop: Shop, buyer_id: str, *, name: str = "",
+                         max_age: int = BUYER_LINK_MAX_AGE) -> str:
+    buyer_id = (buyer_id or "").strip()
+    if not buyer_id or len(buyer_id) > 100:
+        raise ValidationError(_("买家 ID 不能为空，最长 100 个字符"))
+    payload = {"b": buyer_id, "n": (name or "").strip()[:100], "e": int(time.time()) + int(max_age)}
+    return signing.dumps(payload, key=shop.secret, salt=BUYER_SALT, compress=True)
+
+
+def make_buyer_link(shop: Shop, buyer_id: str, *, name: str = "", max_age: int = BUYER_LINK_MAX_AGE) -> str:
+    """The chat URL (path) that opens SHOP's chat as BUYER_ID on any device, until it expires."""
+    from urllib.parse import quote
+
+    signature = make_buyer_signature(shop, buyer_id, name=name, max_age=max_age)
+    return f"/s/{shop.slug}/chat?buyer={quote(signature)}"
+
+
+def check_buyer_signature(shop: Shop, signature: str | None) -> tuple[str, str]:
+    """(buyer_id, name) from a signed link of SHOP; ValidationError if forged, foreign or expired."""
+    if not signature or len(signature) > 1000:
+        raise ValidationError(_("买家链接无效"))
+    try:
+        data = signing.loads(signature, key=shop.secret, salt=BUYER_SALT)
+    except signing.BadSignature:
+        raise ValidationError(_("买家链接无效")) from None
+    if not isinstance(data, dict) or not isinstance(data.get("b"), str):
+        raise ValidationError(_("买家链接无效"))
+    if int(data.get("e", 0)) < time.time():
+        raise ValidationError(_("买家链接已过期，请向店铺重新获取"))
+    return data["b"], str(data.get("n") or "")
+
+
+@dataclass
+class ShopperSession:
+    shop: Shop
+    customer: Customer
+    conversation: Conversation
+    visitor_token: str  # empty for a known buyer: their identity is the buyer link
+    token: str  # for /ws/chat and the upload endpoint
+
+    def as_json(self) -> dict[str, Any]:
+        conv = self.conversation
+        seat = conv.seat
+        return {
+            "token": self.token,
+            "visitor": self.visitor_token,
+            "conversation": conv.pk,
+            "status": conv.status,
+            "shop": {"slug": self.shop.slug, "name": self.shop.name},
+            "customer": {"name": self.customer.display_name},
+            "seat": {"id": seat.pk, "display_name": seat.display_name} if seat else None,
+            "queue_position": queue_position(conv),
+        }
+
+
+def access_shop_by_slug(slug: str) -> Shop:
+    try:
+        return Shop.objects.get(slug=slug)
+    except Shop.DoesNotExist:
+        raise Http404("shop not found") from None
+
+
+def start_shopper_session(shop: Shop, *, visitor_token: str | None = None,
+                          buyer_signature: str | None = None) -> ShopperSession:
+    """Start (or resume) the shopper's chat: their one conversation with SHOP, routed to a seat.
+
+    A known buyer (signed link) is the same customer on any device; an anonymous visitor is the
+    same customer as long as they keep their visitor token.
+    """
+    from xiaoer.chat import auth
+
+    visitor = ""
+    if buyer_signature:
+        buyer_id, name = check_buyer_signature(shop, buyer_signature)
+        customer = customer_services.get_or_create_buyer(shop, buyer_id, name)
+    else:
+        visitor_id = check_visitor_token(shop, visitor_token) or secrets.token_urlsafe(16)
+        customer = customer_services.get_or_create_visitor(shop, visitor_id)
+        visitor = make_visitor_token(shop, visitor_id)
+    customer_services.do_touch(customer)
+    conversation = get_or_create_conversation(shop, customer)
+    return ShopperSession(shop=shop, customer=customer, conversation=conversation, visitor_token=visitor,
+                          token=auth.make_shopper_token(shop, customer))
+
+
+def get_or_create_conversation(shop: Shop, customer: Customer) -> Conversation:
+    """One conversation per (shop, customer): created queued, then routed."""
+    with transaction.atomic():
+        _lock_shop(shop.pk)
+        conv = Conversation.objects.filter(shop=shop, customer=customer).order_by("-created_at").first()
+        if conv is None:
+            conv = Conversation.objects.create(shop=shop, customer=customer, status=QUEUED,
+                                               queued_at=timezone.now())
+            _changed(conv.pk)  # staff lists learn of the newcomer even when no seat can take it
+        if conv.status == QUEUED:
+            # through the queue, oldest first: a newcomer never jumps ahead of someone waiting
+            drain_queue(shop.pk)
+    return Conversation.objects.select_related("seat", "customer").get(pk=conv.pk)
+
+
+# --- access ---------------------------------------------------------------------------------------
+
+def access_conversation(staff: Staff | None, conversation_id: int) -> Conversation:
+    """Conversation CONVERSATION_ID of STAFF's shop; 403 for roles that don't chat, else 404."""
+    staff = account_services.require_role(staff, account_services.CHAT_ROLES)
+    try:
+        return (Conversation.objects.select_related("seat", "customer", "seat__operator", "shop")
+                .get(pk=int(conversation_id), shop_id=staff.shop_id))
+    except (Conversation.DoesNotExist, ValueError, TypeError):
+        raise Http404("conversation not found") from None
+
+
+def access_attachment(token: str, *, staff: Staff | None = None, shopper_shop_id: int | None = None) -> Attachment:
+    """The attachment TOKEN for a chat staff member of its shop or a shopper of its shop."""
+    if not token or len(token) > 40:
+        raise Http404("not found")
+    if staff is not None and staff.can_chat:
+        shop_id = staff.shop_id
+    elif shopper_shop_id is not None:
+        shop_id = shopper_shop_id
+    else:
+        raise Http404("not found")
+    try:
+        return Attachment.objects.get(token=token, shop_id=shop_id)
+    except Attachment.DoesNotExist:
+        raise Http404("not found") from None
+
+
+def _fresh_seat(seat: Seat) -> Seat:
+    """Re-read SEAT: callers may hold a copy from before a handover or an online toggle."""
+    return Seat.objects.select_related("shop", "operator").get(pk=seat.pk)
+
+
+def _fresh_conv(conv: Conversation) -> Conversation:
+    return Conversation.objects.select_related("seat", "customer", "shop").get(pk=conv.pk)
+
+
+def require_can_act_on(staff: Staff, conv: Conversation) -> None:
+    """Agents act on their own seats' and queued conversations; supervisors on all of the shop."""
+    if staff.is_supervisor:
+        return
+    if conv.status == QUEUED and conv.seat_id is None:
+        return
+    if conv.seat_id is None or conv.seat.operator_id != staff.pk:
+        raise PermissionDenied(_("这个会话不属于你的客服账号"))
+
+
+# --- routing --------------------------------------------------------------------------------------
+
+def _lock_shop(shop_id: int) -> None:
+    """Serialise routing per shop (a row lock on PostgreSQL; SQLite IMMEDIATE transactions already
+    serialise writers)."""
+    list(Shop.objects.select_for_update().filter(pk=shop_id).values_list("pk", flat=True))
+
+
+def seat_loads(shop_id: int) -> dict[int, int]:
+    """Open conversations per seat."""
+    rows = (Conversation.objects.filter(shop_id=shop_id, status=OPEN, seat__isnull=False)
+            .values("seat_id").annotate(n=Count("id")))
+    return {row["seat_id"]: row["n"] for row in rows}
+
+
+def _available_seats(shop_id: int) -> list[Seat]:
+    return list(Seat.objects.filter(shop_id=shop_id, is_active=True, is_online=True, operator__isnull=False)
+                .select_related("shop").order_by("pk"))
+
+
+def _pick_seat(seats: list[Seat], loads: dict[int, int], preferred_id: int | None) -> Seat | None:
+    free = [s for s in seats if loads.get(s.pk, 0) < s.capacity]
+    for seat in free:
+        if seat.pk == preferred_id:
+            return seat
+    return min(free, key=lambda s: (loads.get(s.pk, 0), s.pk)) if free else None
+
+
+def _assign(conv: Conversation, seat: Seat) -> None:
+    conv.seat = seat
+    conv.status = OPEN
+    conv.queued_at = None
+    conv.resolved_at = None
+    conv.save(update_fields=["seat", "status", "queued_at", "resolved_at"])
+    Customer.objects.filter(pk=conv.customer_id).update(last_seat=seat)
+    _changed(conv.pk)
+
+
+def _route_locked(conv: Conversation) -> Seat | None:
+    customer = Customer.objects.only("last_seat_id").get(pk=conv.customer_id)
+    seat = _pick_seat(_available_seats(conv.shop_id), seat_loads(conv.shop_id), customer.last_seat_id)
+    if seat is None:
+        _notify_queue(conv.shop_id)
+        return None
+    _assign(conv, seat)
+    return seat
+
+
+def route_conversation(conv: Conversation) -> Seat | None:
+    """Assign a queued conversation to a seat if one can take it; None leaves it queued."""
+    with transaction.atomic():
+        _lock_shop(conv.shop_id)
+        conv = Conversation.objects.get(pk=conv.pk)
+        if conv.status != QUEUED:
+            return conv.seat
+        return _route_locked(conv)
+
+
+def drain_queue(shop_id: int) -> list[int]:
+    """Hand queued conversations, oldest first, to seats with room. Returns the assigned ids."""
+    assigned: list[int] = []
+    with transaction.atomic():
+        _lock_shop(shop_id)
+        seats = _available_seats(shop_id)
+        if not seats:
+            return assigned
+        loads = seat_loads(shop_id)
+        queued = (Conversation.objects.filter(shop_id=shop_id, status=QUEUED)
+                  .select_related("customer").order_by("queued_at", "pk"))
+        for conv in queued[:500]:
+            seat = _pick_seat(seats, loads, conv.customer.last_seat_id)
+            if seat is None:
+                break
+            _assign(conv, seat)
+            loads[seat.pk] = loads.get(seat.pk, 0) + 1
+            assigned.append(conv.pk)
+        _notify_queue(shop_id)
+    return assigned
+
+
+def queue_position(conv: Conversation) -> int:
+    """1-based place in the shop's FIFO queue; 0 when the conversation is not waiting for a seat."""
+    if conv.status != QUEUED or conv.queued_at is None:
+        return 0
+    ahead = Conversation.objects.filter(shop_id=conv.shop_id, status=QUEUED, queued_at__lt=conv.queued_at).count()
+    ties = Conversation.objects.filter(shop_id=conv.shop_id, status=QUEUED, queued_at=conv.queued_at,
+                                       pk__lt=conv.pk).count()
+    return ahead + ties + 1
+
+
+def queued_conversations(shop_id: int, limit: int = QUEUE_NOTIFY_LIMIT) -> list[Conversation]:
+    return list(Conversation.objects.filter(shop_id=shop_id, status=QUEUED)
+                .select_related("customer").order_by("queued_at", "pk")[:limit])
+
+
+# --- state changes by staff -----------------------------------------------------------------------
+
+def check_note(note: str | None) -> str:
+    note = (note or "").strip()
+    if len(note) > NOTE_MAX_CHARS:
+        raise ValidationError(_("备注最多 %(n)s 个字") % {"n": NOTE_MAX_CHARS})
+    return note
+
+
+def do_transfer(staff: Staff, conv: Conversation, seat: Seat, note: str = "") -> Conversation:
+    """Move CONV to SEAT with a note only staff see. History stays with the conversation."""
+    account_services.require_role(staff, account_services.CHAT_ROLES)
+    conv = _fresh_conv(conv)
+    require_can_act_on(staff, conv)
+    if seat.shop_id != staff.shop_id or conv.shop_id != staff.shop_id:
+        raise Http404("seat not found")
+    seat = _fresh_seat(seat)
+    if not seat.is_active or seat.operator_id is None:
+        raise ValidationError(_("这个客服账号目前没有人值守，不能转接"))
+    note = check_note(note)
+    old_seat = conv.seat
+    if old_seat is not None and old_seat.pk == seat.pk:
+        raise ValidationError(_("会话已经在这个客服账号"))
+    text = f"{staff.display_name} 将会话从 {old_seat.display_name if old_seat else '排队'} 转接给 {seat.display_name}"
+    if note:
+        text += f"：{note}"
+    with transaction.atomic():
+        _lock_shop(conv.shop_id)
+        _assign(conv, seat)
+        _post_event(conv.pk, text, {"event": "transfer", "from_seat": old_seat.pk if old_seat else None,
+                                    "to_seat": seat.pk, "note": note}, staff=staff, seat=seat)
+        drain_queue(conv.shop_id)
+    return conv
+
+
+def do_reassign(staff: Staff, conv: Conversation, seat: Seat, note: str = "") -> Conversation:
+    """A supervisor moves any conversation of the shop to any attended seat."""
+    account_services.require_role(staff, account_services.SUPERVISOR_ROLES)
+    return do_transfer(staff, conv, seat, note)
+
+
+def do_claim(staff: Staff, conv: Conversation, seat: Seat) -> Conversation:
+    """Take a queued conversation into one of the caller's seats (an explicit choice: no cap)."""
+    account_services.require_role(staff, account_services.CHAT_ROLES)
+    if seat.shop_id != staff.shop_id or conv.shop_id != staff.shop_id:
+        raise Http404("not found")
+    seat = _fresh_seat(seat)
+    if seat.operator_id != staff.pk and not staff.is_supervisor:
+        raise PermissionDenied(_("只能领取到你值守的客服账号"))
+    with transaction.atomic():
+        _lock_shop(conv.shop_id)
+        fresh = Conversation.objects.select_for_update().get(pk=conv.pk)
+        if fresh.status != QUEUED:
+            raise ValidationError(_("这个会话已经被接待了"))
+        _assign(fresh, seat)
+        _notify_queue(conv.shop_id)
+        _post_event(conv.pk, f"{seat.display_name} 接待了会话", {"event": "claim", "seat": seat.pk},
+                    staff=staff, seat=seat)
+    return fresh
+
+
+def do_resolve(staff: Staff, conv: Conversation) -> Conversation:
+    account_services.require_role(staff, account_services.CHAT_ROLES)
+    conv = _fresh_conv(conv)
+    require_can_act_on(staff, conv)
+    if conv.status == RESOLVED:
+        return conv
+    with transaction.atomic():
+        _lock_shop(conv.shop_id)
+        conv.status = RESOLVED
+        conv.resolved_at = timezone.now()
+        conv.queued_at = None
+        conv.waiting_since = None
+        conv.save(update_fields=["status", "resolved_at", "queued_at", "waiting_since"])
+        _changed(conv.pk)
+        seat_name = conv.seat.display_name if conv.seat else staff.display_name
+        _post_event(conv.pk, f"{seat_name} 结束了会话", {"event": "resolve"}, staff=staff, seat=conv.seat)
+        drain_queue(conv.shop_id)
+    return conv
+
+
+def do_reopen(staff: Staff, conv: Conversation) -> Conversation:
+    """Reopen with the seat that had it when that seat is attended, else route it afresh."""
+    account_services.require_role(staff, account_services.CHAT_ROLES)
+    conv = _fresh_conv(conv)
+    require_can_act_on(staff, conv)
+    if conv.status != RESOLVED:
+        return conv
+    with transaction.atomic():
+        _lock_shop(conv.shop_id)
+        if conv.seat is not None and conv.seat.operator_id is not None and conv.seat.is_active:
+            _assign(conv, conv.seat)
+        else:
+            conv.status, conv.queued_at, conv.seat = QUEUED, timezone.now(), None
+            conv.save(update_fields=["status", "queued_at", "seat"])
+            _changed(conv.pk)
+            drain_queue(conv.shop_id)
+        _post_event(conv.pk, f"{staff.display_name} 重新打开了会话", {"event": "reopen"}, staff=staff,
+                    seat=conv.seat)
+    return conv
+
+
+def reopen_for_shopper(conversation_ids: set[int]) -> list[int]:
+    """A shopper wrote into resolved conversations: queue them again and route (last seat first)."""
+    reopened: list[int] = []
+    for conv in Conversation.objects.filter(pk__in=conversation_ids, status=RESOLVED):
+        with transaction.atomic():
+            _lock_shop(conv.shop_id)
+            n = Conversation.objects.filter(pk=conv.pk, status=RESOLVED).update(
+                status=QUEUED, queued_at=timezone.now(), resolved_at=None, seat=None)
+            if n:
+                _changed(conv.pk)
+                drain_queue(conv.shop_id)
+                reopened.append(conv.pk)
+    return reopened
+
+
+def do_set_seat_online(staff: Staff, seat: Seat, online: bool) -> Seat:
+    """The seat's operator (or a supervisor) opens or closes it; opening drains the queue."""
+    account_services.require_role(staff, account_services.CHAT_ROLES)
+    if seat.shop_id != staff.shop_id:
+        raise Http404("seat not found")
+    seat = _fresh_seat(seat)
+    if seat.operator_id != staff.pk and not staff.is_supervisor:
+        raise PermissionDenied(_("只能切换你值守的客服账号"))
+    if online and seat.operator_id is None:
+        raise ValidationError(_("这个客服账号没有人值守，不能上线"))
+    with transaction.atomic():
+        account_services.do_set_seat_online(seat, online)
+        _publish_after_commit(seat.shop_id, "seat", {"seat": seat.pk, "online": online})
+        if online:
+            drain_queue(seat.shop_id)
+    return seat
+
+
+def do_hand_over_seat(staff: Staff, seat: Seat, to: Staff | None) -> Seat:
+    """A supervisor hands SEAT to another person; conversations, customers and notes stay with it."""
+    account_services.require_role(staff, account_services.SUPERVISOR_ROLES)
+    if seat.shop_id != staff.shop_id or (to is not None and to.shop_id != staff.shop_id):
+        raise Http404("not found")
+    with transaction.atomic():
+        seat = account_services.do_assign_seat(seat, to, by=staff)
+        _seats_changed_after_commit(seat.shop_id)
+        _publish_after_commit(seat.shop_id, "seat", {"seat": seat.pk, "operator": to.pk if to else None})
+    return seat
+
+
+# --- uploads --------------------------------------------------------------------------------------
+
+def check_image(data: bytes) -> tuple[str, int, int]:
+    """(content type, width, height) if DATA really is an allowed image; ValidationError otherwise."""
+    if len(data) > settings.MAX_IMAGE_BYTES:
+        raise ValidationError(_("图片不能超过 %(mb)s MB") % {"mb": settings.MAX_IMAGE_BYTES // (1024 * 1024)})
+    if not data:
+        raise ValidationError(_("文件是空的"))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as probe:
+                probe.verify()
+            with Image.open(io.BytesIO(data)) as img:
+                fmt, (width, height) = img.format, img.size
+                if width * height > MAX_IMAGE_PIXELS:
+                    raise ValidationError(_("图片尺寸太大"))
+                img.load()  # decode fully: a truncated or corrupt body fails here
+    except ValidationError:
+        raise
+    except (UnidentifiedImageError, Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise ValidationError(_("只能发送图片（PNG、JPEG、GIF、WebP）")) from None
+    except (OSError, SyntaxError, ValueError):
+        raise ValidationError(_("图片已损坏，无法打开")) from None
+    if fmt not in ALLOWED_IMAGE_FORMATS:
+        raise ValidationError(_("只能发送图片（PNG、JPEG、GIF、WebP）"))
+    return ALLOWED_IMAGE_FORMATS[fmt], width, height
+
+
+def do_store_image(shop: Shop, file) -> Attachment:
+    """Store an uploaded image under an unguessable token after checking it by content."""
+    size = getattr(file, "size", None)
+    if size is not None and size > settings.MAX_IMAGE_BYTES:
+        raise ValidationError(_("图片不能超过 %(mb)s MB") % {"mb": settings.MAX_IMAGE_BYTES // (1024 * 1024)})
+    data = file.read(settings.MAX_IMAGE_BYTES + 1)
+    content_type, width, height = check_image(data)
+    token = secrets.token_urlsafe(24)
+    ext = content_type.split("/")[1].replace("jpeg", "jpg")
+    attachment = Attachment(shop=shop, sha256=hashlib.sha256(data).hexdigest(), content_type=content_type,
+                            size=len(data), width=width, height=height, token=token)
+    attachment.file.save(f"{token}.{ext}", ContentFile(data), save=False)
+    attachment.save()
+    return attachment
+
+
+def attachment_json(att: Attachment) -> dict[str, Any]:
+    return {"attachment": att.token, "url": f"/files/{att.token}", "width": att.width, "height": att.height,
+            "content_type": att.content_type, "size": att.size}
+
+
+# --- messages (read side; writes go through the writer) ----------------------------------------
+
+def message_json(m: Message, seat_names: dict[int, str] | None = None) -> dict[str, Any]:
+    seat = None
+    if m.seat_id:
+        name = (seat_names or {}).get(m.seat_id) or (m.seat.display_name if m.seat else "")
+        seat = {"id": m.seat_id, "display_name": name}
+    return {"id": m.pk, "conversation": m.conversation_id, "seq": m.seq, "client_id": m.client_id,
+            "sender_kind": m.sender_kind, "kind": m.kind, "internal": m.internal, "body": m.body,
+            "payload": m.payload, "seat": seat, "created_at": frames.iso(m.created_at)}
+
+
+def messages_page(conv: Conversation, *, before: int | None = None, after: int | None = None,
+                  limit: int = 50, include_internal: bool = True) -> tuple[list[dict[str, Any]], bool]:
+    """A page of CONV's messages: the LIMIT newest before seq BEFORE (scroll back), or the oldest
+    after AFTER. Returns (messages in seq order, more)."""
+    limit = max(1, min(int(limit), 200))
+    qs = Message.objects.filter(conversation=conv).select_related("seat")
+    if not include_internal:
+        qs = qs.filter(internal=False)
+    if after is not None:
+        rows = list(qs.filter(seq__gt=after).order_by("seq")[: limit + 1])
+        more = len(rows) > limit
+        rows = rows[:limit]
+    else:
+        if before is not None:
+            qs = qs.filter(seq__lt=before)
+        rows = list(qs.order_by("-seq")[: limit + 1])
+        more = len(rows) > limit
+        rows = list(reversed(rows[:limit]))
+    return [message_json(m) for m in rows], more
+
+
+def post_staff_message(staff: Staff, conv: Conversation, *, body: str = "", kind: str = "text",
+                       payload: dict | None = None, seat: Seat | None = None, client_id: str | None = None,
+                       internal: bool = False) -> dict[str, Any]:
+    """Send as staff through the writer (the API's fallback path beside the socket)."""
+    from xiaoer.chat import writer
+
+    account_services.require_role(staff, account_services.CHAT_ROLES)
+    if kind not in {"text", "image", "note"}:
+        raise ValidationError(_("不支持的消息类型"))
+    body = (body or "").strip()
+    if kind in {"text", "note"} and not body:
+        raise ValidationError(_("消息不能为空"))
+    if len(body) > settings.CHAT_MAX_MESSAGE_CHARS:
+        raise ValidationError(_("消息最多 %(n)s 个字") % {"n": settings.CHAT_MAX_MESSAGE_CHARS})
+    if kind == "image":
+        token = (payload or {}).get("attachment")
+        access_attachment(str(token or ""), staff=staff)
+        payload = {"attachment": token}
+    seat = seat or conv.seat
+    if seat is not None and seat.shop_id != staff.shop_id:
+        raise Http404("seat not found")
+    return writer.post_message_sync(conv.pk, sender_kind="agent", kind=kind, body=body, payload=payload or {},
+                                    internal=internal or kind == "note", seat_id=seat.pk if seat else None,
+                                    staff_id=staff.pk, client_id=client_id)
+
+
+# --- summaries for lists ------------------------------------------------------------------------
+
+def conversation_json(conv: Conversation) -> dict[str, Any]:
+    seat = conv.seat
+    return {
+        "id": conv.pk,
+        "status": conv.status,
+        "seat": {"id": seat.pk, "display_name": seat.display_name} if seat else None,
+        "customer": {"id": conv.customer_id, "name": conv.customer.display_name},
+        "last_seq": conv.last_seq,
+        "last_message_preview": conv.last_message_preview,
+        "last_message_at": conv.last_message_at.isoformat() if conv.last_message_at else None,
+        "waiting_since": conv.waiting_since.isoformat() if conv.waiting_since else None,
+        "queued_at": conv.queued_at.isoformat() if conv.queued_at else None,
+        "unread": conv.unread_for_agent,
+    }
+
+
+def list_conversations(staff: Staff, tab: str = "mine", limit: int = 200) -> list[Conversation]:
+    """The workbench list: the one needing an answer longest on top, then the most recent."""
+    account_services.require_role(staff, account_services.CHAT_ROLES)
+    qs = Conversation.objects.filter(shop_id=staff.shop_id).select_related("seat", "customer")
+    if tab == "waiting":
+        qs = qs.filter(status=QUEUED).order_by("queued_at", "pk")
+        return list(qs[:limit])
+    if tab == "mine":
+        qs = qs.filter(seat__operator=staff, status=OPEN)
+    elif tab == "resolved":
+        qs = qs.filter(status=RESOLVED)
+    rows = list(qs.order_by("-last_message_at", "-pk")[:limit])
+    far_future = timezone.now()
+
+    def key(c: Conversation):
+        # waiting shoppers first, longest wait on top; then by last activity
+        if c.waiting_since is not None and c.status != RESOLVED:
+            return (0, c.waiting_since.timestamp(), 0)
+        last = (c.last_message_at or c.created_at or far_future).timestamp()
+        return (1, 0, -last)
+
+    return sorted(rows, key=key)
+
+
+def shop_load(shop_id: int) -> list[dict[str, Any]]:
+    """Every active seat: open conversations against its cap, online, who operates it."""
+    loads = seat_loads(shop_id)
+    seats = Seat.objects.filter(shop_id=shop_id, is_active=True).select_related("operator", "shop").order_by("pk")
+    return [{"seat": s, "id": s.pk, "display_name": s.display_name, "online": s.is_online,
+             "operator": s.operator.display_name if s.operator else None,
+             "operator_id": s.operator_id, "open": loads.get(s.pk, 0), "capacity": s.capacity}
+            for s in seats]
+
+
+# --- after-commit plumbing ------------------------------------------------------------------------
+
+def _changed(conversation_id: int) -> None:
+    def send() -> None:
+        try:
+            from xiaoer.chat import hub
+
+            hub.conversation_changed(conversation_id)
+        except Exception:  # noqa: BLE001 - a live update failing must not fail the write
+            log.exception("conversation_changed failed for %s", conversation_id)
+
+    transaction.on_commit(send)
+
+
+def _seats_changed_after_commit(shop_id: int) -> None:
+    def send() -> None:
+        try:
+            from xiaoer.chat import hub
+
+            hub.seats_changed(shop_id)
+        except Exception:  # noqa: BLE001
+            log.exception("seats_changed failed for shop %s", shop_id)
+
+    transaction.on_commit(send)
+
+
+def _publish_after_commit(shop_id: int, event: str, data: dict[str, Any], **kwargs: Any) -> None:
+    def send() -> None:
+        try:
+            from xiaoer.chat import hub
+
+            hub.publish_event(shop_id, event, data, **kwargs)
+        except Exception:  # noqa: BLE001
+            log.exception("publish_event %s failed", event)
+
+    transaction.on_commit(send)
+
+
+def _notify_queue(shop_id: int) -> None:
+    """After commit, tell every queued shopper their place (the hub's ``queue`` frame, sent with the
+    conversation summary); the queue head moving shifts everybody behind it."""
+
+    def send() -> None:
+        try:
+            from xiaoer.chat import hub
+
+            for conv in queued_conversations(shop_id, limit=QUEUE_NOTIFY_LIMIT):
+                hub.conversation_changed(conv.pk)
+        except Exception:  # noqa: BLE001
+            log.exception("queue notification failed for shop %s", shop_id)
+
+    transaction.on_commit(send)
+
+
+def _post_event(conversation_id: int, body: str, payload: dict[str, Any], *,
+                staff: Staff | None, seat: Seat | None) -> None:
+    """An internal event line in the conversation, stored by the writer in the caller's transaction
+    (it fans out after commit)."""
+    from xiaoer.chat import writer
+
+    writer.post_message_sync(conversation_id, sender_kind="system", kind="event", body=body,
+                             payload=payload, internal=True, seat_id=seat.pk if seat else None,
+                             staff_id=staff.pk if staff else None)
+
+
+def _on_messages_committed(messages: list[dict[str, Any]]) -> None:
+    """Shopper wrote into a resolved conversation → reopen it (runs off the event loop)."""
+    # conversation_status is the status when the message was stored: a shopper message written
+    # before a resolve (delivered to us after it) must not reopen the conversation.
+    ids = {int(m["conversation"]) for m in messages
+           if m.get("sender_kind") == "shopper" and m.get("conversation") is not None
+           and m.get("conversation_status", RESOLVED) == RESOLVED}
+    if ids:
+        reopen_for_shopper(ids)
+
+
+_registered = False
+
+
+def register_callbacks() -> None:
+    """Idempotent; called from the chat app's ready()/runtime startup and on import of this module."""
+    global _registered
+    if _registered:
+        return
+    try:
+        from xiaoer.chat import events
+    except ImportError:
+        return
+    events.on_messages_committed(_on_messages_committed)
+    _registered = True
+
+
+register_callbacks()

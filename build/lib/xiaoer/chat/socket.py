@@ -1,0 +1,415 @@
+"""The chat WebSocket handler: plain ASGI, mounted by xiaoer/asgi.py for every websocket scope.
+
+``/ws/chat?token=...`` is a shopper (signed token, bound to their conversation); ``/ws/desk`` is
+staff (Django session cookie). Credentials are checked once, at connect, on a thread. After that
+no frame touches the ORM or hops to a thread, except ``sync`` (a read) and the first use of a
+conversation this process has not seen (one small query). Frames: docs/protocol.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from importlib import import_module
+from types import SimpleNamespace
+from urllib.parse import parse_qs, urlsplit
+
+from django.conf import settings
+from django.db import close_old_connections, connection
+from django.http.cookie import parse_cookie
+
+from xiaoer.chat import frames, hub, runtime, writer
+from xiaoer.chat.auth import read_shopper_token
+from xiaoer.chat.frames import FrameError
+from xiaoer.chat.hub import HUB, Conn, ConvInfo
+
+log = logging.getLogger(__name__)
+
+CLOSE_BAD_CREDENTIALS = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_NOT_FOUND = 4404
+MAX_INFLIGHT = 256  # sends of one socket awaiting their commit before we stop reading it
+
+POOL_WORKERS = 4
+_pool: ThreadPoolExecutor | None = None
+
+
+def _db_pool() -> ThreadPoolExecutor:
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=POOL_WORKERS, thread_name_prefix="chat-db")
+    return _pool
+
+
+def close_thread_connections(pool: ThreadPoolExecutor, workers: int) -> None:
+    """Close the database connection of every worker thread of POOL (each thread owns its own;
+    a PostgreSQL database cannot be dropped while they stay open)."""
+    import threading
+
+    from django.db import connections
+
+    barrier = threading.Barrier(workers, timeout=5)
+
+    def close() -> None:
+        connections.close_all()
+        try:
+            barrier.wait()  # one task per thread: nobody takes a second one before all took one
+        except threading.BrokenBarrierError:
+            pass
+
+    for future in [pool.submit(close) for _ in range(workers)]:
+        future.result(timeout=10)
+
+
+def shutdown_pool() -> None:
+    global _pool
+    pool, _pool = _pool, None
+    if pool is not None:
+        close_thread_connections(pool, POOL_WORKERS)
+        pool.shutdown(wait=False)
+
+
+def _in_db_thread(fn, *args):
+    close_old_connections()
+    try:
+        return fn(*args)
+    finally:
+        close_old_connections()
+
+
+async def _db(fn, *args):
+    """Run FN (ORM or raw SQL) on the chat's small read pool, off the event loop."""
+    return await asyncio.get_running_loop().run_in_executor(_db_pool(), _in_db_thread, fn, *args)
+
+
+# --- connect: who is this? -------------------------------------------------------------------------
+
+def _shopper_identity(shop_id: int, customer_id: int) -> dict | int:
+    from xiaoer.chat.models import Conversation
+
+    conv = (Conversation.objects.select_related("seat").filter(shop_id=shop_id, customer_id=customer_id)
+            .order_by("-id").first())
+    if conv is None:
+        return CLOSE_NOT_FOUND
+    seat = {"id": conv.seat_id, "display_name": conv.seat.display_name} if conv.seat else None
+    return {"conversation": conv.pk, "shop": shop_id, "customer": customer_id, "status": conv.status,
+            "seat": seat, "last_seq": conv.last_seq,
+            "queue_position": hub.queue_position(shop_id, conv.pk, conv.status, conv.seat_id)}
+
+
+def _staff_seats(staff) -> list[tuple[int, str]]:
+    from xiaoer.accounts.models import Seat
+
+    return list(Seat.objects.filter(shop_id=staff.shop_id, operator=staff, is_active=True)
+                .order_by("id").values_list("id", "display_name"))
+
+
+def _staff_identity(session_key: str) -> dict | int:
+    from django.contrib.auth import get_user
+
+    from xiaoer.accounts import services as account_services
+
+    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    user = get_user(SimpleNamespace(session=store))
+    staff = account_services.staff_for_user(user)
+    if staff is None:
+        return CLOSE_BAD_CREDENTIALS
+    if not staff.can_chat:
+        return CLOSE_FORBIDDEN
+    return {"staff": staff.pk, "shop": staff.shop_id, "role": staff.role, "display_name": staff.display_name,
+            "supervisor": staff.is_supervisor, "seats": _staff_seats(staff)}
+
+
+def _load_staff_seats(staff_id: int) -> tuple[frozenset[int], bool]:
+    from xiaoer.accounts.models import Staff
+
+    staff = Staff.objects.filter(pk=staff_id, is_active=True).first()
+    if staff is None:
+        return frozenset(), False
+    return frozenset(s for s, _ in _staff_seats(staff)), staff.is_supervisor
+
+
+async def load_staff_seats(staff_id: int) -> tuple[frozenset[int], bool]:
+    return await _db(_load_staff_seats, staff_id)
+
+
+def _origin_ok(scope) -> bool:
+    """Refuse cross-site sockets riding on a staff session cookie."""
+    headers = dict(scope.get("headers") or [])
+    origin = headers.get(b"origin")
+    if not origin:
+        return True  # not a browser
+    origin_s = origin.decode("latin-1")
+    host = headers.get(b"host", b"").decode("latin-1")
+    if urlsplit(origin_s).netloc == host:
+        return True
+    return origin_s in settings.CSRF_TRUSTED_ORIGINS
+
+
+async def _authenticate(scope) -> tuple[str, dict | int]:
+    path = scope.get("path", "").rstrip("/")
+    if path == "/ws/chat":
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        claims = read_shopper_token((query.get("token") or [""])[0])
+        if claims is None:
+            return "shopper", CLOSE_BAD_CREDENTIALS
+        return "shopper", await _db(_shopper_identity, *claims)
+    if path == "/ws/desk":
+        cookies = {}
+        for name, value in scope.get("headers") or []:
+            if name == b"cookie":
+                cookies.update(parse_cookie(value.decode("latin-1")))
+        session_key = cookies.get(settings.SESSION_COOKIE_NAME)
+        if not session_key or len(session_key) > 64:
+            return "staff", CLOSE_BAD_CREDENTIALS
+        if not _origin_ok(scope):
+            return "staff", CLOSE_FORBIDDEN
+        return "staff", await _db(_staff_identity, session_key)
+    return "unknown", CLOSE_NOT_FOUND
+
+
+# --- the socket ----------------------------------------------------------------------------------
+
+async def chat_socket(scope, receive, send) -> None:
+    message = await receive()
+    if message["type"] != "websocket.connect":
+        return
+    await runtime.ensure_started()
+    try:
+        role, ident = await _authenticate(scope)
+    except Exception:  # noqa: BLE001 - a failed lookup is a refused socket, not a crash
+        log.exception("chat socket: authentication failed")
+        role, ident = "unknown", 1011
+    # Accept first, then close with the code: a browser cannot see the code of a refused handshake.
+    await send({"type": "websocket.accept"})
+    if isinstance(ident, int):
+        await send({"type": "websocket.close", "code": ident})
+        return
+    conn = _make_conn(send, role, ident)
+    conn.start(int(settings.CHAT_SEND_QUEUE))
+    HUB.register(conn)
+    conn.push(_welcome(conn, ident))
+    try:
+        while True:
+            message = await receive()
+            kind = message["type"]
+            if kind == "websocket.receive":
+                conn.last_recv = time.monotonic()
+                if conn.closed:
+                    continue
+                await _on_frame(conn, message.get("text") if message.get("text") is not None
+                                else message.get("bytes"))
+            elif kind == "websocket.disconnect":
+                break
+    finally:
+        HUB.unregister(conn)
+        conn.closed = True
+        if conn.sender is not None:
+            conn.sender.cancel()
+
+
+def _make_conn(send, role: str, ident: dict) -> Conn:
+    if role == "shopper":
+        HUB.remember(ident["conversation"], ConvInfo(ident["shop"], ident["seat"]["id"] if ident["seat"] else None,
+                                                     ident["status"], ident["customer"]))
+        conn = Conn(send=send, role="shopper", shop_id=ident["shop"], conversation_id=ident["conversation"],
+                    customer_id=ident["customer"])
+        conn.tokens = float(settings.CHAT_SHOPPER_BURST)
+        conn.tokens_at = time.monotonic()
+        return conn
+    return Conn(send=send, role="staff", shop_id=ident["shop"], staff_id=ident["staff"],
+                seat_ids=frozenset(s for s, _ in ident["seats"]), supervisor=ident["supervisor"])
+
+
+def _welcome(conn: Conn, ident: dict) -> str:
+    heartbeat = int(settings.CHAT_HEARTBEAT_SECONDS)
+    if conn.role == "shopper":
+        return frames.dumps({"type": "welcome", "role": "shopper", "conversation": ident["conversation"],
+                             "shop": ident["shop"], "status": ident["status"], "last_seq": ident["last_seq"],
+                             "heartbeat": heartbeat, "seat": ident["seat"],
+                             "queue_position": ident["queue_position"]})
+    return frames.dumps({"type": "welcome", "role": "staff", "shop": ident["shop"], "last_seq": None,
+                         "heartbeat": heartbeat, "supervisor": ident["supervisor"],
+                         "staff": {"id": ident["staff"], "display_name": ident["display_name"],
+                                   "role": ident["role"]},
+                         "seats": [{"id": s, "display_name": n} for s, n in ident["seats"]]})
+
+
+async def _on_frame(conn: Conn, raw) -> None:
+    if raw is None or len(raw) > frames.MAX_FRAME_CHARS:
+        conn.push(frames.error_frame("too_long", "frame too large"))
+        return
+    try:
+        frame = frames.loads(raw)
+    except Exception:  # noqa: BLE001 - orjson.JSONDecodeError and friends
+        conn.push(frames.error_frame("bad_json", "frame is not valid JSON"))
+        return
+    if not isinstance(frame, dict):
+        conn.push(frames.error_frame("bad_json", "frame must be a JSON object"))
+        return
+    handler = _HANDLERS.get(frame.get("type"))
+    if handler is None:
+        conn.push(frames.error_frame("unknown_type", "unknown frame type"))
+        return
+    try:
+        await handler(conn, frame)
+    except FrameError as exc:
+        conn.push(frames.error_frame(exc.code, exc.detail, exc.client_id))
+    except Exception:  # noqa: BLE001 - a database hiccup on a read must not drop the socket
+        log.exception("chat socket: %s frame failed", frame.get("type"))
+        client_id = frame.get("client_id") if isinstance(frame.get("client_id"), str) else None
+        conn.push(frames.error_frame("unavailable", "try again", client_id))
+
+
+# --- access to a conversation ----------------------------------------------------------------------
+
+def _load_conv(conversation_id: int) -> ConvInfo | None:
+    with connection.cursor() as cur:
+        cur.execute("SELECT shop_id, seat_id, status, customer_id FROM chat_conversation WHERE id = %s",
+                    [conversation_id])
+        row = cur.fetchone()
+    return ConvInfo(*row) if row else None
+
+
+async def _conversation(conn: Conn, frame: dict, client_id: str | None = None) -> tuple[int, ConvInfo]:
+    """The conversation a frame names, if the socket may see it; else FrameError not_found."""
+    raw = frame.get("conversation")
+    if conn.role == "shopper":
+        if raw is not None and raw != conn.conversation_id:
+            raise FrameError("not_found", "conversation not found", client_id)
+        conv_id = conn.conversation_id
+    else:
+        if isinstance(raw, bool) or not isinstance(raw, int) or raw <= 0:
+            raise FrameError("not_found", "conversation not found", client_id)
+        conv_id = raw
+    info = HUB.convs.get(conv_id)
+    if info is None:
+        info = await _db(_load_conv, conv_id)
+        if info is not None:
+            HUB.remember(conv_id, info)
+    if info is None or info.shop_id != conn.shop_id:
+        raise FrameError("not_found", "conversation not found", client_id)
+    return conv_id, info
+
+
+# --- frame handlers ------------------------------------------------------------------------------
+
+def _rate_ok(conn: Conn) -> bool:
+    now = time.monotonic()
+    rate, burst = float(settings.CHAT_SHOPPER_RATE), float(settings.CHAT_SHOPPER_BURST)
+    conn.tokens = min(burst, conn.tokens + (now - conn.tokens_at) * rate)
+    conn.tokens_at = now
+    if conn.tokens < 1.0:
+        return False
+    conn.tokens -= 1.0
+    return True
+
+
+async def _on_send(conn: Conn, frame: dict) -> None:
+    staff = conn.role == "staff"
+    client_id, kind, body, payload = frames.check_send(frame, staff=staff)
+    conv_id, info = await _conversation(conn, frame, client_id)
+    if staff:
+        if not conn.supervisor and info.seat_id not in conn.seat_ids:
+            raise FrameError("forbidden", "this conversation is not served by your seat", client_id)
+        draft = writer.Draft(conv_id, info.shop_id, client_id, "agent", kind, kind == "note", info.seat_id,
+                             conn.staff_id, body, payload, origin=conn)
+    else:
+        if not _rate_ok(conn):
+            raise FrameError("rate_limited", "too many messages, slow down", client_id)
+        draft = writer.Draft(conv_id, info.shop_id, client_id, "shopper", kind, False, None, None, body,
+                             payload, origin=conn)
+    w = writer.WRITER
+    if w is None:
+        raise FrameError("unavailable", "server is shutting down, retry", client_id)
+    future = w.submit(draft)
+    conn.inflight += 1
+    future.add_done_callback(lambda _f: _done(conn))
+    if conn.inflight > MAX_INFLIGHT:
+        await future  # back-pressure: stop reading this socket until its oldest sends commit
+
+
+def _done(conn: Conn) -> None:
+    conn.inflight -= 1
+
+
+def _read_page(conv_id: int, after: int, shopper: bool) -> tuple[list[dict], int, bool]:
+    with connection.cursor() as cur:
+        cur.execute("SELECT last_seq FROM chat_conversation WHERE id = %s", [conv_id])
+        row = cur.fetchone()
+        last_seq = row[0] if row else 0
+        hidden = " AND m.internal = %s" if shopper else ""
+        params = [conv_id, after] + ([False] if shopper else []) + [frames.SYNC_PAGE + 1]
+        cols = ["m.id", "m.conversation_id", "m.shop_id", "m.seq", "m.client_id", "m.sender_kind", "m.kind",
+                "m.internal", "m.body", "m.payload", "m.seat_id", "m.created_at", "s.display_name"]
+        rows = writer._Sql(connection.vendor).rows(
+            cur, cols, "FROM chat_message m LEFT JOIN accounts_seat s ON s.id = m.seat_id "
+            f"WHERE m.conversation_id = %s AND m.seq > %s{hidden} ORDER BY m.seq LIMIT %s", params)
+    rows = sorted(rows, key=lambda r: r[3])  # (SQLite's JSON aggregate need not keep the order)
+    more = len(rows) > frames.SYNC_PAGE
+    rows = rows[:frames.SYNC_PAGE]
+    messages = [frames.message_dict(
+        id=r[0], conversation=r[1], shop=r[2], seq=r[3], client_id=r[4], sender_kind=r[5], kind=r[6],
+        internal=r[7], body=r[8], payload=r[9], seat={"id": r[10], "display_name": r[12]} if r[10] else None,
+        created_at=r[11]) for r in rows]
+    if more:
+        upto = messages[-1]["seq"]
+    else:
+        upto = max([last_seq, after] + [m["seq"] for m in messages])
+    return messages, upto, more
+
+
+async def _on_sync(conn: Conn, frame: dict) -> None:
+    conv_id, _info = await _conversation(conn, frame)
+    after = frame.get("after", 0)
+    if isinstance(after, bool) or not isinstance(after, int) or after < 0:
+        raise FrameError("invalid", "after must be a non-negative integer")
+    messages, upto, more = await _db(_read_page, conv_id, after, conn.role == "shopper")
+    conn.push(frames.dumps({"type": "messages", "conversation": conv_id, "after": after, "messages": messages,
+                            "upto": upto, "more": more}))
+
+
+async def _on_typing(conn: Conn, frame: dict) -> None:
+    conv_id, info = await _conversation(conn, frame)
+    now = time.monotonic()
+    if now - conn.last_typing < 0.5:  # a client may send one per keystroke; relay at most 2/s
+        return
+    conn.last_typing = now
+    if conn.role == "shopper":
+        text = frames.dumps({"type": "typing", "conversation": conv_id, "who": "shopper"})
+        mode = hub.TO_CONV_STAFF
+    else:
+        text = frames.dumps({"type": "typing", "conversation": conv_id, "who": "agent"})
+        mode = hub.TO_SHOPPER
+    HUB.dispatch([["d", info.shop_id, conv_id, info.seat_id, mode, None, text]], {0: conn.id})
+
+
+async def _on_read(conn: Conn, frame: dict) -> None:
+    conv_id, info = await _conversation(conn, frame)
+    seq = frame.get("seq")
+    if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
+        raise FrameError("invalid", "seq must be a non-negative integer")
+    by = "shopper" if conn.role == "shopper" else "agent"
+    w = writer.WRITER
+    if w is not None:
+        w.mark_read(conv_id, by, seq)
+    text = frames.dumps({"type": "read", "conversation": conv_id, "by": by, "seq": seq})
+    mode = hub.TO_CONV_STAFF if by == "shopper" else hub.TO_CONV_STAFF | hub.TO_SHOPPER
+    HUB.dispatch([["d", info.shop_id, conv_id, info.seat_id, mode, None, text]], {0: conn.id})
+
+
+_PONG = frames.dumps({"type": "pong"})
+
+
+async def _on_ping(conn: Conn, frame: dict) -> None:
+    conn.push(_PONG)
+
+
+async def _on_pong(conn: Conn, frame: dict) -> None:
+    return None  # last_recv is already updated
+
+
+_HANDLERS = {"send": _on_send, "sync": _on_sync, "typing": _on_typing, "read": _on_read, "ping": _on_ping,
+             "pong": _on_pong}

@@ -1,0 +1,240 @@
+// The shopper chat page: session start, history, live messages, images, typing, read, queue.
+import { ChatSocket, insertionPoint, newClientId, renderMessage, wsUrl } from "./common.js";
+
+const config = JSON.parse(document.getElementById("shopper-config").textContent);
+const L = config.labels;
+const storeKey = `xiaoer.visitor.${config.shop}`;
+const $ = (id) => document.getElementById(id);
+const list = $("messages");
+const input = $("composer-text");
+const state = { session: null, lastSeq: 0, conversation: null, bySeq: new Map(), agentRead: 0, imageUrls: new Map() };
+let socket = null;
+
+function showError(text) {
+  const line = $("error-line");
+  line.textContent = text;
+  line.classList.toggle("hidden", !text);
+  if (text) setTimeout(() => { if (line.textContent === text) showError(""); }, 6000);
+}
+
+function setSeat(seat) {
+  $("seat-line").textContent = seat ? `${L.servedBy} ${seat.display_name}` : L.waitingSeat;
+}
+
+function setQueue(position) {
+  const banner = $("queue-banner");
+  banner.textContent = position > 0 ? L.queue.replace("%s", position) : "";
+  banner.classList.toggle("hidden", !(position > 0));
+  if (position > 0) setSeat(null);
+}
+
+async function imageSrc(token) {
+  if (state.imageUrls.has(token)) return state.imageUrls.get(token);
+  // Files need the shopper's token; an <img> can't send a header, so fetch and use a blob URL.
+  const res = await fetch(`/files/${encodeURIComponent(token)}`, { headers: { Authorization: `Bearer ${state.session.token}` } });
+  if (!res.ok) return null;
+  const url = URL.createObjectURL(await res.blob());
+  state.imageUrls.set(token, url);
+  return url;
+}
+
+function scrollToEnd() { list.scrollTop = list.scrollHeight; }
+
+function nearBottom() { return list.scrollHeight - list.scrollTop - list.clientHeight < 120; }
+
+function addMessage(m) {
+  if (m.internal) return;
+  if (state.bySeq.has(m.seq)) return;
+  const stick = nearBottom() || m.sender_kind === "shopper";
+  const pendingNode = m.client_id ? list.querySelector(`.msg[data-client="${CSS.escape(m.client_id)}"]`) : null;
+  const node = renderMessage(m, { viewer: "shopper", imageSrc, labels: L, timeZone: config.timezone });
+  state.bySeq.set(m.seq, node);
+  if (pendingNode) pendingNode.remove();
+  // keep seq order even when a page of history arrives after live messages
+  list.insertBefore(node, insertionPoint(list, m.seq));
+  if (m.sender_kind === "agent" && m.seat) setSeat(m.seat);
+  markOwnRead();
+  if (stick) scrollToEnd();
+}
+
+function markOwnRead() {
+  for (const [seq, node] of state.bySeq) {
+    if (!node.classList.contains("mine")) continue;
+    node.querySelector(".status").textContent = seq <= state.agentRead ? L.read : L.delivered;
+  }
+}
+
+function sendRead() {
+  if (!socket || document.hidden || !state.lastSeq) return;
+  socket.raw({ type: "read", conversation: state.conversation, seq: state.lastSeq });
+}
+
+function onFrame(frame) {
+  switch (frame.type) {
+    case "welcome":
+      state.conversation = frame.conversation || state.conversation;
+      if (frame.seat !== undefined) setSeat(frame.seat);
+      if (frame.queue_position !== undefined) setQueue(frame.queue_position);
+      socket.raw({ type: "sync", conversation: state.conversation, after: state.lastSeq });
+      break;
+    case "messages":
+      for (const m of frame.messages) { addMessage(m); state.lastSeq = Math.max(state.lastSeq, m.seq); }
+      if (frame.upto) state.lastSeq = Math.max(state.lastSeq, frame.upto);
+      if (frame.more) socket.raw({ type: "sync", conversation: state.conversation, after: state.lastSeq });
+      else { scrollToEnd(); sendRead(); }
+      break;
+    case "message": {
+      const m = frame.message;
+      if (m.seq > state.lastSeq + 1) { // a gap: fetch it, the sync answer fills it in order
+        socket.raw({ type: "sync", conversation: state.conversation, after: state.lastSeq });
+      }
+      addMessage(m);
+      state.lastSeq = Math.max(state.lastSeq, m.seq);
+      if (m.sender_kind !== "shopper") { $("typing").textContent = ""; sendRead(); }
+      break;
+    }
+    case "ack": {
+      const node = list.querySelector(`.msg[data-client="${CSS.escape(frame.client_id)}"]`);
+      if (node && node.classList.contains("pending")) {
+        node.classList.remove("pending");
+        node.dataset.seq = frame.seq;
+        node.querySelector(".status").textContent = L.delivered;
+        state.bySeq.set(frame.seq, node); // stored: a later sync or echo of it is not drawn twice
+        markOwnRead();
+      }
+      break;
+    }
+    case "typing":
+      if (frame.who !== "shopper") {
+        $("typing").textContent = L.agentTyping;
+        clearTimeout(state.typingTimer);
+        state.typingTimer = setTimeout(() => { $("typing").textContent = ""; }, 4000);
+      }
+      break;
+    case "read":
+      if (frame.by !== "shopper") { state.agentRead = Math.max(state.agentRead, frame.seq); markOwnRead(); }
+      break;
+    case "queue":
+      setQueue(frame.position);
+      if (!(frame.position > 0) && frame.seat) setSeat(frame.seat); // routed or transferred
+      break;
+    case "event":
+      if (frame.event === "queue" && frame.data) setQueue(frame.data.position);
+      if (frame.event === "seat" && frame.data && frame.data.seat) setSeat(frame.data.seat);
+      break;
+    case "error": {
+      showError(frame.detail || L.error);
+      if (frame.client_id) {
+        const node = list.querySelector(`.msg[data-client="${CSS.escape(frame.client_id)}"]`);
+        if (node) { node.classList.add("failed"); node.querySelector(".status").textContent = L.failed; }
+      }
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+function sendFrame(kind, body, payload) {
+  const frame = { type: "send", client_id: newClientId(), conversation: state.conversation, kind, body, payload };
+  const node = renderMessage({ ...frame, sender_kind: "shopper", created_at: new Date().toISOString(), seq: "" },
+    { viewer: "shopper", imageSrc, labels: L, timeZone: config.timezone });
+  node.classList.add("pending");
+  node.querySelector(".status").textContent = L.sending;
+  list.append(node);
+  scrollToEnd();
+  socket.sendMessage(frame);
+}
+
+function submit(event) {
+  if (event) event.preventDefault();
+  const body = input.value.trim();
+  if (!body) return;
+  if (body.length > config.maxChars) { showError(L.tooLong); return; }
+  sendFrame("text", body, {});
+  input.value = "";
+}
+
+async function uploadImage(file) {
+  if (file.size > config.maxImageBytes) { showError(L.tooBig); return; }
+  const form = new FormData();
+  form.append("file", file);
+  const res = await fetch(config.uploadUrl, { method: "POST", body: form, headers: { Authorization: `Bearer ${state.session.token}` } });
+  const data = await res.json().catch(() => ({}));
+  if (!res.ok) { showError(data.detail || L.uploadFailed); return; }
+  sendFrame("image", "", { attachment: data.attachment });
+}
+
+// "订单": the shopper picks one of their orders; the server builds the card from the database.
+async function toggleOrders() {
+  const picker = $("order-picker");
+  if (!picker.classList.contains("hidden")) { picker.classList.add("hidden"); return; }
+  const auth = { Authorization: `Bearer ${state.session.token}` };
+  const res = await fetch(config.ordersUrl, { headers: auth });
+  const data = await res.json().catch(() => ({}));
+  if (!res.ok) { showError(data.detail || L.error); return; }
+  const orders = data.orders || [];
+  picker.replaceChildren(...(orders.length ? orders : [null]).map((o) => {
+    if (!o) return Object.assign(document.createElement("div"), { className: "muted small", textContent: L.noOrders });
+    const row = document.createElement("button");
+    row.type = "button";
+    row.className = "order-row";
+    row.textContent = `${o.order_no} · ${o.status_label || o.status} · ¥${o.total_amount}`;
+    row.addEventListener("click", async () => {
+      picker.classList.add("hidden");
+      const sent = await fetch(`${config.ordersUrl}/${encodeURIComponent(o.order_no)}/card`, {
+        method: "POST", headers: { ...auth, "Content-Type": "application/json" },
+        body: JSON.stringify({ client_id: newClientId() }),
+      });
+      if (!sent.ok) showError((await sent.json().catch(() => ({}))).detail || L.error);
+    });
+    return row;
+  }));
+  picker.classList.remove("hidden");
+}
+
+async function start() {
+  let stored = null;
+  try { stored = localStorage.getItem(storeKey); } catch (e) { /* private mode */ }
+  const res = await fetch(config.sessionUrl, {
+    method: "POST", headers: { "Content-Type": "application/json" }, credentials: "same-origin",
+    body: JSON.stringify({ visitor: stored, buyer: config.buyer || null }),
+  });
+  const session = await res.json().catch(() => ({}));
+  if (!res.ok) { showError(session.detail || L.error); $("seat-line").textContent = session.detail || L.error; return; }
+  state.session = session;
+  state.conversation = session.conversation;
+  if (session.visitor) { try { localStorage.setItem(storeKey, session.visitor); } catch (e) { /* ignore */ } }
+  setSeat(session.seat);
+  setQueue(session.queue_position);
+  socket = new ChatSocket(() => wsUrl(`/ws/chat?token=${encodeURIComponent(state.session.token)}`), {
+    onFrame,
+    onState: (s) => {
+      const conn = $("conn-state");
+      conn.dataset.state = s;
+      conn.textContent = s === "open" ? "" : s === "connecting" ? L.connecting : L.reconnecting;
+    },
+  });
+  socket.connect();
+}
+
+$("composer").addEventListener("submit", submit);
+if ($("orders-button")) $("orders-button").addEventListener("click", () => toggleOrders().catch(() => showError(L.error)));
+input.addEventListener("keydown", (e) => {
+  if (e.key === "Enter" && !e.shiftKey && !e.isComposing) submit(e);
+});
+input.addEventListener("input", () => {
+  const now = Date.now();
+  if (socket && now - (state.lastTyping || 0) > 3000) {
+    state.lastTyping = now;
+    socket.raw({ type: "typing", conversation: state.conversation });
+  }
+});
+$("image-input").addEventListener("change", (e) => {
+  const file = e.target.files[0];
+  e.target.value = "";
+  if (file) uploadImage(file);
+});
+document.addEventListener("visibilitychange", sendRead);
+window.xiaoerShopper = state; // for debugging and the browser test
+start();

@@ -1,0 +1,330 @@
+"""Pages: the shopper chat (and its widget), the agent workbench, the supervisor view.
+
+Views only parse the request and call one service; the pages are shells that small plain-JS
+modules (static/chat/*.js) fill from the JSON API and the chat socket.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import wraps
+
+from django.apps import apps
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
+from django.views.decorators.csrf import csrf_exempt, ensure_csrf_cookie
+from django.views.decorators.http import require_GET, require_POST
+
+from xiaoer.accounts import services as account_services
+from xiaoer.accounts.models import Role, Seat, SeatAssignment, Staff
+from xiaoer.chat import services
+from xiaoer.chat.models import Conversation
+
+VISITOR_COOKIE = "xiaoer_visitor"
+# Titles of settings.XIAOER_SIDE_PANELS, marked here so makemessages puts them in the catalogue.
+PANEL_TITLES = [gettext_noop("顾客"), gettext_noop("订单"), gettext_noop("机器人建议"), gettext_noop("内部任务")]
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+def _staff(request: HttpRequest) -> Staff | None:
+    return account_services.staff_for_user(request.user)
+
+
+def chat_staff_required(view):
+    """Logged in, a staff person of a shop, with a role that reads chats (else 403)."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs):
+        staff = _staff(request)
+        if staff is None:
+            raise PermissionDenied(_("这个账号不属于任何店铺"))
+        account_services.require_role(staff, account_services.CHAT_ROLES)
+        request.staff = staff
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def supervisor_required(view):
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs):
+        staff = _staff(request)
+        account_services.require_role(staff, account_services.SUPERVISOR_ROLES)
+        request.staff = staff
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _bearer(request: HttpRequest) -> str:
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        return header[7:].strip()
+    return (request.POST.get("token") or "").strip()
+
+
+def shopper_claims(token: str) -> tuple[int, int] | None:
+    """(shop_id, customer_id) of a valid shopper token, else None."""
+    if not token:
+        return None
+    from xiaoer.chat import auth
+
+    return auth.read_shopper_token(token)
+
+
+def _too_big(request: HttpRequest) -> JsonResponse | None:
+    """Refuse an oversized upload from its Content-Length, before Django spools it to disk."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > settings.MAX_IMAGE_BYTES + 64 * 1024:
+        mb = settings.MAX_IMAGE_BYTES // (1024 * 1024)
+        return JsonResponse({"detail": _("图片不能超过 %(mb)s MB") % {"mb": mb}}, status=413)
+    return None
+
+
+def _json_error(exc: ValidationError, status: int = 400) -> JsonResponse:
+    return JsonResponse({"detail": " ".join(exc.messages)}, status=status)
+
+
+def _optional_url(name: str, *args) -> str:
+    """URL of a feature another app provides, or "" when that app is not installed."""
+    try:
+        return reverse(name, args=args)
+    except NoReverseMatch:
+        return ""
+
+
+def _labels() -> dict[str, str]:
+    """Texts the JS modules show, translated on the server (no JS catalogue to load)."""
+    return {
+        "me": _("我"), "shopper": _("顾客"), "agent": _("客服"), "robot": _("机器人"), "system": _("系统"),
+        "internal": _("仅客服可见"), "image": _("图片"), "card": _("卡片"), "imagePreview": _("[图片]"),
+        "sending": _("发送中…"), "delivered": _("已送达"), "read": _("已读"), "failed": _("发送失败"),
+        "error": _("出错了，请稍后再试"), "tooLong": _("消息太长了"), "tooBig": _("图片不能超过 10 MB"),
+        "uploadFailed": _("图片上传失败"), "connecting": _("连接中…"), "reconnecting": _("重新连接中…"),
+        "online": _("已连接"), "servedBy": _("为您服务的是"), "waitingSeat": _("正在为您安排客服…"),
+        "queue": _("当前排队人数较多，您前面还有 %s 位，请稍候"), "agentTyping": _("客服正在输入…"),
+        "shopperTyping": _("顾客正在输入…"), "queued": _("排队中"), "open": _("进行中"), "resolved": _("已解决"),
+        "seat": _("客服账号"), "waited": _("已等"), "emptyList": _("这里没有会话"), "loading": _("加载中…"),
+        "noMore": _("没有更早的消息了"), "newMessage": _("新消息"), "offline": _("离线"),
+        "order": _("订单"), "myOrders": _("我的订单"), "noOrders": _("还没有订单"),
+    }
+
+
+# --- shopper side -------------------------------------------------------------------------------
+
+@require_GET
+def shopper_chat(request: HttpRequest, slug: str) -> HttpResponse:
+    shop = services.access_shop_by_slug(slug)
+    config = {
+        "shop": shop.slug,
+        "shopName": shop.name,
+        "timezone": shop.timezone,
+        "sessionUrl": reverse("shopper-session", args=[shop.slug]),
+        "uploadUrl": reverse("shopper-upload", args=[shop.slug]),
+        "ordersUrl": _optional_url("orders-shopper-list", shop.slug),
+        "buyer": (request.GET.get("buyer") or "")[:1000],
+        "embedded": request.GET.get("embed") == "1",
+        "maxChars": settings.CHAT_MAX_MESSAGE_CHARS,
+        "maxImageBytes": settings.MAX_IMAGE_BYTES,
+        "labels": _labels(),
+    }
+    response = render(request, "chat/shopper.html", {"shop": shop, "config": config})
+    # The widget embeds this page in an iframe on the shop's own site.
+    response.xframe_options_exempt = True
+    return response
+
+
+@csrf_exempt  # no cookie authority here: identity comes from the signed token in the body
+@require_POST
+def shopper_session(request: HttpRequest, slug: str) -> JsonResponse:
+    shop = services.access_shop_by_slug(slug)
+    try:
+        data = json.loads(request.body or b"{}")
+    except ValueError:
+        return JsonResponse({"detail": _("请求格式不正确")}, status=400)
+    if not isinstance(data, dict):
+        return JsonResponse({"detail": _("请求格式不正确")}, status=400)
+    visitor = data.get("visitor") or request.COOKIES.get(f"{VISITOR_COOKIE}_{shop.slug}")
+    try:
+        session = services.start_shopper_session(shop, visitor_token=str(visitor or "") or None,
+                                                 buyer_signature=str(data.get("buyer") or "") or None)
+    except ValidationError as exc:
+        return _json_error(exc)
+    response = JsonResponse(session.as_json())
+    if session.visitor_token:
+        response.set_cookie(f"{VISITOR_COOKIE}_{shop.slug}", session.visitor_token,
+                            max_age=settings.SHOPPER_TOKEN_MAX_AGE, httponly=True, samesite="Lax",
+                            path=f"/s/{shop.slug}/", secure=request.is_secure())
+    return response
+
+
+@csrf_exempt  # authorised by the shopper's bearer token, not by a cookie
+@require_POST
+def shopper_upload(request: HttpRequest, slug: str) -> JsonResponse:
+    shop = services.access_shop_by_slug(slug)
+    claims = shopper_claims(_bearer(request))
+    if claims is None or claims[0] != shop.pk:
+        return JsonResponse({"detail": _("请先开始会话")}, status=401)
+    if (refused := _too_big(request)) is not None:
+        return refused
+    upload = request.FILES.get("file")
+    if upload is None:
+        return JsonResponse({"detail": _("没有收到文件")}, status=400)
+    try:
+        attachment = services.do_store_image(shop, upload)
+    except ValidationError as exc:
+        return _json_error(exc)
+    return JsonResponse(services.attachment_json(attachment), status=201)
+
+
+@require_GET
+def widget_js(request: HttpRequest, slug: str) -> HttpResponse:
+    shop = services.access_shop_by_slug(slug)
+    origin = request.build_absolute_uri("/").rstrip("/")
+    body = render_to_string("chat/widget.js", {
+        "chat_url": json.dumps(f"{origin}{reverse('shopper-chat', args=[shop.slug])}?embed=1"),
+        "label": json.dumps(_("联系客服")),
+        "title": json.dumps(f"{shop.name} · {_('在线客服')}"),
+    })
+    response = HttpResponse(body, content_type="text/javascript; charset=utf-8")
+    response["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+@require_GET
+def attachment_file(request: HttpRequest, token: str) -> HttpResponse:
+    """An uploaded image, for staff of its shop (session) or a shopper of its shop (bearer)."""
+    staff = _staff(request)
+    claims = shopper_claims(_bearer(request) or request.GET.get("t", ""))
+    attachment = services.access_attachment(token, staff=staff, shopper_shop_id=claims[0] if claims else None)
+    with attachment.file.open("rb") as fh:  # ≤ MAX_IMAGE_BYTES; a plain body suits the ASGI handler
+        response = HttpResponse(fh.read(), content_type=attachment.content_type)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cache-Control"] = "private, max-age=86400"
+    return response
+
+
+# --- workbench ----------------------------------------------------------------------------------
+
+@login_required
+@ensure_csrf_cookie
+def desk(request: HttpRequest, conversation_id: int | None = None) -> HttpResponse:
+    staff = _staff(request)
+    if staff is None:
+        raise PermissionDenied(_("这个账号不属于任何店铺"))
+    if not staff.can_chat:
+        if conversation_id is not None:
+            raise PermissionDenied(_("你的角色不能查看聊天"))
+        try:  # warehouse / after-sales colleagues work from the internal task queue
+            return redirect(reverse("orders-task-queue"))
+        except NoReverseMatch:  # orders app left out of this deployment
+            return render(request, "chat/tasks_home.html", {"staff": staff})
+    if conversation_id is not None:
+        services.access_conversation(staff, conversation_id)
+    seats = list(Seat.objects.filter(shop_id=staff.shop_id, is_active=True).select_related("operator"))
+    mine = [s for s in seats if s.operator_id == staff.pk]
+    config = {
+        "me": {"id": staff.pk, "name": staff.display_name, "role": staff.role,
+               "supervisor": staff.is_supervisor},
+        "shop": {"id": staff.shop_id, "name": staff.shop.name, "timezone": staff.shop.timezone},
+        "mySeats": [{"id": s.pk, "display_name": s.display_name, "online": s.is_online} for s in mine],
+        "seats": [{"id": s.pk, "display_name": s.display_name, "online": s.is_online,
+                   "operator": s.operator.display_name if s.operator else None} for s in seats],
+        "conversation": conversation_id,
+        "api": "/api/chat",
+        "panelsUrl": reverse("desk-panels", args=[0]).replace("/0/", "/{id}/"),
+        "uploadUrl": reverse("desk-upload"),
+        # quick phrases come from the knowledge app when it is installed
+        "phrasesUrl": "/api/knowledge/phrases" if apps.is_installed("xiaoer.knowledge") else "",
+        "maxChars": settings.CHAT_MAX_MESSAGE_CHARS,
+        "labels": _labels(),
+    }
+    return render(request, "chat/desk.html", {"staff": staff, "config": config, "my_seats": mine})
+
+
+@chat_staff_required
+@require_GET
+def desk_panels(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    """The side panel sections for one conversation; each loads itself with htmx."""
+    services.access_conversation(request.staff, conversation_id)
+    sections = []
+    for title, url_name in settings.XIAOER_SIDE_PANELS:
+        try:
+            sections.append({"title": _(title), "name": url_name,
+                             "url": reverse(url_name, args=[conversation_id])})
+        except NoReverseMatch:
+            continue  # the app providing it is not installed in this deployment
+    return render(request, "chat/panels.html", {"sections": sections})
+
+
+@chat_staff_required
+@require_POST
+def desk_upload(request: HttpRequest) -> JsonResponse:
+    if (refused := _too_big(request)) is not None:
+        return refused
+    upload = request.FILES.get("file")
+    if upload is None:
+        return JsonResponse({"detail": _("没有收到文件")}, status=400)
+    try:
+        attachment = services.do_store_image(request.staff.shop, upload)
+    except ValidationError as exc:
+        return _json_error(exc)
+    return JsonResponse(services.attachment_json(attachment), status=201)
+
+
+# --- supervisor ---------------------------------------------------------------------------------
+
+@supervisor_required
+def supervisor(request: HttpRequest) -> HttpResponse:
+    staff = request.staff
+    error = ""
+    if request.method == "POST":
+        try:
+            _supervisor_action(staff, request.POST)
+            return redirect("desk-supervisor")
+        except ValidationError as exc:
+            error = " ".join(exc.messages)
+    loads = services.shop_load(staff.shop_id)
+    queue = services.queued_conversations(staff.shop_id, limit=100)
+    open_convs = list(Conversation.objects.filter(shop_id=staff.shop_id, status="open")
+                      .select_related("seat", "customer").order_by("seat_id", "-last_message_at")[:200])
+    people = list(Staff.objects.filter(shop_id=staff.shop_id, is_active=True,
+                                       role__in=[Role.OWNER, Role.SUPERVISOR, Role.AGENT]).order_by("pk"))
+    history = list(SeatAssignment.objects.filter(seat__shop_id=staff.shop_id)
+                   .select_related("seat", "staff", "assigned_by")[:50])
+    return render(request, "chat/supervisor.html", {
+        "staff": staff, "loads": loads, "queue": queue, "open_convs": open_convs, "people": people,
+        "history": history, "error": error,
+    }, status=400 if error else 200)
+
+
+def _supervisor_action(staff: Staff, post) -> None:
+    action = post.get("action")
+    if action == "reassign":
+        conv = services.access_conversation(staff, post.get("conversation"))
+        seat = account_services.access_seat(staff, post.get("seat"))
+        services.do_reassign(staff, conv, seat, post.get("note", ""))
+    elif action == "handover":
+        seat = account_services.access_seat(staff, post.get("seat"))
+        to_id = post.get("staff")
+        to = account_services.access_staff(staff, to_id) if to_id else None
+        services.do_hand_over_seat(staff, seat, to)
+    elif action == "online":
+        seat = account_services.access_seat(staff, post.get("seat"))
+        services.do_set_seat_online(staff, seat, post.get("online") == "1")
+    else:
+        raise Http404("unknown action")

@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+
+class KnowledgeConfig(AppConfig):
+    name = "xiaoer.knowledge"
+    label = "knowledge"
+    verbose_name = "商品知识"
+
+    def ready(self) -> None:
+        from xiaoer.knowledge import signals
+
+        signals.connect()

@@ -1,0 +1,482 @@
+"""Knowledge operations: check_* validates, do_* writes (events after commit), access_* fetches for
+the caller's shop or raises Http404. The robot (xiaoer.assistant) rebuilds its index when
+``knowledge_version`` moves, which every write here bumps."""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F, Q
+from django.http import Http404
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from xiaoer.accounts.models import Seat, Shop, Staff
+from xiaoer.knowledge import importer
+from xiaoer.knowledge.models import (
+    Category,
+    KnowledgeNotice,
+    KnowledgeState,
+    NoticeAck,
+    Product,
+    QuickPhrase,
+    StandardAnswer,
+)
+
+log = logging.getLogger(__name__)
+Progress = Callable[[int, int], None]
+BATCH = 500
+
+
+# --- index freshness ------------------------------------------------------------------------------
+def bump_version(shop_id: int) -> None:
+    updated = KnowledgeState.objects.filter(shop_id=shop_id).update(version=F("version") + 1)
+    if not updated:
+        KnowledgeState.objects.get_or_create(shop_id=shop_id, defaults={"version": 1})
+    try:
+        from xiaoer.assistant import tasks as assistant_tasks
+    except ImportError:  # the robot app left out of a deployment
+        return
+    from xiaoer.assistant import services as assistant_services
+
+    assistant_services.forget_active(shop_id)
+    transaction.on_commit(lambda: assistant_tasks.schedule_rebuild(shop_id))
+
+
+def knowledge_version(shop_id: int) -> int:
+    return KnowledgeState.objects.filter(shop_id=shop_id).values_list("version", flat=True).first() or 0
+
+
+# --- access ---------------------------------------------------------------------------------------
+def access_answer(staff: Staff, answer_id: int) -> StandardAnswer:
+    try:
+        return StandardAnswer.objects.select_related("product").get(pk=answer_id, shop_id=staff.shop_id)
+    except StandardAnswer.DoesNotExist as exc:
+        raise Http404 from exc
+
+
+def access_product(staff: Staff, product_id: int) -> Product:
+    try:
+        return Product.objects.get(pk=product_id, shop_id=staff.shop_id)
+    except Product.DoesNotExist as exc:
+        raise Http404 from exc
+
+
+def access_notice(staff: Staff, notice_id: int) -> KnowledgeNotice:
+    try:
+        return KnowledgeNotice.objects.get(pk=notice_id, shop_id=staff.shop_id)
+    except KnowledgeNotice.DoesNotExist as exc:
+        raise Http404 from exc
+
+
+def access_phrase(staff: Staff, phrase_id: int) -> QuickPhrase:
+    try:
+        return QuickPhrase.objects.get(pk=phrase_id, shop_id=staff.shop_id)
+    except QuickPhrase.DoesNotExist as exc:
+        raise Http404 from exc
+
+
+def product_by_code(shop_id: int, code: str) -> Product | None:
+    return Product.objects.filter(shop_id=shop_id, code=code).first()
+
+
+# --- standard answers -----------------------------------------------------------------------------
+def check_answer(shop: Shop, *, code: str, category: str, question: str, similar: list[str], answer: str,
+                 product_code: str = "", instance: StandardAnswer | None = None) -> dict:
+    """Same rules as the importer; returns clean fields or raises ValidationError."""
+    table = [["id", "category", "question", "similar", "answer", "product"],
+             [code.strip(), category, question.strip(), "|".join(similar), answer.strip(), product_code.strip()]]
+    codes = set(Product.objects.filter(shop=shop).values_list("code", flat=True))
+    parsed = importer.parse_answers(table, codes)
+    if parsed.errors:
+        raise ValidationError(parsed.errors[0].message)
+    row = parsed.rows[0]
+    clash = StandardAnswer.objects.filter(shop=shop, code=row["code"])
+    if instance is not None:
+        clash = clash.exclude(pk=instance.pk)
+    if clash.exists():
+        raise ValidationError(_("编号“%s”已被使用") % row["code"])
+    return row
+
+
+def do_save_answer(shop: Shop, *, code: str, category: str, question: str, similar: list[str], answer: str,
+                   product_code: str = "", enabled: bool = True, instance: StandardAnswer | None = None,
+                   ) -> StandardAnswer:
+    row = check_answer(shop, code=code, category=category, question=question, similar=similar, answer=answer,
+                       product_code=product_code, instance=instance)
+    obj = instance or StandardAnswer(shop=shop)
+    obj.code, obj.category, obj.question = row["code"], row["category"], row["question"][:500]
+    obj.similar, obj.answer, obj.enabled = row["similar"], row["answer"], enabled
+    obj.product = product_by_code(shop.id, row["product"]) if row["product"] else None
+    obj.save()
+    bump_version(shop.id)
+    return obj
+
+
+def do_add_phrasing(answer: StandardAnswer, phrasing: str) -> StandardAnswer:
+    """Learning from agents: one more way shoppers ask this question."""
+    phrasing = phrasing.strip()[:500]
+    if not phrasing:
+        raise ValidationError(_("问法不能为空"))
+    if phrasing != answer.question and phrasing not in answer.similar:
+        answer.similar = [*answer.similar, phrasing]
+        answer.save(update_fields=["similar", "updated_at"])
+        bump_version(answer.shop_id)
+    return answer
+
+
+def do_delete_answer(answer: StandardAnswer) -> None:
+    shop_id = answer.shop_id
+    answer.delete()
+    bump_version(shop_id)
+
+
+# --- products and broadcasts ----------------------------------------------------------------------
+def do_save_product(shop: Shop, *, instance: Product | None = None, **fields) -> Product:
+    obj = instance or Product(shop=shop)
+    code = str(fields.get("code", obj.code)).strip()
+    if not code or not importer._CODE.match(code):
+        raise ValidationError(_("商品编号为空或含非法字符"))
+    if Product.objects.filter(shop=shop, code=code).exclude(pk=obj.pk).exists():
+        raise ValidationError(_("商品编号“%s”已被使用") % code)
+    if not str(fields.get("title", obj.title)).strip():
+        raise ValidationError(_("标题不能为空"))
+    chart = fields.get("size_chart", obj.size_chart)
+    try:
+        fields["size_chart"] = importer.parse_size_chart(chart) if isinstance(chart, str) \
+            else importer.check_size_chart(chart or {})
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from exc
+    for key, value in fields.items():
+        if key in {"related", "upsell"}:
+            continue
+        setattr(obj, key, value.strip() if isinstance(value, str) else value)
+    obj.save()
+    for key in ("related", "upsell"):
+        if key in fields:
+            getattr(obj, key).set(Product.objects.filter(shop=shop, code__in=fields[key]).exclude(pk=obj.pk))
+    bump_version(shop.id)
+    return obj
+
+
+def do_publish_product(product: Product, *, by: Staff | None = None) -> KnowledgeNotice:
+    """Put a product on sale and push its knowledge card to every agent's workbench."""
+    product.published = True
+    product.published_at = timezone.now()
+    product.save(update_fields=["published", "published_at", "updated_at"])
+    bump_version(product.shop_id)
+    return _create_notice(product.shop_id, product=product, by=by, title=_("新品上架：%s") % product.title,
+                          body=_product_card_text(product))
+
+
+def do_set_must_read(obj: Product | StandardAnswer, *, by: Staff | None = None) -> KnowledgeNotice:
+    obj.must_read = True
+    obj.save(update_fields=["must_read", "updated_at"])
+    if isinstance(obj, Product):
+        return _create_notice(obj.shop_id, product=obj, by=by, title=_("必读：%s") % obj.title,
+                              body=_product_card_text(obj))
+    return _create_notice(obj.shop_id, answer=obj, by=by, title=_("必读：%s") % obj.question,
+                          body=obj.answer)
+
+
+def _product_card_text(product: Product) -> str:
+    parts = [(_("材质"), product.material), (_("用途"), product.usage), (_("注意事项"), product.precautions),
+             (_("保养"), product.care), (_("适合"), product.suits), (_("不适合"), product.not_suits)]
+    return "\n".join(f"{label}：{value}" for label, value in parts if value)[:2000]
+
+
+def _create_notice(shop_id: int, *, title: str, body: str, by: Staff | None, product: Product | None = None,
+                   answer: StandardAnswer | None = None) -> KnowledgeNotice:
+    notice = KnowledgeNotice.objects.create(shop_id=shop_id, product=product, answer=answer, title=title[:200],
+                                            body=body, created_by=by)
+    data = notice_dict(notice)
+    transaction.on_commit(lambda: publish_event(shop_id, "knowledge", data))
+    return notice
+
+
+def notice_dict(notice: KnowledgeNotice) -> dict:
+    return {"id": notice.id, "title": notice.title, "body": notice.body,
+            "product_id": notice.product_id, "answer_id": notice.answer_id,
+            "created_at": notice.created_at.isoformat() if notice.created_at else None}
+
+
+def publish_event(shop_id: int, event: str, data: dict, **kwargs) -> None:
+    """Push to workbench sockets through the chat hub; a missing or failing hub never breaks a write."""
+    try:
+        from xiaoer.chat import hub
+        hub_publish = hub.publish_event
+    except (ImportError, AttributeError):
+        log.debug("chat hub not available; %s event not pushed", event)
+        return
+    try:
+        hub_publish(shop_id, event, data, **kwargs)
+    except Exception:  # the write is committed; a failed push is caught up on next page load
+        log.exception("could not push %s event", event)
+
+
+def do_ack_notice(staff: Staff, notice_id: int) -> NoticeAck:
+    notice = access_notice(staff, notice_id)
+    ack, _created = NoticeAck.objects.get_or_create(notice=notice, staff=staff)
+    return ack
+
+
+def notice_readers(shop: Shop) -> list[Staff]:
+    """Everyone a broadcast is for: the people who chat with shoppers."""
+    return list(Staff.objects.filter(shop=shop, is_active=True, role__in=["owner", "supervisor", "agent"])
+                .order_by("display_name"))
+
+
+def unread_staff(notice: KnowledgeNotice) -> list[Staff]:
+    acked = set(NoticeAck.objects.filter(notice=notice).values_list("staff_id", flat=True))
+    return [s for s in notice_readers(notice.shop) if s.id not in acked]
+
+
+def pending_notices(staff: Staff, limit: int = 20) -> list[KnowledgeNotice]:
+    return list(KnowledgeNotice.objects.filter(shop_id=staff.shop_id).exclude(acks__staff=staff)[:limit])
+
+
+# --- quick phrases --------------------------------------------------------------------------------
+def initials_of(text: str) -> str:
+    """Pinyin initials, letters and digits kept: "发货时间" → "fhsj"."""
+    from pypinyin import Style, lazy_pinyin
+
+    out = []
+    for syllable in lazy_pinyin(text[:60], style=Style.FIRST_LETTER, errors="default"):
+        out.extend(ch.lower() for ch in syllable if ch.isascii() and ch.isalnum())
+    return "".join(out)[:200]
+
+
+def do_save_phrase(shop: Shop, *, shortcut: str, text: str, seat: Seat | None = None,
+                   instance: QuickPhrase | None = None) -> QuickPhrase:
+    shortcut, text = shortcut.strip(), text.strip()
+    if not shortcut or len(shortcut) > 30:
+        raise ValidationError(_("快捷键为空或超过 30 字"))
+    if not text or len(text) > importer.MAX_CELL:
+        raise ValidationError(_("内容为空或太长"))
+    if seat is not None and seat.shop_id != shop.id:
+        raise Http404
+    obj = instance or QuickPhrase(shop=shop)
+    obj.shortcut, obj.text, obj.seat = shortcut, text, seat
+    obj.initials = initials_of(shortcut) + " " + initials_of(text)
+    obj.save()
+    return obj
+
+
+def search_phrases(staff: Staff, query: str, *, seat_id: int | None = None, limit: int = 10) -> list[QuickPhrase]:
+    """`/fh` lookups: shortcut prefix, pinyin initials prefix, then text contains; shared + the seat's own."""
+    query = query.strip().lstrip("/").lower()[:30]
+    scope = Q(seat__isnull=True)
+    if seat_id is not None:
+        scope |= Q(seat_id=seat_id)
+    base = QuickPhrase.objects.filter(scope, shop_id=staff.shop_id)
+    if not query:
+        return list(base[:limit])
+    hits = base.filter(Q(shortcut__istartswith=query) | Q(initials__startswith=query)
+                       | Q(initials__contains=" " + query) | Q(text__contains=query))[: limit * 3]
+
+    def rank(p: QuickPhrase) -> tuple:
+        return (not p.shortcut.lower().startswith(query), not p.initials.startswith(query), p.seat_id is None,
+                p.shortcut)
+
+    return sorted(hits, key=rank)[:limit]
+
+
+# --- import / export ------------------------------------------------------------------------------
+@dataclass
+class ImportResult:
+    created: int = 0
+    updated: int = 0
+    skipped: int = 0
+    errors: list[importer.RowError] = field(default_factory=list)
+    imported: bool = False
+
+    def as_dict(self) -> dict:
+        return {"created": self.created, "updated": self.updated, "skipped": self.skipped,
+                "imported": self.imported,
+                "errors": [{"row": e.row, "message": e.message, "text": str(e)} for e in self.errors]}
+
+
+KINDS = ("answers", "phrases", "products")
+
+
+def import_file(shop: Shop, kind: str, data: bytes, filename: str = "", *, skip_bad_rows: bool = False,
+                progress: Progress | None = None) -> ImportResult:
+    """All or nothing unless ``skip_bad_rows``; re-importing updates rows by id. Raises FileProblem for a
+    file that cannot be read at all."""
+    table = importer.read_table(data, filename)
+    if kind == "answers":
+        codes = set(Product.objects.filter(shop=shop).values_list("code", flat=True))
+        parsed = importer.parse_answers(table, codes)
+        writer = _write_answers
+    elif kind == "phrases":
+        names = set(Seat.objects.filter(shop=shop).values_list("name", flat=True))
+        parsed = importer.parse_phrases(table, names)
+        writer = _write_phrases
+    elif kind == "products":
+        parsed = importer.parse_products(table)
+        known = set(Product.objects.filter(shop=shop).values_list("code", flat=True))
+        good = []
+        for row in parsed.rows:
+            unknown = [c for c in row.pop("_unknown_links") if c not in known]
+            if unknown:
+                parsed.errors.append(importer.RowError(row["_row"], _("关联商品不存在：%s") % "、".join(unknown[:5])))
+            else:
+                good.append(row)
+        parsed.rows = good
+        parsed.errors.sort(key=lambda e: e.row)
+        writer = _write_products
+    else:
+        raise ValueError(kind)
+    result = ImportResult(errors=parsed.errors)
+    if parsed.errors and not skip_bad_rows:
+        return result
+    result.skipped = len(parsed.errors)
+    with transaction.atomic():
+        writer(shop, parsed.rows, result, progress or (lambda done, total: None))
+        bump_version(shop.id)
+    result.imported = True
+    return result
+
+
+def _write_answers(shop: Shop, rows: list[dict], result: ImportResult, progress: Progress) -> None:
+    existing = {a.code: a for a in StandardAnswer.objects.filter(shop=shop)}
+    products = dict(Product.objects.filter(shop=shop).values_list("code", "id"))
+    fields = ["category", "question", "similar", "answer", "product_id", "enabled", "updated_at"]
+    for start in range(0, len(rows), BATCH):
+        new, changed = [], []
+        for row in rows[start:start + BATCH]:
+            obj = existing.get(row["code"]) or StandardAnswer(shop=shop, code=row["code"])
+            obj.category, obj.question, obj.similar = row["category"], row["question"][:500], row["similar"]
+            obj.answer, obj.enabled = row["answer"], row["enabled"]
+            obj.product_id = products.get(row["product"]) if row["product"] else None
+            obj.updated_at = timezone.now()
+            (changed if obj.pk else new).append(obj)
+        StandardAnswer.objects.bulk_create(new)
+        StandardAnswer.objects.bulk_update(changed, fields)
+        result.created += len(new)
+        result.updated += len(changed)
+        progress(min(start + BATCH, len(rows)), len(rows))
+
+
+def _write_phrases(shop: Shop, rows: list[dict], result: ImportResult, progress: Progress) -> None:
+    seats = dict(Seat.objects.filter(shop=shop).values_list("name", "id"))
+    existing = {(p.seat_id, p.shortcut): p for p in QuickPhrase.objects.filter(shop=shop)}
+    for start in range(0, len(rows), BATCH):
+        new, changed = [], []
+        for row in rows[start:start + BATCH]:
+            seat_id = seats.get(row["seat"]) if row["seat"] else None
+            obj = existing.get((seat_id, row["shortcut"])) or QuickPhrase(shop=shop, seat_id=seat_id,
+                                                                          shortcut=row["shortcut"])
+            obj.text = row["text"]
+            obj.initials = initials_of(row["shortcut"]) + " " + initials_of(row["text"])
+            obj.updated_at = timezone.now()
+            (changed if obj.pk else new).append(obj)
+        QuickPhrase.objects.bulk_create(new)
+        QuickPhrase.objects.bulk_update(changed, ["text", "initials", "updated_at"])
+        result.created += len(new)
+        result.updated += len(changed)
+        progress(min(start + BATCH, len(rows)), len(rows))
+
+
+_PRODUCT_FIELDS = ["title", "category", "price", "stock", "material", "size_chart", "usage", "precautions", "care",
+                   "suits", "not_suits", "images", "published"]
+
+
+def _write_products(shop: Shop, rows: list[dict], result: ImportResult, progress: Progress) -> None:
+    existing = {p.code: p for p in Product.objects.filter(shop=shop)}
+    newly_published = []
+    for start in range(0, len(rows), BATCH):
+        new, changed = [], []
+        for row in rows[start:start + BATCH]:
+            obj = existing.get(row["code"]) or Product(shop=shop, code=row["code"])
+            if row["published"] and not obj.published:
+                newly_published.append(obj)
+                obj.published_at = timezone.now()
+            for key in _PRODUCT_FIELDS:
+                setattr(obj, key, row[key])
+            obj.updated_at = timezone.now()
+            (changed if obj.pk else new).append(obj)
+        Product.objects.bulk_create(new)
+        Product.objects.bulk_update(changed, [*_PRODUCT_FIELDS, "published_at", "updated_at"])
+        for obj in new:
+            existing[obj.code] = obj
+        result.created += len(new)
+        result.updated += len(changed)
+        progress(min(start + BATCH, len(rows)), len(rows))
+    ids = dict(Product.objects.filter(shop=shop).values_list("code", "pk"))
+    through_related, through_upsell = Product.related.through, Product.upsell.through
+    touched = [ids[row["code"]] for row in rows]
+    through_related.objects.filter(from_product_id__in=touched).delete()
+    through_upsell.objects.filter(from_product_id__in=touched).delete()
+    for through, key in ((through_related, "related"), (through_upsell, "upsell")):
+        through.objects.bulk_create([through(from_product_id=ids[row["code"]], to_product_id=ids[c])
+                                     for row in rows for c in dict.fromkeys(row[key]) if c != row["code"]])
+    if len(newly_published) <= 20:  # a bulk catalogue load is not a launch: no flood of broadcasts
+        for product in newly_published:
+            _create_notice(shop.id, product=product, by=None, title=_("新品上架：%s") % product.title,
+                           body=_product_card_text(product))
+
+
+def export_rows(shop: Shop, kind: str) -> tuple[list[str], list[list]]:
+    if kind == "answers":
+        header = ["id", "category", "question", "similar", "answer", "product", "enabled"]
+        rows = [[a.code, a.category, a.question, "|".join(a.similar), a.answer,
+                 a.product.code if a.product else "", "1" if a.enabled else "0"]
+                for a in StandardAnswer.objects.filter(shop=shop).select_related("product")]
+    elif kind == "phrases":
+        header = ["shortcut", "text", "seat"]
+        rows = [[p.shortcut, p.text, p.seat.name if p.seat else ""]
+                for p in QuickPhrase.objects.filter(shop=shop).select_related("seat")]
+    elif kind == "products":
+        import json
+
+        header = ["id", "title", "category", "price", "stock", "material", "size_chart", "usage", "precautions",
+                  "care", "suits", "not_suits", "images", "related", "upsell", "published"]
+        rows = []
+        for p in Product.objects.filter(shop=shop).prefetch_related("related", "upsell"):
+            rows.append([p.code, p.title, p.category, "" if p.price is None else str(p.price), str(p.stock),
+                         p.material, json.dumps(p.size_chart, ensure_ascii=False) if p.size_chart else "",
+                         p.usage, p.precautions, p.care, p.suits, p.not_suits, "|".join(p.images),
+                         "|".join(r.code for r in p.related.all()), "|".join(r.code for r in p.upsell.all()),
+                         "1" if p.published else "0"])
+    else:
+        raise ValueError(kind)
+    return header, rows
+
+
+def _safe_cell(value) -> str:
+    """Spreadsheet formula injection: a cell starting with = + - @ is shown as text."""
+    value = "" if value is None else str(value)
+    risky = value[:1] in {"=", "+", "@"} or (value[:1] == "-" and not value[1:2].isdigit())
+    return "'" + value if risky else value
+
+
+def export_file(shop: Shop, kind: str, fmt: str = "csv") -> tuple[bytes, str, str]:
+    """(content, content type, file name). CSV is UTF-8 with a BOM so Excel opens it right."""
+    header, rows = export_rows(shop, kind)
+    if fmt == "xlsx":
+        from openpyxl import Workbook
+
+        book = Workbook(write_only=True)
+        sheet = book.create_sheet(kind)
+        sheet.append(header)
+        for row in rows:
+            sheet.append([_safe_cell(v) for v in row])
+        buf = io.BytesIO()
+        book.save(buf)
+        return (buf.getvalue(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                f"{kind}.xlsx")
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(header)
+    writer.writerows([[_safe_cell(v) for v in row] for row in rows])
+    return ("\ufeff" + buf.getvalue()).encode("utf-8"), "text/csv; charset=utf-8", f"{kind}.csv"
+
+
+CATEGORY_CHOICES = Category.choices

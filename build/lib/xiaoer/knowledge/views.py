@@ -1,0 +1,236 @@
+"""Knowledge pages under /desk/knowledge (Chinese first). Everyone who chats can read; supervisors
+and owners write. Thin: parse, call one service, render."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.db.models import Q
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from xiaoer.accounts import services as account_services
+from xiaoer.accounts.models import Seat
+from xiaoer.knowledge import services, tasks
+from xiaoer.knowledge.models import Category, ImportJob, KnowledgeNotice, Product, QuickPhrase, StandardAnswer
+
+MAX_UPLOAD = 20 * 1024 * 1024
+
+
+def _staff(request, *, write: bool = False):
+    staff = account_services.staff_for_user(request.user)
+    roles = account_services.SUPERVISOR_ROLES if write else account_services.CHAT_ROLES
+    return account_services.require_role(staff, roles)
+
+
+def _ctx(staff, **extra) -> dict:
+    return {"staff": staff, "can_write": staff.is_supervisor, "categories": Category.choices, **extra}
+
+
+@login_required
+def answers(request):
+    staff = _staff(request)
+    qs = StandardAnswer.objects.filter(shop_id=staff.shop_id).select_related("product")
+    q = request.GET.get("q", "").strip()[:100]
+    category = request.GET.get("category", "")
+    if q:
+        qs = qs.filter(Q(code__icontains=q) | Q(question__icontains=q) | Q(answer__icontains=q))
+    if category in Category.values:
+        qs = qs.filter(category=category)
+    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    return render(request, "knowledge/answers.html", _ctx(staff, page=page, q=q, category=category, tab="answers"))
+
+
+@login_required
+def answer_edit(request, answer_id: int | None = None):
+    staff = _staff(request)
+    instance = services.access_answer(staff, answer_id) if answer_id else None
+    error = None
+    if request.method == "POST":
+        staff = _staff(request, write=True)
+        form = request.POST
+        try:
+            with transaction.atomic():
+                instance = services.do_save_answer(
+                    staff.shop, code=form.get("code", ""), category=form.get("category", ""),
+                    question=form.get("question", ""), answer=form.get("answer", ""),
+                    similar=[s.strip() for s in form.get("similar", "").splitlines() if s.strip()],
+                    product_code=form.get("product", ""), enabled=form.get("enabled") == "on", instance=instance)
+            return redirect("knowledge-answers")
+        except ValidationError as exc:
+            error = "；".join(exc.messages)
+    return render(request, "knowledge/answer_edit.html",
+                  _ctx(staff, obj=instance, error=error, form=request.POST if error else None, tab="answers"))
+
+
+@login_required
+@require_POST
+def answer_delete(request, answer_id: int):
+    staff = _staff(request, write=True)
+    with transaction.atomic():
+        services.do_delete_answer(services.access_answer(staff, answer_id))
+    return redirect("knowledge-answers")
+
+
+@login_required
+@require_POST
+def answer_must_read(request, answer_id: int):
+    staff = _staff(request, write=True)
+    with transaction.atomic():
+        services.do_set_must_read(services.access_answer(staff, answer_id), by=staff)
+    return redirect("knowledge-notices")
+
+
+@login_required
+def products(request):
+    staff = _staff(request)
+    qs = Product.objects.filter(shop_id=staff.shop_id)
+    q = request.GET.get("q", "").strip()[:100]
+    if q:
+        qs = qs.filter(Q(code__icontains=q) | Q(title__icontains=q))
+    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    return render(request, "knowledge/products.html", _ctx(staff, page=page, q=q, tab="products"))
+
+
+_PRODUCT_TEXT = ["title", "category", "material", "usage", "precautions", "care", "suits", "not_suits"]
+
+
+@login_required
+def product_edit(request, product_id: int | None = None):
+    staff = _staff(request)
+    instance = services.access_product(staff, product_id) if product_id else None
+    error = None
+    if request.method == "POST":
+        staff = _staff(request, write=True)
+        form = request.POST
+        fields = {key: form.get(key, "")[:5000] for key in _PRODUCT_TEXT}
+        fields["code"] = form.get("code", "")
+        fields["size_chart"] = form.get("size_chart", "")
+        fields["related"] = [c.strip() for c in form.get("related", "").split("|") if c.strip()]
+        fields["upsell"] = [c.strip() for c in form.get("upsell", "").split("|") if c.strip()]
+        try:
+            fields["price"] = form.get("price") or None
+            fields["stock"] = int(form.get("stock") or 0)
+            with transaction.atomic():
+                instance = services.do_save_product(staff.shop, instance=instance, **fields)
+            return redirect("knowledge-products")
+        except (ValidationError, ValueError) as exc:
+            error = "；".join(getattr(exc, "messages", [str(exc)]))
+    chart_text = ""
+    if instance is not None and instance.size_chart:
+        import json
+
+        chart_text = json.dumps(instance.size_chart, ensure_ascii=False)
+    return render(request, "knowledge/product_edit.html",
+                  _ctx(staff, obj=instance, error=error, chart_text=chart_text, tab="products",
+                       related="|".join(instance.related.values_list("code", flat=True)) if instance else "",
+                       upsell="|".join(instance.upsell.values_list("code", flat=True)) if instance else ""))
+
+
+@login_required
+@require_POST
+def product_publish(request, product_id: int):
+    staff = _staff(request, write=True)
+    with transaction.atomic():
+        services.do_publish_product(services.access_product(staff, product_id), by=staff)
+    return redirect("knowledge-notices")
+
+
+@login_required
+@require_POST
+def product_must_read(request, product_id: int):
+    staff = _staff(request, write=True)
+    with transaction.atomic():
+        services.do_set_must_read(services.access_product(staff, product_id), by=staff)
+    return redirect("knowledge-notices")
+
+
+@login_required
+def phrases(request):
+    staff = _staff(request)
+    error = None
+    if request.method == "POST":
+        staff = _staff(request, write=True)
+        seat = None
+        if request.POST.get("seat"):
+            seat = account_services.access_seat(staff, int(request.POST["seat"]))
+        try:
+            services.do_save_phrase(staff.shop, shortcut=request.POST.get("shortcut", ""),
+                                    text=request.POST.get("text", ""), seat=seat)
+            return redirect("knowledge-phrases")
+        except ValidationError as exc:
+            error = "；".join(exc.messages)
+    rows = QuickPhrase.objects.filter(shop_id=staff.shop_id).select_related("seat")
+    seats = Seat.objects.filter(shop_id=staff.shop_id, is_active=True)
+    return render(request, "knowledge/phrases.html", _ctx(staff, rows=rows, seats=seats, error=error, tab="phrases"))
+
+
+@login_required
+def import_page(request):
+    staff = _staff(request, write=True)
+    error = None
+    if request.method == "POST":
+        upload = request.FILES.get("file")
+        kind = request.POST.get("kind", "")
+        if upload is None or kind not in services.KINDS:
+            error = "请选择文件和导入类型"
+        elif upload.size > MAX_UPLOAD:
+            error = "文件太大（上限 20 MB）"
+        else:
+            with transaction.atomic():
+                job = ImportJob.objects.create(shop_id=staff.shop_id, kind=kind, filename=upload.name[:200],
+                                               content=upload.read(), created_by=staff,
+                                               skip_bad_rows=request.POST.get("skip_bad_rows") == "on")
+                transaction.on_commit(lambda: tasks.run_import_job(job.id))
+            return redirect("knowledge-import-job", job_id=job.id)
+    return render(request, "knowledge/import.html", _ctx(staff, error=error, tab="import"))
+
+
+@login_required
+def import_job(request, job_id: int):
+    staff = _staff(request, write=True)
+    job = ImportJob.objects.filter(pk=job_id, shop_id=staff.shop_id).first()
+    if job is None:
+        raise PermissionDenied
+    done, total = cache.get(tasks.progress_key(job.id)) or (0, 0)
+    percent = int(100 * done / total) if total else (100 if job.status in ("done", "failed") else 0)
+    template = "knowledge/_import_progress.html" if request.htmx else "knowledge/import_job.html"
+    return render(request, template, _ctx(staff, job=job, done=done, total=total, percent=percent, tab="import"))
+
+
+@login_required
+def export(request):
+    staff = _staff(request, write=True)
+    kind = request.GET.get("kind", "answers")
+    fmt = "xlsx" if request.GET.get("format") == "xlsx" else "csv"
+    if kind not in services.KINDS:
+        kind = "answers"
+    content, content_type, filename = services.export_file(staff.shop, kind, fmt)
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@login_required
+def notices(request):
+    staff = _staff(request)
+    rows = []
+    for notice in KnowledgeNotice.objects.filter(shop_id=staff.shop_id)[:50]:
+        acked = notice.acks.filter(staff=staff).exists()
+        unread = services.unread_staff(notice) if staff.is_supervisor else []
+        rows.append({"notice": notice, "acked": acked, "unread": unread})
+    return render(request, "knowledge/notices.html", _ctx(staff, rows=rows, tab="notices"))
+
+
+@login_required
+@require_POST
+def notice_ack(request, notice_id: int):
+    staff = _staff(request)
+    services.do_ack_notice(staff, notice_id)
+    if request.htmx:
+        return HttpResponse("已读 ✓")
+    return redirect("knowledge-notices")

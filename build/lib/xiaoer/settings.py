@@ -1,0 +1,198 @@
+"""Django settings. Everything a deployment changes comes from xiaoer.conf (docs/configuration.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dj_database_url
+
+from xiaoer.conf import bool_setting, int_setting, setting
+
+BASE_DIR = Path(__file__).resolve().parent
+DATA_DIR = Path(setting("DATA_DIR", "var")).resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+
+
+def _local_secret_key() -> str:
+    """No SECRET_KEY configured: make one per data dir, so nothing secret lives in the repo."""
+    import secrets
+
+    path = DATA_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = setting("SECRET_KEY") or _local_secret_key()
+DEBUG = bool_setting("DEBUG", False)
+ALLOWED_HOSTS = [h.strip() for h in str(setting("ALLOWED_HOSTS", "*")).split(",") if h.strip()]
+CSRF_TRUSTED_ORIGINS = [o.strip() for o in str(setting("CSRF_TRUSTED_ORIGINS", "")).split(",") if o.strip()]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "huey.contrib.djhuey",
+    "xiaoer.accounts",
+    "xiaoer.customers",
+    "xiaoer.chat",
+    "xiaoer.knowledge",
+    "xiaoer.assistant",
+    "xiaoer.orders",
+    "xiaoer.notify",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "xiaoer.accounts.middleware.ShopTimezoneMiddleware",
+]
+
+ROOT_URLCONF = "xiaoer.urls"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+            ],
+        },
+    }
+]
+ASGI_APPLICATION = "xiaoer.asgi.application"
+
+# --- database -------------------------------------------------------------------------------
+DATABASE_URL = setting("DATABASE_URL")
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+    if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        # The group-commit writer's statements must not stick to a generic plan made on empty
+        # tables (DESIGN.md "The chat hot path").
+        DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c plan_cache_mode=force_custom_plan"
+        DATABASES["default"]["TEST"] = {"NAME": setting("TEST_DATABASE_NAME", "test_xiaoer")}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": DATA_DIR / "xiaoer.sqlite3",
+            "OPTIONS": {
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;",
+                "transaction_mode": "IMMEDIATE",
+            },
+            # A file, not :memory:, so socket tests can serve the test database from a live server.
+            "TEST": {"NAME": str(DATA_DIR / "test.sqlite3")},
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- real-time hub and task queue ----------------------------------------------------------------
+REDIS_URL = setting("REDIS_URL") or ""
+HUEY_IMMEDIATE = bool_setting("HUEY_IMMEDIATE", False)
+if REDIS_URL:
+    HUEY = {
+        "huey_class": "huey.RedisHuey",
+        "name": "xiaoer",
+        "url": REDIS_URL,
+        "immediate": HUEY_IMMEDIATE,
+        "consumer": {"workers": int_setting("HUEY_WORKERS", 2), "worker_type": "thread"},
+    }
+else:
+    HUEY = {
+        "huey_class": "huey.SqliteHuey",
+        "name": "xiaoer",
+        "filename": str(DATA_DIR / "huey.sqlite3"),
+        "immediate": HUEY_IMMEDIATE,
+        "consumer": {"workers": int_setting("HUEY_WORKERS", 2), "worker_type": "thread"},
+    }
+
+# --- auth ----------------------------------------------------------------------------------------
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+]
+LOGIN_URL = "/desk/login"
+LOGIN_REDIRECT_URL = "/desk"
+LOGIN_MAX_FAILURES = int_setting("LOGIN_MAX_FAILURES", 5)
+LOGIN_LOCKOUT_SECONDS = int_setting("LOGIN_LOCKOUT_SECONDS", 300)
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+
+# --- i18n / time ---------------------------------------------------------------------------------
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+USE_I18N = True
+USE_TZ = True
+TIME_ZONE = "Asia/Shanghai"
+
+# --- files ---------------------------------------------------------------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+MEDIA_URL = "/media/"
+MEDIA_ROOT = Path(setting("MEDIA_ROOT", DATA_DIR / "media"))
+MAX_IMAGE_BYTES = int_setting("MAX_IMAGE_BYTES", 10 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_IMAGE_BYTES + 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+
+# --- chat ----------------------------------------------------------------------------------------
+CHAT_MAX_MESSAGE_CHARS = 5000
+CHAT_BATCH_MAX = int_setting("CHAT_BATCH_MAX", 256)
+CHAT_BATCH_WAIT_MS = float(setting("CHAT_BATCH_WAIT_MS", 2))
+CHAT_SEND_QUEUE = int_setting("CHAT_SEND_QUEUE", 1000)
+CHAT_HEARTBEAT_SECONDS = int_setting("CHAT_HEARTBEAT_SECONDS", 25)
+CHAT_SHOPPER_RATE = float(setting("CHAT_SHOPPER_RATE", 5))  # messages per second, sustained
+CHAT_SHOPPER_BURST = int_setting("CHAT_SHOPPER_BURST", 20)
+SHOPPER_TOKEN_MAX_AGE = int_setting("SHOPPER_TOKEN_MAX_AGE", 60 * 60 * 24 * 365)
+
+# Side-panel sections of the workbench: (title, url name taking conversation_id). Apps add theirs;
+# names that do not resolve are skipped, so an app can be left out of a deployment.
+XIAOER_SIDE_PANELS = [
+    ("顾客", "desk-panel-customer"),
+    ("机器人建议", "assistant-panel"),
+    ("订单", "orders-panel"),
+    ("内部任务", "orders-tasks-panel"),
+]
+
+# --- outbound email (notify app; Django's SMTP backend) -------------------------------------------
+EMAIL_BACKEND = str(setting("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend"))
+EMAIL_HOST = str(setting("EMAIL_HOST", "localhost"))
+EMAIL_PORT = int_setting("EMAIL_PORT", 25)
+EMAIL_HOST_USER = str(setting("EMAIL_HOST_USER", ""))
+EMAIL_HOST_PASSWORD = str(setting("EMAIL_HOST_PASSWORD", ""))
+EMAIL_USE_TLS = bool_setting("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = int_setting("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = str(setting("DEFAULT_FROM_EMAIL", "xiaoer@localhost"))
+
+LOG_LEVEL = str(setting("LOG_LEVEL", "INFO")).upper()
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)-7s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "jieba": {"level": "WARNING"}},
+}

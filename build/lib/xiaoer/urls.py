@@ -1,0 +1,40 @@
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.staticfiles.views import serve as staticfiles_serve
+from django.http import HttpRequest, HttpResponse
+from django.urls import include, path, re_path
+
+from xiaoer.api import api
+from xiaoer.health import healthz
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("api/", api.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("xiaoer.chat.urls")),
+]
+
+for app in ("xiaoer.knowledge", "xiaoer.assistant", "xiaoer.orders", "xiaoer.notify", "xiaoer.customers"):
+    if app in settings.INSTALLED_APPS:
+        try:
+            urlpatterns.append(path("", include(f"{app}.urls")))
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{app}.urls":
+                raise
+
+
+def static_file(request: HttpRequest, path: str) -> HttpResponse:
+    """Static files through the staticfiles finders (app folders, django-htmx), so the embedded
+    default needs neither collectstatic nor a web server in front."""
+    response = staticfiles_serve(request, path, insecure=True)
+    if response.streaming:  # small files: a plain body avoids sync iteration under ASGI
+        plain = HttpResponse(b"".join(response.streaming_content), status=response.status_code)
+        for header, value in response.items():
+            plain[header] = value
+        response = plain
+    response["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
+urlpatterns.append(re_path(r"^static/(?P<path>.*)$", static_file))
