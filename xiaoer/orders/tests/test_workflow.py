@@ -254,3 +254,27 @@ def test_agent_raises_task_from_tasks_panel(world, client):
         "missing_item", order, world.conversation, world.seat)
     assert client.post(f"/desk/c/{world.conversation.pk}/tasks", {"kind": "missing_item", "question": ""}
                        ).status_code == 422
+
+
+def test_task_events_reach_the_hub_after_commit_only(world, monkeypatch, django_capture_on_commit_callbacks):
+    """The workbench learns of a raised and an answered task live; nobody hears of a write that
+    rolled back."""
+    from xiaoer.chat import hub
+
+    heard: list[tuple] = []
+    monkeypatch.setattr(hub, "publish_event", lambda *args, **kwargs: heard.append((args, kwargs)))
+    with django_capture_on_commit_callbacks(execute=False) as pending:
+        task = order_services.do_raise_task(world.agent, kind=TaskKind.DAMAGED_PARCEL, question="包裹破损，请跟进",
+                                            conversation=world.conversation)
+    assert heard == []  # not before the commit
+    for callback in pending:
+        callback()
+    (args, kwargs), = heard
+    assert args[:2] == (world.shop.id, "task.created") and args[2]["id"] == task.pk
+    assert kwargs == {"conversation_id": world.conversation.pk}
+
+    with django_capture_on_commit_callbacks(execute=True):
+        order_services.do_answer_task(world.aftersales, task, answer="已安排补发")
+    args, kwargs = heard[-1]
+    assert args[1] == "task.answered" and args[2]["answer"] == "已安排补发"
+    assert kwargs == {"conversation_id": world.conversation.pk}
