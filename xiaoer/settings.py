@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    "ninja",  # serves the API docs page from its own static files, not a CDN (closed networks)
     "huey.contrib.djhuey",
     "xiaoer.accounts",
     "xiaoer.customers",
