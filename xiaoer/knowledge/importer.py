@@ -61,6 +61,7 @@ PRODUCT_COLUMNS = {
     "precautions": ["precautions", "注意事项"], "care": ["care", "保养", "洗涤保养"],
     "suits": ["suits", "适合"], "not_suits": ["not_suits", "不适合"], "images": ["images", "图片"],
     "related": ["related", "关联商品"], "upsell": ["upsell", "升级推荐"], "published": ["published", "上架"],
+    "skus": ["skus", "sku", "规格"],
 }
 PRODUCT_REQUIRED = ["id", "title"]
 
@@ -293,6 +294,57 @@ def check_size_chart(chart) -> dict:
     return clean
 
 
+MAX_SKUS = 200
+
+
+def parse_skus(text: str) -> list[dict]:
+    """``code:颜色=黑,尺码=M:129:30 | code2:...`` → [{code, attrs, price, stock}]; price and stock
+    may be left empty (the product's price, stock 0). Raises ValueError naming the bad SKU."""
+    skus: list[dict] = []
+    seen: set[str] = set()
+    for part in (p.strip() for p in (text or "").split("|")):
+        if not part:
+            continue
+        fields = [f.strip() for f in part.split(":")]
+        if len(fields) > 4 or not _CODE.match(fields[0]):
+            raise ValueError(_("SKU“%s”应写成 编号:属性=值,属性=值:价格:库存") % part[:40])
+        code = fields[0]
+        if code in seen:
+            raise ValueError(_("SKU 编号“%s”重复") % code)
+        seen.add(code)
+        attrs: dict[str, str] = {}
+        for pair in filter(None, (a.strip() for a in (fields[1] if len(fields) > 1 else "").split(","))):
+            name, sep, value = pair.partition("=")
+            if not sep or not name.strip() or not value.strip():
+                raise ValueError(_("SKU“%(code)s”的属性“%(attr)s”应写成 属性=值") % {"code": code, "attr": pair[:20]})
+            attrs[name.strip()[:20]] = value.strip()[:40]
+        price = None
+        if len(fields) > 2 and fields[2]:
+            try:
+                price = Decimal(fields[2].replace("¥", "").replace(",", ""))
+            except InvalidOperation as exc:
+                raise ValueError(_("SKU“%(code)s”的价格“%(p)s”不是数字") % {"code": code, "p": fields[2][:20]}) from exc
+            if price < 0 or price >= Decimal("100000000"):
+                raise ValueError(_("SKU“%s”的价格超出范围") % code)
+        stock = 0
+        if len(fields) > 3 and fields[3]:
+            try:
+                stock = int(fields[3])
+            except ValueError as exc:
+                raise ValueError(_("SKU“%(code)s”的库存“%(s)s”不是整数") % {"code": code, "s": fields[3][:20]}) from exc
+        skus.append({"code": code, "attrs": attrs, "price": price, "stock": stock})
+    if len(skus) > MAX_SKUS:
+        raise ValueError(_("一个商品最多 %d 个 SKU") % MAX_SKUS)
+    return skus
+
+
+def format_skus(skus) -> str:
+    """The inverse of parse_skus, for export."""
+    return " | ".join(
+        f"{s.code}:{','.join(f'{k}={v}' for k, v in s.attrs.items())}:{'' if s.price is None else s.price}:{s.stock}"
+        for s in skus)
+
+
 def parse_products(table: list[list[str]]) -> Parsed:
     out = Parsed()
     seen: dict[str, int] = {}
@@ -352,4 +404,6 @@ def _product_row(rec: dict, seen: dict[str, int]) -> dict:
         "usage": rec.get("usage", ""), "precautions": rec.get("precautions", ""), "care": rec.get("care", ""),
         "suits": rec.get("suits", ""), "not_suits": rec.get("not_suits", ""), "images": images,
         "related": _list("related"), "upsell": _list("upsell"), "published": published,
+        # None: the file has no skus column, so the product's SKUs are left as they are
+        "skus": parse_skus(rec["skus"]) if "skus" in rec else None,
     }

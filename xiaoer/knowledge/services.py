@@ -26,6 +26,7 @@ from xiaoer.knowledge.models import (
     NoticeAck,
     Product,
     QuickPhrase,
+    Sku,
     StandardAnswer,
 )
 
@@ -417,10 +418,31 @@ def _write_products(shop: Shop, rows: list[dict], result: ImportResult, progress
     for through, key in ((through_related, "related"), (through_upsell, "upsell")):
         through.objects.bulk_create([through(from_product_id=ids[row["code"]], to_product_id=ids[c])
                                      for row in rows for c in dict.fromkeys(row[key]) if c != row["code"]])
+    _write_skus(ids, [row for row in rows if row.get("skus") is not None])
     if len(newly_published) <= 20:  # a bulk catalogue load is not a launch: no flood of broadcasts
         for product in newly_published:
             _create_notice(shop.id, product=product, by=None, title=_("新品上架：%s") % product.title,
                            body=_product_card_text(product))
+
+
+def _write_skus(ids: dict[str, int], rows: list[dict]) -> None:
+    """A product row with a skus cell replaces that product's SKUs (kept by code: same code, same row)."""
+    if not rows:
+        return
+    product_ids = [ids[row["code"]] for row in rows]
+    existing = {(s.product_id, s.code): s for s in Sku.objects.filter(product_id__in=product_ids)}
+    keep, new, changed = set(), [], []
+    for row in rows:
+        pid = ids[row["code"]]
+        for item in row["skus"]:
+            sku = existing.get((pid, item["code"])) or Sku(product_id=pid, code=item["code"])
+            sku.attrs, sku.price, sku.stock = item["attrs"], item["price"], item["stock"]
+            (changed if sku.pk else new).append(sku)
+            keep.add((pid, item["code"]))
+    stale = [s.pk for key, s in existing.items() if key not in keep]
+    Sku.objects.filter(pk__in=stale).delete()
+    Sku.objects.bulk_create(new)
+    Sku.objects.bulk_update(changed, ["attrs", "price", "stock"])
 
 
 def export_rows(shop: Shop, kind: str) -> tuple[list[str], list[list]]:
@@ -437,14 +459,14 @@ def export_rows(shop: Shop, kind: str) -> tuple[list[str], list[list]]:
         import json
 
         header = ["id", "title", "category", "price", "stock", "material", "size_chart", "usage", "precautions",
-                  "care", "suits", "not_suits", "images", "related", "upsell", "published"]
+                  "care", "suits", "not_suits", "images", "related", "upsell", "published", "skus"]
         rows = []
-        for p in Product.objects.filter(shop=shop).prefetch_related("related", "upsell"):
+        for p in Product.objects.filter(shop=shop).prefetch_related("related", "upsell", "skus"):
             rows.append([p.code, p.title, p.category, "" if p.price is None else str(p.price), str(p.stock),
                          p.material, json.dumps(p.size_chart, ensure_ascii=False) if p.size_chart else "",
                          p.usage, p.precautions, p.care, p.suits, p.not_suits, "|".join(p.images),
                          "|".join(r.code for r in p.related.all()), "|".join(r.code for r in p.upsell.all()),
-                         "1" if p.published else "0"])
+                         "1" if p.published else "0", importer.format_skus(p.skus.all())])
     else:
         raise ValueError(kind)
     return header, rows

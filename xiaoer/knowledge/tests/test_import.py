@@ -146,6 +146,48 @@ def test_products_with_size_charts_and_links():
     assert p1.published
 
 
+def test_products_carry_skus_and_reimport_replaces_them_by_code():
+    from decimal import Decimal
+
+    from xiaoer.knowledge.models import Sku
+
+    shop = make_shop()
+    data = ("id,title,price,规格\n"
+            'T1,卫衣,129,"T1-S:颜色=黑,尺码=S:129:30 | T1-M:颜色=黑,尺码=M::5"\n'
+            "T2,袜子,9,\n").encode()
+    assert services.import_file(shop, "products", data, "p.csv").imported
+    skus = {s.code: s for s in Sku.objects.filter(product__shop=shop)}
+    assert set(skus) == {"T1-S", "T1-M"}
+    assert skus["T1-S"].attrs == {"颜色": "黑", "尺码": "S"} and skus["T1-S"].price == Decimal("129")
+    assert skus["T1-M"].price is None and skus["T1-M"].stock == 5
+
+    again = 'id,title,skus\nT1,卫衣,"T1-M:颜色=黑,尺码=M:139:8"\n'.encode()
+    result = services.import_file(shop, "products", again, "p.csv")
+    assert result.imported and result.created == 0 and result.updated == 1
+    (only,) = Sku.objects.filter(product__shop=shop)
+    assert (only.code, only.pk, only.stock) == ("T1-M", skus["T1-M"].pk, 8)  # same row, updated
+
+    no_column = "id,title\nT1,卫衣（新标题）\n".encode()
+    assert services.import_file(shop, "products", no_column, "p.csv").imported
+    assert Sku.objects.filter(product__shop=shop).count() == 1  # no skus column: SKUs left alone
+
+    header, rows = services.export_rows(shop, "products")
+    assert rows[0][header.index("skus")] == "T1-M:颜色=黑,尺码=M:139.00:8"
+
+
+@pytest.mark.parametrize("cell, problem", [
+    ("bad code!:颜色=黑", "编号"), ("A1:颜色黑", "属性=值"), ("A1::abc", "价格"), ("A1:::x", "库存"),
+    ("A1:: | A1::", "重复"),
+])
+def test_bad_skus_are_reported_with_row_and_reason(cell, problem):
+    shop = make_shop()
+    data = f'id,title,skus\nP1,好的,\nP2,坏的,"{cell}"\n'.encode()
+    result = services.import_file(shop, "products", data, "p.csv")
+    assert not result.imported
+    (error,) = result.errors
+    assert error.row == 3 and problem in str(error)
+
+
 def test_phrases_import_with_seat_and_unknown_seat():
     shop = make_shop()
     seat = make_seat(shop)
