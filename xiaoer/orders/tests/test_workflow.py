@@ -14,21 +14,28 @@ from xiaoer.orders import services as order_services
 from xiaoer.orders.models import ConfirmState, OrderChange, OrderStatus, TaskKind, TaskStatus
 from xiaoer.testing import PASSWORD, make_shop, make_staff
 
+from .conftest import local
+
 
 def _shopper_texts(world) -> list[str]:
     return list(Message.objects.filter(conversation=world.conversation, sender_kind="system")
                 .values_list("body", flat=True))
 
 
-def _paid(world, **fields):
-    now = timezone.now()
+# Sweeps stay quiet in the shop's quiet hours (22:00–08:00 Shanghai): tests that sweep use a fixed
+# daytime clock, never the wall clock, or they would fail whenever the suite runs at night there.
+DAYTIME = local(2026, 3, 2, 10, 0)
+
+
+def _paid(world, at: dt.datetime | None = None, **fields):
+    now = at or timezone.now()
     return world.order(created_at=now - dt.timedelta(minutes=10), paid_at=now - dt.timedelta(minutes=5),
                        paid_amount="99", **fields)
 
 
 def test_confirmation_asks_once_then_proceeds_with_order_address_on_timeout(world):
-    order = _paid(world)
-    now = timezone.now()
+    now = DAYTIME
+    order = _paid(world, at=now)
     assert order_services.run_confirmation_sweep(now=now)["asked"] == 1
     assert order_services.run_confirmation_sweep(now=now + dt.timedelta(minutes=1))["asked"] == 0
     texts = _shopper_texts(world)
@@ -43,8 +50,8 @@ def test_confirmation_asks_once_then_proceeds_with_order_address_on_timeout(worl
 
 
 def test_correction_becomes_an_order_change_and_shopper_is_told(world):
-    order = _paid(world)
-    order_services.run_confirmation_sweep()
+    order = _paid(world, at=DAYTIME)
+    assert order_services.run_confirmation_sweep(now=DAYTIME)["asked"] == 1
     change = order_services.do_change_order(world.agent, order, reason="顾客核对时更正地址",
                                             changes={"receiver_address": "北京市海淀区某街 9 号"})
     order_services.do_confirm_order(world.agent, order)
