@@ -1,7 +1,0 @@
-from django.apps import AppConfig
-
-
-class CustomersConfig(AppConfig):
-    name = "xiaoer.customers"
-    label = "customers"
-    verbose_name = "顾客"
