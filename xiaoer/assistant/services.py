@@ -265,16 +265,13 @@ def handle_shopper_message(message: dict) -> Suggestion | None:
     if message.get("kind") != "text" or not body or message.get("internal"):
         return None
     shop_id = message.get("shop")
-    # Read-only checks first: shops without knowledge (most chat tests, new shops) cost one query.
-    if shop_id is not None and not StandardAnswer.objects.filter(shop_id=shop_id, enabled=True).exists():
-        return None
+    if shop_id is not None and not robot_active(int(shop_id)):
+        return None  # nothing of the shop's own to suggest or send: stay out of the way
     conversation = Conversation.objects.select_related("shop", "customer", "seat").filter(
         pk=message["conversation"]).first()
-    if conversation is None:
+    if conversation is None or (shop_id is None and not robot_active(conversation.shop_id)):
         return None
     shop = conversation.shop
-    if shop_id is None and not StandardAnswer.objects.filter(shop_id=shop.id, enabled=True).exists():
-        return None  # nothing of the shop's own to suggest or send: stay out of the way
     cfg = current_settings(shop.id)
     if cfg.mode == RobotMode.OFF:
         return None

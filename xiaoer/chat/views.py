@@ -263,11 +263,9 @@ def desk_panels(request: HttpRequest, conversation_id: int) -> HttpResponse:
     services.access_conversation(request.staff, conversation_id)
     sections = []
     for title, url_name in settings.XIAOER_SIDE_PANELS:
-        try:
-            sections.append({"title": _(title), "name": url_name,
-                             "url": reverse(url_name, args=[conversation_id])})
-        except NoReverseMatch:
-            continue  # the app providing it is not installed in this deployment
+        url = _optional_url(url_name, conversation_id)  # "": its app is not in this deployment
+        if url:
+            sections.append({"title": _(title), "name": url_name, "url": url})
     return render(request, "chat/panels.html", {"sections": sections})
 
 
