@@ -7,16 +7,19 @@ from __future__ import annotations
 import csv
 import io
 import logging
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from xiaoer.accounts import services as account_services
 from xiaoer.accounts.models import Seat, Shop, Staff
 from xiaoer.knowledge import importer
 from xiaoer.knowledge.models import (
@@ -80,6 +83,16 @@ def access_phrase(staff: Staff, phrase_id: int) -> QuickPhrase:
     try:
         return QuickPhrase.objects.get(pk=phrase_id, shop_id=staff.shop_id)
     except QuickPhrase.DoesNotExist as exc:
+        raise Http404 from exc
+
+
+def access_sku(staff: Staff, product: Product, sku_id: int) -> Sku:
+    """A SKU of PRODUCT, which must be the caller's shop's (another shop's SKU is not found)."""
+    if product.shop_id != staff.shop_id:
+        raise Http404
+    try:
+        return Sku.objects.get(pk=sku_id, product=product)
+    except Sku.DoesNotExist as exc:
         raise Http404 from exc
 
 
@@ -164,6 +177,128 @@ def do_save_product(shop: Shop, *, instance: Product | None = None, **fields) ->
             getattr(obj, key).set(Product.objects.filter(shop=shop, code__in=fields[key]).exclude(pk=obj.pk))
     bump_version(shop.id)
     return obj
+
+
+# --- SKUs -----------------------------------------------------------------------------------------
+# Codes and attributes must survive the import/export cell `code:属性=值,…:price:stock | …`, so the
+# characters that format uses as separators are refused here rather than mangled on export.
+_ATTR_SEPARATORS = re.compile(r"[,，]")
+_ATTR_FORBIDDEN = set(":|=")
+MAX_SKU_ATTRS = 20
+MAX_SKU_PRICE = Decimal("100000000")
+MAX_SKU_STOCK = 1_000_000_000
+
+
+def parse_sku_attrs(text: str) -> dict[str, str]:
+    """``颜色=黑, 尺码=M`` (ASCII or full-width commas) → {"颜色": "黑", "尺码": "M"}; empty text → {}."""
+    pairs = []
+    for pair in filter(None, (p.strip() for p in _ATTR_SEPARATORS.split(text or ""))):
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise ValidationError(_("属性“%s”应写成 属性=值") % pair[:20])
+        pairs.append((name, value))
+    return check_sku_attrs(pairs)
+
+
+def check_sku_attrs(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """(name, value) pairs → a clean dict, with the importer's limits (name ≤ 20, value ≤ 40)."""
+    attrs: dict[str, str] = {}
+    for name, value in pairs:
+        name, value = str(name).strip(), str(value).strip()
+        if not name or not value:
+            raise ValidationError(_("属性“%s”应写成 属性=值") % f"{name}={value}"[:20])
+        if len(name) > 20 or len(value) > 40:
+            raise ValidationError(_("属性“%s”太长：属性名最多 20 字，值最多 40 字") % name[:20])
+        if _ATTR_FORBIDDEN & set(name + value) or _ATTR_SEPARATORS.search(name + value):
+            raise ValidationError(_("属性“%s”不能含有 : | = 或逗号") % name[:20])
+        if name in attrs:
+            raise ValidationError(_("属性“%s”重复") % name)
+        attrs[name] = value
+    if len(attrs) > MAX_SKU_ATTRS:
+        raise ValidationError(_("一个 SKU 最多 %d 个属性") % MAX_SKU_ATTRS)
+    return attrs
+
+
+def sku_attrs_text(attrs: dict) -> str:
+    """The inverse of parse_sku_attrs, to prefill the edit form."""
+    return ", ".join(f"{name}={value}" for name, value in attrs.items())
+
+
+def _sku_code(product: Product, code: str, sku: Sku | None) -> str:
+    code = (code or "").strip()
+    if not code:
+        raise ValidationError(_("SKU 编号不能为空"))
+    if len(code) > 64:
+        raise ValidationError(_("SKU 编号不能超过 64 个字符"))
+    if not importer._CODE.match(code):
+        raise ValidationError(_("SKU 编号只能包含字母、数字、下划线、点和减号"))
+    clash = Sku.objects.filter(product=product, code=code)
+    if sku is not None:
+        clash = clash.exclude(pk=sku.pk)
+    if clash.exists():
+        raise ValidationError(_("SKU 编号“%s”在这个商品里已被使用") % code)
+    return code
+
+
+def _sku_price(price: str | Decimal | None) -> Decimal | None:
+    """Empty means the product's own price applies (stored as NULL)."""
+    if price is None or (isinstance(price, str) and not price.strip()):
+        return None
+    text = str(price).strip().replace("¥", "").replace("￥", "").replace(",", "")
+    try:
+        value = Decimal(text)
+    except InvalidOperation as exc:
+        raise ValidationError(_("SKU 价格“%s”不是数字") % text[:20]) from exc
+    if not value.is_finite() or value < 0 or value >= MAX_SKU_PRICE:
+        raise ValidationError(_("SKU 价格超出范围（0 到 99999999.99）"))
+    if value.as_tuple().exponent < -2:
+        raise ValidationError(_("SKU 价格最多两位小数"))
+    return value
+
+
+def _sku_stock(stock: str | int | None) -> int:
+    if stock is None or (isinstance(stock, str) and not stock.strip()):
+        return 0
+    try:
+        value = int(str(stock).strip())
+    except ValueError as exc:
+        raise ValidationError(_("SKU 库存“%s”不是整数") % str(stock)[:20]) from exc
+    if value < 0:
+        raise ValidationError(_("SKU 库存不能是负数"))
+    if value >= MAX_SKU_STOCK:
+        raise ValidationError(_("SKU 库存超出范围"))
+    return value
+
+
+def do_save_sku(staff: Staff, product: Product, *, code: str, attrs: str | dict[str, str],
+                price: str | Decimal | None, stock: str | int | None, sku: Sku | None = None) -> Sku:
+    """Add a SKU to PRODUCT, or change SKU (one of PRODUCT's). ATTRS is ``属性=值, …`` text or a dict."""
+    account_services.require_role(staff, account_services.SUPERVISOR_ROLES)
+    if product.shop_id != staff.shop_id or (sku is not None and sku.product_id != product.pk):
+        raise Http404
+    if sku is None and Sku.objects.filter(product=product).count() >= importer.MAX_SKUS:
+        raise ValidationError(_("一个商品最多 %d 个 SKU") % importer.MAX_SKUS)
+    clean_code = _sku_code(product, code, sku)
+    clean_attrs = parse_sku_attrs(attrs) if isinstance(attrs, str) else check_sku_attrs(attrs.items())
+    clean_price, clean_stock = _sku_price(price), _sku_stock(stock)
+    obj = sku or Sku(product=product)  # assigned only once all is valid: a failed edit leaves SKU as it was
+    obj.code, obj.attrs, obj.price, obj.stock = clean_code, clean_attrs, clean_price, clean_stock
+    try:
+        with transaction.atomic():  # a savepoint: a concurrent add of the same code is a clean error
+            obj.save()
+    except IntegrityError as exc:
+        raise ValidationError(_("SKU 编号“%s”在这个商品里已被使用") % obj.code) from exc
+    bump_version(product.shop_id)
+    return obj
+
+
+def do_delete_sku(staff: Staff, sku: Sku) -> None:
+    account_services.require_role(staff, account_services.SUPERVISOR_ROLES)
+    shop_id = Product.objects.filter(pk=sku.product_id).values_list("shop_id", flat=True).first()
+    if shop_id != staff.shop_id:
+        raise Http404
+    sku.delete()
+    bump_version(shop_id)
 
 
 def do_publish_product(product: Product, *, by: Staff | None = None) -> KnowledgeNotice:

@@ -11,12 +11,21 @@ from django.db import transaction
 from django.db.models import Q
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from xiaoer.accounts import services as account_services
 from xiaoer.accounts.models import Seat
 from xiaoer.knowledge import services, tasks
-from xiaoer.knowledge.models import Category, ImportJob, KnowledgeNotice, Product, QuickPhrase, StandardAnswer
+from xiaoer.knowledge.models import (
+    Category,
+    ImportJob,
+    KnowledgeNotice,
+    Product,
+    QuickPhrase,
+    Sku,
+    StandardAnswer,
+)
 
 MAX_UPLOAD = 20 * 1024 * 1024
 
@@ -120,15 +129,64 @@ def product_edit(request, product_id: int | None = None):
             return redirect("knowledge-products")
         except (ValidationError, ValueError) as exc:
             error = "；".join(getattr(exc, "messages", [str(exc)]))
+    return _product_page(request, staff, instance, error=error)
+
+
+def _product_page(request, staff, instance: Product | None, *, error: str | None = None,
+                  editing: Sku | None = None, sku_form: dict | None = None, sku_error: str | None = None):
     chart_text = ""
     if instance is not None and instance.size_chart:
         import json
 
         chart_text = json.dumps(instance.size_chart, ensure_ascii=False)
+    skus = list(instance.skus.order_by("pk")) if instance else []  # pk: the order they were added/imported
     return render(request, "knowledge/product_edit.html",
                   _ctx(staff, obj=instance, error=error, chart_text=chart_text, tab="products",
                        related="|".join(instance.related.values_list("code", flat=True)) if instance else "",
-                       upsell="|".join(instance.upsell.values_list("code", flat=True)) if instance else ""))
+                       upsell="|".join(instance.upsell.values_list("code", flat=True)) if instance else "",
+                       skus=skus, editing=editing, sku_error=sku_error,
+                       sku_form=sku_form if sku_form is not None else _sku_form(editing)))
+
+
+_SKU_FIELDS = ["code", "attrs", "price", "stock"]
+
+
+def _sku_form(sku: Sku | None) -> dict:
+    if sku is None:
+        return dict.fromkeys(_SKU_FIELDS, "")
+    return {"code": sku.code, "attrs": services.sku_attrs_text(sku.attrs),
+            "price": "" if sku.price is None else str(sku.price), "stock": str(sku.stock)}
+
+
+@login_required
+def sku_edit(request, product_id: int, sku_id: int | None = None):
+    """GET: the product page with this SKU in the SKU form; POST: add (no sku_id) or save it."""
+    staff = _staff(request, write=request.method == "POST")
+    product = services.access_product(staff, product_id)
+    sku = services.access_sku(staff, product, sku_id) if sku_id else None
+    if request.method != "POST":
+        return _product_page(request, staff, product, editing=sku)
+    form = {key: request.POST.get(key, "")[:2000] for key in _SKU_FIELDS}
+    try:
+        with transaction.atomic():
+            services.do_save_sku(staff, product, sku=sku, **form)
+    except ValidationError as exc:
+        return _product_page(request, staff, product, editing=sku, sku_form=form, sku_error="；".join(exc.messages))
+    return _to_skus(product)
+
+
+@login_required
+@require_POST
+def sku_delete(request, product_id: int, sku_id: int):
+    staff = _staff(request, write=True)
+    product = services.access_product(staff, product_id)
+    with transaction.atomic():
+        services.do_delete_sku(staff, services.access_sku(staff, product, sku_id))
+    return _to_skus(product)
+
+
+def _to_skus(product: Product):
+    return redirect(reverse("knowledge-product", args=[product.id]) + "#skus")
 
 
 @login_required
