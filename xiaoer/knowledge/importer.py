@@ -115,17 +115,23 @@ def _read_xlsx(data: bytes) -> list[list[str]]:
         raise FileProblem(_("无法读取 Excel 文件：请确认是 .xlsx 格式")) from exc
     sheet = book.worksheets[0]
     rows = []
-    for values in sheet.iter_rows(values_only=True):
-        rows.append(["" if v is None else _cell_text(v) for v in values])
-        if len(rows) > MAX_ROWS:
-            break
-    book.close()
+    try:
+        for values in sheet.iter_rows(values_only=True):
+            rows.append(["" if v is None else _cell_text(v) for v in values])
+            if len(rows) > MAX_ROWS:
+                break
+    except (ValueError, OverflowError, KeyError, IndexError) as exc:  # e.g. a number cell holding NaN
+        raise FileProblem(_("无法读取 Excel 文件：从第 %d 行起有无法识别的单元格（如写成 NaN 的数字），"
+                            "请改正或清空后再导入") % (len(rows) + 1)) from exc
+    finally:
+        book.close()
     return rows
 
 
 def _cell_text(value) -> str:
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
+    if isinstance(value, float):
+        # as Excel shows it: 15 significant digits, so a computed 116.10000000000001 reads as 116.1
+        return str(int(value)) if value.is_integer() else f"{value:.15g}"
     return str(value).strip()
 
 
@@ -295,6 +301,43 @@ def check_size_chart(chart) -> dict:
 
 
 MAX_SKUS = 200
+# The limits of the price and stock columns (DecimalField(10, 2), IntegerField), for products and SKUs alike.
+MAX_PRICE = Decimal("100000000")
+MAX_STOCK = 1_000_000_000
+
+
+def parse_price(text: str | Decimal | None) -> Decimal | None:
+    """A price cell: empty → None; ``¥1,299.50`` → Decimal("1299.50"). 0 ≤ price < 10⁸ with at most two
+    decimals, else ValueError whose message starts with 价格 (callers may prefix the SKU). The product
+    page's SKU editor (services.do_save_sku) uses the same rules."""
+    if text is None or not str(text).strip():
+        return None
+    clean = str(text).strip().replace("¥", "").replace("￥", "").replace(",", "")
+    try:
+        value = Decimal(clean)
+    except InvalidOperation as exc:
+        raise ValueError(_("价格“%s”不是数字") % clean[:20]) from exc
+    if not value.is_finite() or value < 0 or value >= MAX_PRICE:  # NaN is checked first: it cannot be compared
+        raise ValueError(_("价格超出范围（0 到 99999999.99）"))
+    if value.as_tuple().exponent < -2:
+        raise ValueError(_("价格最多两位小数"))
+    return value
+
+
+def parse_stock(text: str | int | None) -> int:
+    """A stock cell: empty → 0; else a whole number 0 ≤ stock < 10⁹ (ValueError otherwise, message starting
+    with 库存)."""
+    if text is None or not str(text).strip():
+        return 0
+    try:
+        value = int(str(text).strip())
+    except ValueError as exc:
+        raise ValueError(_("库存“%s”不是整数") % str(text).strip()[:20]) from exc
+    if value < 0:
+        raise ValueError(_("库存不能是负数"))
+    if value >= MAX_STOCK:
+        raise ValueError(_("库存超出范围"))
+    return value
 
 
 def parse_skus(text: str) -> list[dict]:
@@ -318,20 +361,11 @@ def parse_skus(text: str) -> list[dict]:
             if not sep or not name.strip() or not value.strip():
                 raise ValueError(_("SKU“%(code)s”的属性“%(attr)s”应写成 属性=值") % {"code": code, "attr": pair[:20]})
             attrs[name.strip()[:20]] = value.strip()[:40]
-        price = None
-        if len(fields) > 2 and fields[2]:
-            try:
-                price = Decimal(fields[2].replace("¥", "").replace(",", ""))
-            except InvalidOperation as exc:
-                raise ValueError(_("SKU“%(code)s”的价格“%(p)s”不是数字") % {"code": code, "p": fields[2][:20]}) from exc
-            if price < 0 or price >= Decimal("100000000"):
-                raise ValueError(_("SKU“%s”的价格超出范围") % code)
-        stock = 0
-        if len(fields) > 3 and fields[3]:
-            try:
-                stock = int(fields[3])
-            except ValueError as exc:
-                raise ValueError(_("SKU“%(code)s”的库存“%(s)s”不是整数") % {"code": code, "s": fields[3][:20]}) from exc
+        try:
+            price = parse_price(fields[2] if len(fields) > 2 else "")
+            stock = parse_stock(fields[3] if len(fields) > 3 else "")
+        except ValueError as exc:  # "价格超出范围…" → "SKU“A1”的价格超出范围…"
+            raise ValueError(_("SKU“%(code)s”的%(problem)s") % {"code": code, "problem": exc}) from exc
         skus.append({"code": code, "attrs": attrs, "price": price, "stock": stock})
     if len(skus) > MAX_SKUS:
         raise ValueError(_("一个商品最多 %d 个 SKU") % MAX_SKUS)
@@ -374,20 +408,7 @@ def _product_row(rec: dict, seen: dict[str, int]) -> dict:
         raise ValueError(_("商品编号“%(code)s”重复（与第 %(row)d 行相同）") % {"code": code, "row": seen[code]})
     if not rec["title"]:
         raise ValueError(_("标题（title）为空"))
-    price = None
-    if rec.get("price"):
-        try:
-            price = Decimal(rec["price"].replace("¥", "").replace(",", ""))
-        except InvalidOperation as exc:
-            raise ValueError(_("价格“%s”不是数字") % rec["price"][:20]) from exc
-        if price < 0 or price >= Decimal("100000000"):
-            raise ValueError(_("价格超出范围"))
-    stock = 0
-    if rec.get("stock"):
-        try:
-            stock = int(rec["stock"])
-        except ValueError as exc:
-            raise ValueError(_("库存“%s”不是整数") % rec["stock"][:20]) from exc
+    price, stock = parse_price(rec.get("price", "")), parse_stock(rec.get("stock", ""))
     published = _bool(rec.get("published", ""), False)
     if published is None:
         raise ValueError(_("上架（published）只能填 是/否"))

@@ -10,7 +10,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -185,8 +185,6 @@ def do_save_product(shop: Shop, *, instance: Product | None = None, **fields) ->
 _ATTR_SEPARATORS = re.compile(r"[,，]")
 _ATTR_FORBIDDEN = set(":|=")
 MAX_SKU_ATTRS = 20
-MAX_SKU_PRICE = Decimal("100000000")
-MAX_SKU_STOCK = 1_000_000_000
 
 
 def parse_sku_attrs(text: str) -> dict[str, str]:
@@ -241,33 +239,18 @@ def _sku_code(product: Product, code: str, sku: Sku | None) -> str:
 
 
 def _sku_price(price: str | Decimal | None) -> Decimal | None:
-    """Empty means the product's own price applies (stored as NULL)."""
-    if price is None or (isinstance(price, str) and not price.strip()):
-        return None
-    text = str(price).strip().replace("¥", "").replace("￥", "").replace(",", "")
+    """Empty means the product's own price applies (stored as NULL). The import file's rules."""
     try:
-        value = Decimal(text)
-    except InvalidOperation as exc:
-        raise ValidationError(_("SKU 价格“%s”不是数字") % text[:20]) from exc
-    if not value.is_finite() or value < 0 or value >= MAX_SKU_PRICE:
-        raise ValidationError(_("SKU 价格超出范围（0 到 99999999.99）"))
-    if value.as_tuple().exponent < -2:
-        raise ValidationError(_("SKU 价格最多两位小数"))
-    return value
+        return importer.parse_price(price)
+    except ValueError as exc:  # "价格超出范围…" → "SKU 价格超出范围…"
+        raise ValidationError(_("SKU %s") % exc) from exc
 
 
 def _sku_stock(stock: str | int | None) -> int:
-    if stock is None or (isinstance(stock, str) and not stock.strip()):
-        return 0
     try:
-        value = int(str(stock).strip())
+        return importer.parse_stock(stock)
     except ValueError as exc:
-        raise ValidationError(_("SKU 库存“%s”不是整数") % str(stock)[:20]) from exc
-    if value < 0:
-        raise ValidationError(_("SKU 库存不能是负数"))
-    if value >= MAX_SKU_STOCK:
-        raise ValidationError(_("SKU 库存超出范围"))
-    return value
+        raise ValidationError(_("SKU %s") % exc) from exc
 
 
 def do_save_sku(staff: Staff, product: Product, *, code: str, attrs: str | dict[str, str],
