@@ -153,6 +153,9 @@ def do_delete_answer(answer: StandardAnswer) -> None:
 
 # --- products and broadcasts ----------------------------------------------------------------------
 def do_save_product(shop: Shop, *, instance: Product | None = None, **fields) -> Product:
+    """Create or change a product. PRICE and STOCK may be typed text (``¥1,299.50``, ``30``; empty: no price,
+    stock 0): the import file's rules (importer.parse_price/parse_stock). Fields not given are left alone; a
+    refused save leaves INSTANCE as it was."""
     obj = instance or Product(shop=shop)
     code = str(fields.get("code", obj.code)).strip()
     if not code or not importer._CODE.match(code):
@@ -165,6 +168,13 @@ def do_save_product(shop: Shop, *, instance: Product | None = None, **fields) ->
     try:
         fields["size_chart"] = importer.parse_size_chart(chart) if isinstance(chart, str) \
             else importer.check_size_chart(chart or {})
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from exc
+    try:  # "价格超出范围（0 到 99999999.99）", "库存不能是负数", …
+        if "price" in fields:
+            fields["price"] = importer.parse_price(fields["price"])
+        if "stock" in fields:
+            fields["stock"] = importer.parse_stock(fields["stock"])
     except ValueError as exc:
         raise ValidationError(str(exc)) from exc
     for key, value in fields.items():

@@ -3,6 +3,8 @@ and owners write. Thin: parse, call one service, render."""
 
 from __future__ import annotations
 
+import json
+
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -106,44 +108,51 @@ def products(request):
 
 
 _PRODUCT_TEXT = ["title", "category", "material", "usage", "precautions", "care", "suits", "not_suits"]
+_PRODUCT_FORM = ["code", *_PRODUCT_TEXT, "price", "stock", "size_chart", "related", "upsell"]
 
 
 @login_required
 def product_edit(request, product_id: int | None = None):
     staff = _staff(request)
     instance = services.access_product(staff, product_id) if product_id else None
-    error = None
-    if request.method == "POST":
-        staff = _staff(request, write=True)
-        form = request.POST
-        fields = {key: form.get(key, "")[:5000] for key in _PRODUCT_TEXT}
-        fields["code"] = form.get("code", "")
-        fields["size_chart"] = form.get("size_chart", "")
-        fields["related"] = [c.strip() for c in form.get("related", "").split("|") if c.strip()]
-        fields["upsell"] = [c.strip() for c in form.get("upsell", "").split("|") if c.strip()]
-        try:
-            fields["price"] = form.get("price") or None
-            fields["stock"] = int(form.get("stock") or 0)
-            with transaction.atomic():
-                instance = services.do_save_product(staff.shop, instance=instance, **fields)
-            return redirect("knowledge-products")
-        except (ValidationError, ValueError) as exc:
-            error = "；".join(getattr(exc, "messages", [str(exc)]))
-    return _product_page(request, staff, instance, error=error)
+    if request.method != "POST":
+        return _product_page(request, staff, instance)
+    staff = _staff(request, write=True)
+    form = request.POST
+    fields = {key: form.get(key, "")[:5000] for key in _PRODUCT_TEXT}
+    for key in ("code", "size_chart", "price", "stock"):  # price and stock are checked by the service
+        fields[key] = form.get(key, "")
+    fields["related"] = [c.strip() for c in form.get("related", "").split("|") if c.strip()]
+    fields["upsell"] = [c.strip() for c in form.get("upsell", "").split("|") if c.strip()]
+    try:
+        with transaction.atomic():
+            services.do_save_product(staff.shop, instance=instance, **fields)
+        return redirect("knowledge-products")
+    except ValidationError as exc:
+        error = "；".join(exc.messages)
+    # the form again with what was typed (INSTANCE is unchanged: a refused save assigns nothing)
+    return _product_page(request, staff, instance, error=error,
+                         product_form={key: form.get(key, "") for key in _PRODUCT_FORM})
+
+
+def _product_form(product: Product | None) -> dict:
+    """The product form's values as stored (a new product: empty, stock 0)."""
+    if product is None:
+        return {**dict.fromkeys(_PRODUCT_FORM, ""), "stock": "0"}
+    return {**{key: getattr(product, key) for key in ["code", *_PRODUCT_TEXT]},
+            "price": "" if product.price is None else str(product.price), "stock": str(product.stock),
+            "size_chart": json.dumps(product.size_chart, ensure_ascii=False) if product.size_chart else "",
+            "related": "|".join(product.related.values_list("code", flat=True)),
+            "upsell": "|".join(product.upsell.values_list("code", flat=True))}
 
 
 def _product_page(request, staff, instance: Product | None, *, error: str | None = None,
-                  editing: Sku | None = None, sku_form: dict | None = None, sku_error: str | None = None):
-    chart_text = ""
-    if instance is not None and instance.size_chart:
-        import json
-
-        chart_text = json.dumps(instance.size_chart, ensure_ascii=False)
+                  product_form: dict | None = None, editing: Sku | None = None, sku_form: dict | None = None,
+                  sku_error: str | None = None):
     skus = list(instance.skus.order_by("pk")) if instance else []  # pk: the order they were added/imported
     return render(request, "knowledge/product_edit.html",
-                  _ctx(staff, obj=instance, error=error, chart_text=chart_text, tab="products",
-                       related="|".join(instance.related.values_list("code", flat=True)) if instance else "",
-                       upsell="|".join(instance.upsell.values_list("code", flat=True)) if instance else "",
+                  _ctx(staff, obj=instance, error=error, tab="products",
+                       form=product_form if product_form is not None else _product_form(instance),
                        skus=skus, editing=editing, sku_error=sku_error,
                        sku_form=sku_form if sku_form is not None else _sku_form(editing)))
 
