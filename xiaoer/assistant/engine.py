@@ -31,7 +31,13 @@ INTENT_LABELS = {"greeting": "问候", "product_quality": "质量材质", "size_
                  "shipping": "发货物流", "after_sales": "售后", "payment": "付款", "order_change": "订单变更",
                  "product_usage": "使用方法", "other": "其他", "human": "转人工"}
 MAX_SHOP_INTENT_SAMPLES = 3000  # keeps retraining within seconds for very large knowledge bases
-ENCODER_MAX_CHARS = 80
+# The encoder costs ~1 ms per token here; shoppers' questions are 5–16 characters (our eval sets'
+# p99: 14). Longer parts are cut: their head still says what is asked, the word indexes see all.
+ENCODER_MAX_CHARS = 32
+# punctuation and sentence-final particles: a token each for the encoder, no meaning to match on
+_ENCODER_NOISE = re.compile(r"[\s,，.。!！?？~～、:：;；\"'“”‘’()（）\[\]【】…]+|[吗呢啊呀吧哦嘛哈呐]+(?=[\s,，.。!！?？~～]|$)")
+NEAR_DUPLICATE = 0.95  # character cosine above which a question repeats a known phrasing
+SEARCH_DIMS = int(__import__("os").environ.get("XIAOER_SEARCH_DIMS", "128"))
 HUMAN_CUE = re.compile(r"人工|真人|活人|人类|客服|主管|店长|老板|负责人|机器|自动回复|换人|转接|投诉|找人|叫人|来个人|"
                        r"跟人|和人|说人话|有人吗|human|agent")
 
@@ -128,6 +134,26 @@ def _emb_rescale(sims: np.ndarray, floor: float) -> np.ndarray:
     return np.clip((sims - floor) / (1.0 - floor), 0.0, 1.0)
 
 
+def principal_directions(vectors: np.ndarray, dims: int) -> np.ndarray | None:
+    """The top ``dims`` directions of the (uncentred) vectors, so cosines survive the projection.
+
+    Searching 30,000 phrasings is a matrix-vector product that reads every vector: at 384 floats
+    that is memory-bound (~4 ms here); at 128 it stays in cache (~0.6 ms)."""
+    if dims <= 0 or dims >= vectors.shape[1] or len(vectors) < dims:
+        return None
+    gram = vectors.T.astype(np.float64) @ vectors.astype(np.float64)
+    _values, directions = np.linalg.eigh(gram)  # ascending
+    return np.ascontiguousarray(directions[:, ::-1][:, :dims], dtype=np.float32)
+
+
+def _project(vectors: np.ndarray, projection: np.ndarray | None) -> np.ndarray:
+    if projection is None:
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+    out = vectors @ projection
+    out /= np.linalg.norm(out, axis=1, keepdims=True) + 1e-12
+    return np.ascontiguousarray(out, dtype=np.float32)
+
+
 class IntentModel:
     """Logistic regression over character n-grams, plus sentence vectors when an encoder is present."""
 
@@ -148,16 +174,16 @@ class IntentModel:
                                    class_weight="balanced", random_state=0)
         self.model.fit(x, labels, sample_weight=weights)
         self.classes = [str(c) for c in self.model.classes_]
-        self._coef_t = sparse.csr_matrix(self.model.coef_.T)
+        n_words = len(self.char.vocabulary_)
+        self._coef_words = sparse.csr_matrix(self.model.coef_[:, :n_words].T)
+        self._coef_vector = np.ascontiguousarray(self.model.coef_[:, n_words:].T, dtype=np.float32)
         self._intercept = self.model.intercept_.copy()
 
     def proba(self, lex: str, vector: np.ndarray | None) -> dict[str, float]:
-        x = self.fast.transform(lex)
-        if self.use_vectors:
-            v = vector if vector is not None else np.zeros(self.vector_dim, dtype=np.float32)
-            x = sparse.hstack([x, sparse.csr_matrix(v.reshape(1, -1) * 1.5)]).tocsr()
+        scores = (self.fast.transform(lex) @ self._coef_words).toarray().ravel() + self._intercept
+        if self.use_vectors and vector is not None:
+            scores += (vector.ravel() * 1.5) @ self._coef_vector
         # what predict_proba does for one-vs-rest log loss, without sklearn's per-call input checks
-        scores = (x @ self._coef_t).toarray().ravel() + self._intercept
         probs = 1.0 / (1.0 + np.exp(-scores))
         probs /= probs.sum() or 1.0
         return dict(zip(self.classes, probs.tolist(), strict=True))
@@ -241,6 +267,13 @@ def product_facts(lex: str, product: ProductInfo | None) -> list[dict]:
     return facts
 
 
+def encoder_text(text: str, shop_words: tx.ShopWords) -> str:
+    """What the sentence encoder sees: normalised, product titles masked (the word index matches
+    those; the vector should say what is asked), capped in length (its cost is per token)."""
+    plain = shop_words.mask(tx.normalize(text) or text)
+    return (_ENCODER_NOISE.sub("", plain) or plain)[:ENCODER_MAX_CHARS]
+
+
 # --- the index -------------------------------------------------------------------------------------
 def _tokenizer_for(shop_words: tx.ShopWords):
     def tokenize(text: str) -> list[str]:
@@ -268,6 +301,7 @@ class ShopIndex:
                     self.phrase_entry.append(pos)
         self.phrase_entry_arr = np.asarray(self.phrase_entry, dtype=np.int64)
         self.n_phrases = len(phrases)
+        self._zeros = np.zeros(self.n_phrases)
         lex = [tx.lexical(p) or p for p in phrases]
         self.char_vec = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 2), sublinear_tf=True)
         self.word_vec = TfidfVectorizer(tokenizer=_tokenizer_for(self.shop_words), lowercase=False,
@@ -284,12 +318,16 @@ class ShopIndex:
             self.char_m = self.word_m = None
         self.vectors = None
         if encoder is not None and phrases:
-            self.vectors = encoder.encode([tx.normalize(p) or p for p in phrases])
+            self.vectors = encoder.encode([self.encoder_text(p) for p in phrases])
         self.entry_cat = [e.category for e in self.entries]
         self._cat_names = sorted(set(self.entry_cat))
         cat_pos = {c: i for i, c in enumerate(self._cat_names)}
         self._entry_cat_idx = np.asarray([cat_pos[c] for c in self.entry_cat], dtype=np.int64)
         self.intent = self._train_intent(phrases, generic_vectors)
+        self.projection = self.search_vectors = None
+        if self.vectors is not None:
+            self.projection = principal_directions(self.vectors, SEARCH_DIMS)
+            self.search_vectors = _project(self.vectors, self.projection)
         self.build_seconds = time.perf_counter() - started
 
     def _train_intent(self, phrases: list[str], generic_vectors: np.ndarray | None) -> IntentModel:
@@ -311,55 +349,68 @@ class ShopIndex:
 
                 gv = build_vectors.load(self.encoder.name)
             if gv is None:  # another encoder: encode our phrasing set once (its cache keeps them)
-                gv = self.encoder.encode([tx.normalize(t) or t for t in g_texts])
+                gv = self.encoder.encode(build_vectors.generic_encoder_texts())
             sv = self.vectors[shop_idx] if self.vectors is not None and shop_idx else \
                 np.zeros((0, gv.shape[1]), dtype=np.float32)
             vectors = np.vstack([gv, sv])
         return IntentModel(texts, labels, vectors, weights)
 
+    def encoder_text(self, text: str) -> str:
+        return encoder_text(text, self.shop_words)
+
     # -- scoring one question --
-    def _score_one(self, raw: str, vector: np.ndarray | None) -> dict:
+    def _lexical_scores(self, raw: str) -> tuple[str, np.ndarray, np.ndarray]:
+        """The normalised text and its character and word similarity to every phrasing."""
         lex = tx.lexical(raw)
+        char_s = word_s = self._zeros
+        if self.n_phrases and lex:
+            q = self.char_fast.transform(lex)
+            if q.nnz:
+                char_s = (q @ self.char_m).toarray().ravel()
+            if self.word_m is not None:
+                qw = self.word_fast.transform(lex)
+                if qw.nnz:
+                    word_s = (qw @ self.word_m).toarray().ravel()
+        return lex, char_s, word_s
+
+    def known_vector(self, lexical: tuple[str, np.ndarray, np.ndarray]) -> np.ndarray | None:
+        """The stored vector of a phrasing the question repeats almost to the character: the encoder
+        would give (nearly) the same one, at ~1 ms a token (DESIGN.md, docs/decisions/035)."""
+        _lex, char_s, _word_s = lexical
+        if self.vectors is None or not len(char_s):
+            return None
+        best = int(np.argmax(char_s))
+        return self.vectors[best] if char_s[best] >= NEAR_DUPLICATE else None
+
+    def _score_one(self, raw: str, vector: np.ndarray | None,
+                   lexical: tuple[str, np.ndarray, np.ndarray] | None = None) -> dict:
+        lex, char_s, word_s = lexical or self._lexical_scores(raw)
         t = self.tuning
         probs = self.intent.proba(lex, vector)
         result = {"text": raw[:200], "lex": lex, "probs": probs, "candidates": []}
         if not self.n_phrases or not lex:
             return result
-        combo = np.zeros(self.n_phrases)
-        char_s = np.zeros(self.n_phrases)
-        word_s = np.zeros(self.n_phrases)
-        emb_s = np.zeros(self.n_phrases)
-        q = self.char_fast.transform(lex)
-        if q.nnz:
-            char_s = np.asarray((q @ self.char_m).todense()).ravel()
-        if self.word_m is not None:
-            qw = self.word_fast.transform(lex)
-            if qw.nnz:
-                word_s = np.asarray((qw @ self.word_m).todense()).ravel()
-        if self.vectors is not None and vector is not None:
-            emb_s = _emb_rescale(self.vectors @ vector.ravel(), t.emb_floor)
+        emb_s = self._zeros
+        if self.search_vectors is not None and vector is not None:
+            query = _project(vector.reshape(1, -1), self.projection).ravel()
+            emb_s = _emb_rescale(self.search_vectors @ query, t.emb_floor)
         combo = t.w_char * char_s + t.w_word * word_s + t.w_emb * emb_s
-        cat_p = np.asarray([probs.get(c, 0.0) for c in self._cat_names])[self._entry_cat_idx]
-        # best phrasing per answer
-        per_entry = np.full(len(self.entries), -1.0)
-        best_phrase = np.zeros(len(self.entries), dtype=np.int64)
+        # the best phrasing of each answer among the 200 best phrasings, then the intent prior
         k = min(len(combo), 200)
         head = np.argpartition(-combo, k - 1)[:k] if len(combo) > k else np.arange(len(combo))
-        order = head[np.argsort(-combo[head])]
-        for i in order:
-            e = self.phrase_entry[i]
-            if per_entry[e] < 0:
-                per_entry[e] = combo[i]
-                best_phrase[e] = i
-        scores = np.where(per_entry >= 0, per_entry + t.w_intent * cat_p, -1.0)
-        top = np.argsort(-scores)[:3]
-        for e in top:
-            if scores[e] < 0:
-                continue
-            i = best_phrase[e]
-            result["candidates"].append({"entry": int(e), "score": float(scores[e]), "char": float(char_s[i]),
-                                         "word": float(word_s[i]), "emb": float(emb_s[i]),
-                                         "p_cat": float(cat_p[e])})
+        best_of: dict[int, int] = {}
+        for i in head[np.argsort(-combo[head])].tolist():
+            best_of.setdefault(self.phrase_entry[i], i)
+        entries = np.fromiter(best_of.keys(), dtype=np.int64, count=len(best_of))
+        phrases = np.fromiter(best_of.values(), dtype=np.int64, count=len(best_of))
+        cat_probs = np.asarray([probs.get(c, 0.0) for c in self._cat_names])
+        cat_p = cat_probs[self._entry_cat_idx[entries]]
+        scores = combo[phrases] + t.w_intent * cat_p
+        for j in np.argsort(-scores)[:3].tolist():
+            i = int(phrases[j])
+            result["candidates"].append({"entry": int(entries[j]), "score": float(scores[j]),
+                                         "char": float(char_s[i]), "word": float(word_s[i]),
+                                         "emb": float(emb_s[i]), "p_cat": float(cat_p[j])})
         return result
 
     def _confidence(self, res: dict) -> float:
@@ -379,27 +430,40 @@ class ShopIndex:
         """Intent, top-3 answers (variables filled), product facts, size advice; never raises on text."""
         started = time.perf_counter()
         text = (text or "")[:5000]
-        parts = tx.split_questions(text)
-        if len(parts) > 1:
-            parts = parts[:4]
-        # the encoder's cost grows with length; a shopper's question fits in the first 80 characters
-        to_encode = [(tx.normalize(p) or p)[:ENCODER_MAX_CHARS] for p in parts]
-        vectors = None
-        if self.encoder is not None and any(to_encode):
-            vectors = self.encoder.encode(to_encode)
+        parts = tx.split_questions(text)[:4]
         measures = tx.measures(text)
-        scored = []
-        for pos, part in enumerate(parts):
-            res = self._score_one(part, None if vectors is None else vectors[pos])
-            self._adjust(res, measures)
-            res["confidence"] = self._confidence(res)
-            scored.append(res)
-        main = self._pick_main(scored)
+        if len(parts) == 1:
+            lexical = self._lexical_scores(parts[0])
+            vector = self.known_vector(lexical)
+            if vector is None:
+                vector = self._encode(parts[0])
+            scored = [self._scored(parts[0], measures, vector, lexical)]
+            main = scored[0]
+        else:
+            # several questions: words pick the main one, then only it pays for the encoder
+            scored = [self._scored(part, measures, None) for part in parts]
+            main_pos = scored.index(self._pick_main(scored))
+            if self.encoder is not None:
+                scored[main_pos] = self._scored(parts[main_pos], measures, self._encode(parts[main_pos]))
+            main = scored[main_pos]
         out = self._render(main, product, values or {}, measures)
         out["others"] = [self._brief(r, values or {}, product) for r in scored
                          if r is not main and r["lex"] and self._best_intent(r) != "greeting"]
         out["ms"] = round((time.perf_counter() - started) * 1000, 2)
         return out
+
+    def _encode(self, part: str) -> np.ndarray | None:
+        if self.encoder is None:
+            return None
+        text = self.encoder_text(part)
+        return self.encoder.encode([text])[0] if text.strip() else None
+
+    def _scored(self, part: str, measures: tx.Measures, vector: np.ndarray | None,
+                lexical: tuple[str, np.ndarray, np.ndarray] | None = None) -> dict:
+        res = self._score_one(part, vector, lexical)
+        self._adjust(res, measures)
+        res["confidence"] = self._confidence(res)
+        return res
 
     @staticmethod
     def _best_intent(res: dict) -> str:
@@ -440,7 +504,7 @@ class ShopIndex:
         if best_intent == "human" and probs.get("human", 0) >= 0.4:
             reject = True
         answers = [self._answer(c, values, product) for c in res["candidates"]]
-        intent = answers[0]["category"] if answers and not reject else best_intent
+        intent = self._fused_intent(res, reject)
         if not res["lex"]:
             intent, reject = "other", True
         size = recommend_size(m, product.size_chart) if product is not None and product.size_chart else None
@@ -452,6 +516,19 @@ class ShopIndex:
             "size": size, "product": product.code if product else None,
             "related": product.related[:6] if product is not None else [],
         }
+
+    def _fused_intent(self, res: dict, reject: bool) -> str:
+        """The intent model's distribution mixed with the top answer's category, weighted by the
+        calibrated chance that the top answer is right: a likely answer carries its category even
+        when it falls short of being sent, and an unlikely one leaves the model to decide."""
+        probs = res["probs"]
+        if not res["candidates"] or (reject and self._best_intent(res) == "human"):
+            return self._best_intent(res)
+        confidence = res.get("confidence", 0.0)
+        mixed = {k: (1.0 - confidence) * v for k, v in probs.items()}
+        top_category = self.entry_cat[res["candidates"][0]["entry"]]
+        mixed[top_category] = mixed.get(top_category, 0.0) + confidence
+        return max(mixed, key=mixed.get)
 
     def _brief(self, res: dict, values: dict, product: ProductInfo | None) -> dict:
         ok = res["candidates"] and res["confidence"] >= self.tuning.reject_threshold

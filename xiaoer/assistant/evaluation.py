@@ -166,7 +166,7 @@ def tune(sets: list[tuple[ShopIndex, list[Entry], list[dict]]]) -> Tuning:
 def _vector(index: ShopIndex, text: str):
     if index.encoder is None:
         return None
-    return index.encoder.encode([tx.normalize(text) or text])[0]
+    return index.encoder.encode([index.encoder_text(text)])[0]
 
 
 def _confidence_features(index: ShopIndex, res: dict) -> list[float]:

@@ -244,11 +244,34 @@ class ShopWords:
     def __init__(self, words: list[str] | None = None):
         self.words: dict[str, set[str]] = {}
         self.max_len = 0
+        self.titles: dict[str, set[str]] = {}
+        self.max_title = 0
         for word in words or []:
-            word = lexical(word).replace(" ", "")
-            if 2 <= len(word) <= 20:
-                self.words.setdefault(word[0], set()).add(word)
-                self.max_len = max(self.max_len, len(word))
+            folded = lexical(word).replace(" ", "")
+            if 2 <= len(folded) <= 20:
+                self.words.setdefault(folded[0], set()).add(folded)
+                self.max_len = max(self.max_len, len(folded))
+                plain = normalize(word, strip_openers=False)
+                if 4 <= len(plain) <= 40:  # short words ("T恤") say what is asked about; titles say which item
+                    self.titles.setdefault(plain[0], set()).add(plain)
+                    self.max_title = max(self.max_title, len(plain))
+
+    def mask(self, text: str, placeholder: str = "商品") -> str:
+        """The shop's product titles in a ``normalize``d text replaced by one generic word."""
+        if not self.titles:
+            return text
+        out, i = [], 0
+        while i < len(text):
+            candidates = self.titles.get(text[i])
+            match = 0
+            if candidates:
+                for length in range(min(self.max_title, len(text) - i), 3, -1):
+                    if text[i:i + length] in candidates:
+                        match = length
+                        break
+            out.append(placeholder if match else text[i])
+            i += match or 1
+        return "".join(out)
 
     def cut(self, text: str) -> list[str]:
         tokens: list[str] = []

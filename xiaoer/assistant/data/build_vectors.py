@@ -14,14 +14,20 @@ import hashlib
 import numpy as np
 
 from xiaoer.assistant import text as tx
-from xiaoer.assistant.engine import DATA, generic_intent_data
+from xiaoer.assistant.engine import DATA, encoder_text, generic_intent_data
 
 VECTORS = DATA / "intent_train.vectors.npz"
 
 
 def fingerprint(encoder_name: str) -> str:
+    """Of the encoder and the texts as the encoder sees them: a change to either rebuilds the file."""
+    return hashlib.sha1(("\x00".join([encoder_name, *generic_encoder_texts()])).encode()).hexdigest()
+
+
+def generic_encoder_texts() -> list[str]:
     texts, _labels = generic_intent_data()
-    return hashlib.sha1(("\x00".join([encoder_name, *texts])).encode()).hexdigest()
+    no_titles = tx.ShopWords([])
+    return [encoder_text(t, no_titles) for t in texts]
 
 
 def load(encoder_name: str) -> np.ndarray | None:
@@ -37,8 +43,8 @@ def main() -> None:
     from xiaoer.assistant.encoder import E5Encoder
 
     encoder = E5Encoder()
-    texts, _labels = generic_intent_data()
-    chunks = [encoder.encode([tx.normalize(t) or t for t in texts[i:i + 64]]) for i in range(0, len(texts), 64)]
+    prepared = generic_encoder_texts()
+    chunks = [encoder.encode(prepared[i:i + 64]) for i in range(0, len(prepared), 64)]
     vectors = np.vstack(chunks).astype(np.float16)
     np.savez_compressed(VECTORS, vectors=vectors, fingerprint=np.asarray(fingerprint(encoder.name)))
     print(f"wrote {vectors.shape} to {VECTORS}")

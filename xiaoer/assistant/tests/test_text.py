@@ -49,3 +49,10 @@ def test_split_questions():
 def test_shop_words_are_kept_whole():
     words = tx.ShopWords(["小清新碎花连衣裙"])
     assert "小清新碎花连衣裙" in tx.words(tx.lexical("小清新碎花连衣裙会起球吗"), words)
+
+
+def test_shop_titles_are_masked_for_the_encoder_but_short_words_kept():
+    words = tx.ShopWords(["法式碎花连衣裙", "T恤"])
+    assert words.mask(tx.normalize("法式碎花连衣裙怎么洗")) == "商品怎么洗"
+    assert words.mask("t恤多大") == "t恤多大"
+    assert tx.ShopWords([]).mask("什么时候发货") == "什么时候发货"
