@@ -35,6 +35,7 @@ from xiaoer.assistant.models import (
     Suggestion,
 )
 from xiaoer.chat.models import Conversation, Message
+from xiaoer.conf import setting
 from xiaoer.knowledge import services as knowledge_services
 from xiaoer.knowledge.models import Product, StandardAnswer
 from xiaoer.knowledge.variables import REQUIRED_FOR_ROBOT
@@ -200,9 +201,29 @@ def variable_values(conversation: Conversation) -> dict[str, str]:
 
 
 def suggest_for_text(shop_id: int, text: str, *, product: Product | None = None,
-                     values: dict | None = None) -> dict:
+                     values: dict | None = None, use_encoder: bool = True) -> dict:
     index = get_index(shop_id)
-    return index.suggest(text, product=product_info(product) if product else None, values=values or {})
+    return index.suggest(text, product=product_info(product) if product else None, values=values or {},
+                         use_encoder=use_encoder)
+
+
+def robot_lag(message: dict, now: dt.datetime | None = None) -> float:
+    """Seconds between a message's commit and the robot getting to it (0 when unknown)."""
+    try:
+        created = dt.datetime.fromisoformat(str(message["created_at"]))
+    except (KeyError, TypeError, ValueError):
+        return 0.0
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=dt.UTC)
+    return max(0.0, ((now or timezone.now()) - created).total_seconds())
+
+
+def behind(message: dict) -> bool:
+    """Is the robot so far behind that it should answer with words only (~1 ms, not ~15) to catch up?
+
+    The robot shares the chat server's CPU; a burst of shopper messages beyond what the sentence
+    encoder can take (~60 a second a core) would otherwise queue without end (docs/decisions/035)."""
+    return robot_lag(message) > float(setting("ASSISTANT_MAX_LAG_SECONDS", 2.0))
 
 
 # --- messages from the chat ------------------------------------------------------------------------
@@ -277,7 +298,7 @@ def handle_shopper_message(message: dict) -> Suggestion | None:
         return None
     product = conversation_product(conversation)
     values = variable_values(conversation)
-    data = suggest_for_text(shop.id, body, product=product, values=values)
+    data = suggest_for_text(shop.id, body, product=product, values=values, use_encoder=not behind(message))
     top = data["answers"][0] if data["answers"] else None
     # The suggestion is computed above, outside any transaction: on SQLite a write transaction
     # holds the database lock, and nobody may wait on the robot's thinking.

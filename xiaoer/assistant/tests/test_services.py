@@ -320,3 +320,48 @@ def test_hook_costs_no_queries_for_shops_without_knowledge(commit, django_assert
     commit(batch[:1])  # the first look at a shop may ask the database
     with django_assert_num_queries(0):
         commit(batch[1:])
+
+
+class _CountingStubEncoder:
+    """A cheap deterministic stand-in for the sentence encoder that counts its calls."""
+
+    name, dim = "stub-chars", 32
+
+    def __init__(self):
+        self.calls = 0
+
+    def encode(self, texts):
+        import numpy as np
+
+        self.calls += 1
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for ch in text:
+                out[row, ord(ch) % self.dim] += 1.0
+        return out / (np.linalg.norm(out, axis=1, keepdims=True) + 1e-9)
+
+
+def test_robot_behind_answers_with_words_only_and_says_so(chat, commit, settings):
+    from xiaoer.assistant import encoder as enc
+
+    stub = _CountingStubEncoder()
+    enc.set_encoder(stub)
+    services.forget_indexes()
+    shop = _shop_with_kb()
+    conv = _conversation(shop)
+    services.get_index(shop.id)  # built (encodes the knowledge) before the messages arrive
+    fresh = _message(conv, "穿久了表面会不会毛毛的")
+    stub.calls = 0
+    commit([fresh])
+    assert stub.calls == 1
+    late = _message(conv, "衣服啥时候能寄出来")
+    late["created_at"] = (timezone.now() - dt.timedelta(seconds=30)).isoformat()
+    commit([late])
+    assert stub.calls == 1  # the late message did not wait for the encoder
+    first, second = Suggestion.objects.filter(conversation=conv).order_by("id")
+    assert first.payload["busy"] is False and second.payload["busy"] is True
+    assert second.intent == "shipping"
+    page = Client()
+    page.login(username=owner_of(shop).user.username, password=PASSWORD)
+    html = page.get(f"/desk/c/{conv.id}/assistant").content.decode()
+    assert "繁忙：仅字词匹配" in html
