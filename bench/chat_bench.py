@@ -51,6 +51,11 @@ from xiaoer.chat.models import Conversation
 from xiaoer.customers.models import Customer
 pairs = int(sys.argv[1])
 shop = acc.do_create_shop(slug="bench", name="压测小店", owner_username="bench-owner", owner_password="x" * 12)
+if sys.argv[2:] == ["robot"]:  # the demo clothing knowledge: every shopper message goes through the robot
+    from xiaoer.assistant.engine import DATA
+    from xiaoer.knowledge import services as knowledge
+    knowledge.import_file(shop, "products", (DATA / "products_clothing.csv").read_bytes(), "p.csv")
+    knowledge.import_file(shop, "answers", (DATA / "kb_clothing.csv").read_bytes(), "kb.csv")
 out = []
 for i in range(pairs):
     staff = acc.do_create_staff(shop=shop, username=f"agent{i}", password="x" * 12, role=Role.AGENT,
@@ -335,7 +340,8 @@ def bench_xiaoer(args, data_dir: Path) -> tuple[dict, int]:
     env.pop("DATABASE_URL", None)
     env.pop("REDIS_URL", None)
     subprocess.run([PY, "-m", "django", "migrate", "--noinput", "-v", "0"], env=env, cwd=ROOT, check=True)
-    out = subprocess.run([PY, "-c", SETUP, str(args.pairs)], env=env, cwd=ROOT, check=True,
+    setup_args = [str(args.pairs)] + (["robot"] if args.robot else [])
+    out = subprocess.run([PY, "-c", SETUP, *setup_args], env=env, cwd=ROOT, check=True,
                          capture_output=True, text=True).stdout
     pairs = json.loads(out.strip().splitlines()[-1])
     port = free_port()
@@ -349,6 +355,12 @@ def bench_xiaoer(args, data_dir: Path) -> tuple[dict, int]:
     stored = db.execute("SELECT count(*) FROM chat_message").fetchone()[0]
     dup = db.execute("SELECT count(*) FROM (SELECT conversation_id, client_id FROM chat_message "
                      "GROUP BY 1, 2 HAVING count(*) > 1)").fetchone()[0]
+    if args.robot:
+        result["shopper_messages"] = db.execute(
+            "SELECT count(*) FROM chat_message WHERE sender_kind = 'shopper'").fetchone()[0]
+        result["suggestions"] = db.execute("SELECT count(*) FROM assistant_suggestion").fetchone()[0]
+        result["suggestions_words_only"] = db.execute(
+            "SELECT count(*) FROM assistant_suggestion WHERE json_extract(payload, '$.busy')").fetchone()[0]
     db.close()
     result["stored"] = stored
     result["duplicates_stored"] = dup
@@ -370,6 +382,9 @@ def bench_relay(args, pairs: int) -> dict:
 
 def fmt(name: str, r: dict) -> str:
     extra = f"  stored {r['stored']} (dups {r['duplicates_stored']})" if "stored" in r else ""
+    if "suggestions" in r:
+        extra += (f"  robot: {r['suggestions']} suggestions for {r['shopper_messages']} shopper messages, "
+                  f"{r['suggestions_words_only']} words-only (behind)")
     return (f"{name:8} {r['msgs_per_s']:8.0f} msg/s  p50 {r['p50_ms']:6.1f} ms  p99 {r['p99_ms']:6.1f} ms  "
             f"max {r['max_ms']:6.1f} ms  sent {r['sent']}  delivered {r['delivered']}  lost {r['lost']}  "
             f"errors {r['errors']}  server CPU {r['server_cpu_us_per_msg']:.0f} us/msg  "
@@ -384,6 +399,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--procs", type=int, default=2, help="load-client processes")
     parser.add_argument("--drain", type=float, default=5, help="seconds to wait for stragglers")
     parser.add_argument("--skip-relay", action="store_true")
+    parser.add_argument("--robot", action="store_true",
+                        help="give the shop the demo knowledge, so the robot suggests for every shopper message")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="xiaoer-bench-") as tmp:

@@ -19,5 +19,7 @@ class AssistantConfig(AppConfig):
             log.warning("xiaoer.chat.events missing: live robot suggestions disabled")
             return
         from xiaoer.assistant import services
+        from xiaoer.chat import runtime
 
         events.on_messages_committed(services.on_committed)
+        runtime.on_started(services.warm_indexes)

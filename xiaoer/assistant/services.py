@@ -148,6 +148,19 @@ def get_index(shop_id: int) -> ShopIndex:
         return index
 
 
+def warm_indexes() -> int:
+    """Build the index of every shop whose robot has work, so that after a restart the first
+    shoppers neither wait for a build nor share the CPU with one (bench/chat_bench.py --robot)."""
+    off = AssistantSettings.objects.filter(mode=RobotMode.OFF).values_list("shop_id", flat=True)
+    shops = (StandardAnswer.objects.filter(enabled=True).exclude(shop_id__in=off)
+             .order_by().values_list("shop_id", flat=True).distinct())
+    built = 0
+    for shop_id in list(shops):
+        get_index(shop_id)
+        built += 1
+    return built
+
+
 def forget_indexes() -> None:
     """Drop the per-shop cache (the content-keyed models stay: they depend on content only)."""
     _indexes.clear()

@@ -10,8 +10,11 @@ import asyncio
 import gc
 import logging
 import sys
+import threading
+from collections.abc import Callable
 
 from django.conf import settings
+from django.db import close_old_connections
 
 from xiaoer.chat import hub, writer
 from xiaoer.conf import setting
@@ -19,6 +22,25 @@ from xiaoer.conf import setting
 log = logging.getLogger(__name__)
 
 _lock: asyncio.Lock | None = None
+_started_callbacks: list[Callable[[], None]] = []
+
+
+def on_started(callback: Callable[[], None]) -> Callable[[], None]:
+    """Run CALLBACK on a background thread once this process's chat runtime is up (other apps'
+    warm-up work: it must not hold up the server's start)."""
+    if callback not in _started_callbacks:
+        _started_callbacks.append(callback)
+    return callback
+
+
+def _run_started_callbacks() -> None:
+    for callback in list(_started_callbacks):
+        try:
+            callback()
+        except Exception:  # noqa: BLE001 - warm-up is an optimisation, never fatal
+            log.exception("start-up callback %r failed", callback)
+        finally:
+            close_old_connections()
 
 
 async def startup() -> None:
@@ -42,6 +64,8 @@ async def startup() -> None:
             log.info("chat hub: redis pub/sub on %s", bridge.channel)
         _register_app_callbacks()
         _tune_gc()
+        if _started_callbacks:
+            threading.Thread(target=_run_started_callbacks, name="chat-warm-up", daemon=True).start()
         log.info("chat runtime started (batch max %s, wait %s ms)", settings.CHAT_BATCH_MAX,
                  settings.CHAT_BATCH_WAIT_MS)
 

@@ -365,3 +365,11 @@ def test_robot_behind_answers_with_words_only_and_says_so(chat, commit, settings
     page.login(username=owner_of(shop).user.username, password=PASSWORD)
     html = page.get(f"/desk/c/{conv.id}/assistant").content.decode()
     assert "繁忙：仅字词匹配" in html
+
+
+def test_indexes_are_warmed_for_shops_whose_robot_has_work():
+    busy, off, empty = _shop_with_kb(), _shop_with_kb(), make_shop()
+    _set_mode(off, RobotMode.OFF)
+    services.forget_indexes()
+    assert services.warm_indexes() == 1
+    assert busy.id in services._indexes and off.id not in services._indexes and empty.id not in services._indexes
