@@ -10,6 +10,7 @@ import datetime as dt
 import difflib
 import hashlib
 import logging
+import queue
 import threading
 import time
 import zoneinfo
@@ -18,7 +19,7 @@ from collections import OrderedDict
 import numpy as np
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import close_old_connections, transaction
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -425,8 +426,8 @@ def forget_active(shop_id: int) -> None:
     _active_cache.pop(shop_id, None)
 
 
-def on_committed(messages: list[dict]) -> None:
-    """The chat's after-commit hook (runs on the chat's worker threads, never the event loop)."""
+def process_messages(messages: list[dict]) -> None:
+    """Suggest for shopper messages and learn from agent replies, one message at a time."""
     for message in messages:
         if message.get("shop") is not None and not robot_active(int(message["shop"])):
             continue
@@ -438,6 +439,62 @@ def on_committed(messages: list[dict]) -> None:
                     handle_agent_message(message)
         except Exception:
             log.exception("robot failed on message %s", message.get("id"))
+
+
+class RobotWorker:
+    """One thread, a bounded queue: the robot's share of the chat server's CPU.
+
+    The robot is CPU work beside the event loop; one thread keeps at most one core busy with it
+    and leaves the chat's own after-commit callbacks their pool. Past the queue's bound messages are
+    dropped from the robot (the chat has them all; the agent still answers), and a lag of more than
+    ASSISTANT_MAX_LAG_SECONDS makes suggestions words-only until it catches up (decision 036)."""
+
+    def __init__(self, maxsize: int = 5000) -> None:
+        self.queue: queue.Queue[dict] = queue.Queue(maxsize=maxsize)
+        self.dropped = 0
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, messages: list[dict]) -> None:
+        self._ensure_thread()
+        for message in messages:
+            try:
+                self.queue.put_nowait(message)
+            except queue.Full:
+                self.dropped += 1
+                if self.dropped % 1000 == 1:
+                    log.warning("robot queue full: %s messages dropped from the robot so far", self.dropped)
+
+    def wait_idle(self) -> None:
+        """Block until every message submitted so far is handled (tests, shutdown)."""
+        self.queue.join()
+
+    def _ensure_thread(self) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="robot", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            message = self.queue.get()
+            try:
+                process_messages([message])
+            finally:
+                if self.queue.empty():
+                    close_old_connections()
+                self.queue.task_done()
+
+
+WORKER = RobotWorker()
+
+
+def on_committed(messages: list[dict]) -> None:
+    """The chat's after-commit hook: hands the robot's messages to its worker thread."""
+    wanted = [m for m in messages if m.get("sender_kind") in ("shopper", "agent")
+              and (m.get("shop") is None or robot_active(int(m["shop"])))]
+    if wanted:
+        WORKER.submit(wanted)
 
 
 def access_pair(staff: Staff, pair_id: int) -> LearnedPair:

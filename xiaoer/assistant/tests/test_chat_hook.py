@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from xiaoer.assistant import services
 from xiaoer.assistant.engine import DATA
 from xiaoer.assistant.models import Suggestion
 from xiaoer.chat.models import Conversation
@@ -27,6 +28,7 @@ def test_committed_shopper_message_gets_a_suggestion(monkeypatch):
     conv = Conversation.objects.create(shop=shop, customer=customer)
     writer.post_message_sync(conv.id, sender_kind="shopper", body="几天能发货呀")
     events.wait_idle(timeout=60)
+    services.WORKER.wait_idle()
     suggestion = Suggestion.objects.get(conversation=conv)
     assert suggestion.intent == "shipping" and suggestion.top_code == "C19"
     assert any(a[1] == "suggestion" and kw.get("conversation_id") == conv.id for a, kw in pushed)

@@ -49,7 +49,7 @@ def commit(django_capture_on_commit_callbacks):
     """Runs the chat hook the way the chat does: on committed messages, with after-commit effects."""
     def run(messages):
         with django_capture_on_commit_callbacks(execute=True):
-            services.on_committed(messages)
+            services.process_messages(messages)
     return run
 
 
@@ -373,3 +373,22 @@ def test_indexes_are_warmed_for_shops_whose_robot_has_work():
     services.forget_indexes()
     assert services.warm_indexes() == 1
     assert busy.id in services._indexes and off.id not in services._indexes and empty.id not in services._indexes
+
+
+def test_robot_queue_drops_past_its_bound_instead_of_blocking_the_chat(monkeypatch):
+    import threading
+
+    release = threading.Event()
+    handled = []
+
+    def slow_robot(messages):
+        release.wait(10)
+        handled.extend(messages)
+
+    monkeypatch.setattr(services, "process_messages", slow_robot)
+    worker = services.RobotWorker(maxsize=2)
+    worker.submit([{"id": i} for i in range(10)])  # returns at once: the chat's thread never waits
+    assert worker.dropped >= 7
+    release.set()
+    worker.wait_idle()
+    assert 1 <= len(handled) <= 3 and handled[0]["id"] == 0
