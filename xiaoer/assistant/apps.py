@@ -22,4 +22,4 @@ class AssistantConfig(AppConfig):
         from xiaoer.chat import runtime
 
         events.on_messages_committed(services.on_committed)
-        runtime.on_started(services.warm_indexes)
+        runtime.on_started(services.warm_server_indexes)

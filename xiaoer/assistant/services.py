@@ -17,6 +17,7 @@ import zoneinfo
 from collections import OrderedDict
 
 import numpy as np
+from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import close_old_connections, transaction
@@ -151,7 +152,8 @@ def get_index(shop_id: int) -> ShopIndex:
 
 def warm_indexes() -> int:
     """Build the index of every shop whose robot has work, so that after a restart the first
-    shoppers neither wait for a build nor share the CPU with one (bench/chat_bench.py --robot)."""
+    shoppers neither wait for a build nor share the CPU with one (bench/chat_bench.py --robot).
+    Runs where the robot runs: the chat server (tasks_runtime/runtime.on_started) or each worker."""
     off = AssistantSettings.objects.filter(mode=RobotMode.OFF).values_list("shop_id", flat=True)
     shops = (StandardAnswer.objects.filter(enabled=True).exclude(shop_id__in=off)
              .order_by().values_list("shop_id", flat=True).distinct())
@@ -160,6 +162,11 @@ def warm_indexes() -> int:
         get_index(shop_id)
         built += 1
     return built
+
+
+def warm_server_indexes() -> None:
+    if not runs_in_workers():
+        warm_indexes()
 
 
 def forget_indexes() -> None:
@@ -489,11 +496,23 @@ class RobotWorker:
 WORKER = RobotWorker()
 
 
+def runs_in_workers() -> bool:
+    """Does the robot run in the task workers (scaled-out default) or in the chat server process?"""
+    where = str(setting("ASSISTANT_RUN_IN", "") or ("worker" if settings.REDIS_URL else "server"))
+    return where.lower() == "worker"
+
+
 def on_committed(messages: list[dict]) -> None:
-    """The chat's after-commit hook: hands the robot's messages to its worker thread."""
+    """The chat's after-commit hook: hands the robot's messages to its thread or to the workers."""
     wanted = [m for m in messages if m.get("sender_kind") in ("shopper", "agent")
               and (m.get("shop") is None or robot_active(int(m["shop"])))]
-    if wanted:
+    if not wanted:
+        return
+    if runs_in_workers():
+        from xiaoer.assistant import tasks
+
+        tasks.handle_messages(wanted)
+    else:
         WORKER.submit(wanted)
 
 

@@ -1,4 +1,5 @@
-"""Background work of the robot: warming a shop's index after its knowledge changed.
+"""Background work of the robot: its per-message work in scaled-out deployments, and warming a
+shop's index after its knowledge changed.
 
 The index is also rebuilt lazily on the next suggestion, so the task is an optimisation: it moves
 the rebuild (seconds for a large knowledge base) off the first shopper message after a change.
@@ -11,9 +12,26 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
-from huey.contrib.djhuey import db_task
+from huey.contrib.djhuey import HUEY, db_task
 
 log = logging.getLogger(__name__)
+
+
+@db_task()
+def handle_messages(messages: list[dict]) -> None:
+    """The robot's work for committed chat messages, in a task worker (ASSISTANT_RUN_IN=worker):
+    the chat servers then spend nothing on it. Suggestions reach the desk through Redis."""
+    from xiaoer.assistant import services
+
+    services.process_messages(messages)
+
+
+@HUEY.on_startup()
+def warm_in_worker() -> None:
+    from xiaoer.assistant import services
+
+    if services.runs_in_workers():
+        services.warm_indexes()
 
 
 @db_task()

@@ -392,3 +392,23 @@ def test_robot_queue_drops_past_its_bound_instead_of_blocking_the_chat(monkeypat
     release.set()
     worker.wait_idle()
     assert 1 <= len(handled) <= 3 and handled[0]["id"] == 0
+
+
+def test_in_worker_mode_the_hook_queues_a_task_instead_of_using_the_server_thread(
+        chat, monkeypatch, django_capture_on_commit_callbacks):
+    from huey.contrib.djhuey import HUEY
+
+    monkeypatch.setenv("XIAOER_ASSISTANT_RUN_IN", "worker")
+    monkeypatch.setattr(HUEY, "immediate", True)  # the task runs here, as a worker would run it
+
+    def server_thread_used(messages):
+        raise AssertionError("robot work ran in the chat server process")
+
+    monkeypatch.setattr(services.WORKER, "submit", server_thread_used)
+    shop = _shop_with_kb()
+    conv = _conversation(shop)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.on_committed([_message(conv, "几天能发货呀")])
+    assert Suggestion.objects.get(conversation=conv).intent == "shipping"  # the task ran (immediate mode)
+    monkeypatch.setenv("XIAOER_ASSISTANT_RUN_IN", "server")
+    assert not services.runs_in_workers()
