@@ -62,9 +62,12 @@ class E5Encoder:
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        with self._lock:
-            out = np.asarray(self._model.query([self.fit(t) for t in texts]), dtype=np.float32)
-        return out.reshape(len(texts), self.dim)
+        chunks = []
+        for start in range(0, len(texts), 128):  # a big knowledge base must not hold the lock for minutes
+            with self._lock:
+                chunk = self._model.query([self.fit(t) for t in texts[start:start + 128]])
+            chunks.append(np.asarray(chunk, dtype=np.float32).reshape(-1, self.dim))
+        return np.vstack(chunks)
 
 
 class VectorStore(Protocol):
