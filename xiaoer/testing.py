@@ -39,3 +39,12 @@ def make_seat(shop: Shop, display_name: str = "小美", operator: Staff | None =
 
 def owner_of(shop: Shop) -> Staff:
     return Staff.objects.get(shop=shop, role=Role.OWNER)
+
+
+def client_for(staff: Staff):
+    """A Django test client logged in as STAFF."""
+    from django.test import Client
+
+    client = Client()
+    assert client.login(username=staff.user.username, password=PASSWORD)
+    return client

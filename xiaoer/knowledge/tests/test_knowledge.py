@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from django.test import Client
 
 from xiaoer.accounts.models import Role
 from xiaoer.knowledge import services
 from xiaoer.knowledge.models import KnowledgeNotice, StandardAnswer
-from xiaoer.testing import PASSWORD, make_seat, make_shop, make_staff, owner_of
+from xiaoer.testing import client_for, make_seat, make_shop, make_staff, owner_of
 
 pytestmark = pytest.mark.django_db
-
-
-def _client(staff) -> Client:
-    client = Client()
-    assert client.login(username=staff.user.username, password=PASSWORD)
-    return client
 
 
 @pytest.fixture
@@ -44,7 +37,7 @@ def test_phrase_lookup_by_pinyin_initials_and_seat_scope():
 def test_phrase_api_for_the_workbench_input():
     shop = make_shop()
     services.do_save_phrase(shop, shortcut="kd", text="默认发中通快递")
-    client = _client(make_staff(shop))
+    client = client_for(make_staff(shop))
     res = client.get("/api/knowledge/phrases", {"q": "kd"})
     assert res.status_code == 200
     assert res.json()[0]["text"] == "默认发中通快递"
@@ -83,9 +76,9 @@ def test_supervisor_notice_page_lists_who_has_not_read(pushed):
     agent = make_staff(shop, display_name="阿珍")
     product = services.do_save_product(shop, code="P1", title="围巾")
     notice = services.do_publish_product(product)
-    page = _client(owner_of(shop)).get("/desk/knowledge/notices")
+    page = client_for(owner_of(shop)).get("/desk/knowledge/notices")
     assert page.status_code == 200 and "阿珍" in page.content.decode()
-    res = _client(agent).post(f"/desk/knowledge/notices/{notice.id}/ack")
+    res = client_for(agent).post(f"/desk/knowledge/notices/{notice.id}/ack")
     assert res.status_code == 302
     assert agent not in services.unread_staff(notice)
 
@@ -93,7 +86,7 @@ def test_supervisor_notice_page_lists_who_has_not_read(pushed):
 def test_agents_read_but_cannot_write_knowledge():
     shop = make_shop()
     services.do_save_answer(shop, code="A1", category="shipping", question="发货<script>", similar=[], answer="好")
-    agent = _client(make_staff(shop))
+    agent = client_for(make_staff(shop))
     page = agent.get("/desk/knowledge")
     assert page.status_code == 200
     assert "发货&lt;script&gt;" in page.content.decode()
@@ -106,7 +99,7 @@ def test_agents_read_but_cannot_write_knowledge():
 
 def test_supervisor_edits_answer_on_page_and_sees_errors():
     shop = make_shop()
-    owner = _client(owner_of(shop))
+    owner = client_for(owner_of(shop))
     res = owner.post("/desk/knowledge/answers/new", {"code": "A1", "category": "shipping", "question": "几天发货",
                                                      "similar": "多久发\n啥时候发", "answer": "{顾客}您好",
                                                      "enabled": "on"})
@@ -121,7 +114,7 @@ def test_web_import_runs_as_a_job_with_progress(django_capture_on_commit_callbac
     from huey.contrib.djhuey import HUEY
 
     shop = make_shop()
-    owner = _client(owner_of(shop))
+    owner = client_for(owner_of(shop))
     data = "id,category,question,similar,answer,product\nQ1,shipping,发货,,好,\nQ2,bad,x,,y,\n".encode("gbk")
     from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -143,7 +136,7 @@ def test_export_download_is_scoped_to_shop():
     shop, other = make_shop(), make_shop()
     services.do_save_answer(other, code="SECRET", category="other", question="别家的", similar=[], answer="x")
     services.do_save_answer(shop, code="MINE", category="other", question="自家的", similar=[], answer="x")
-    res = _client(owner_of(shop)).get("/desk/knowledge/export", {"kind": "answers", "format": "csv"})
+    res = client_for(owner_of(shop)).get("/desk/knowledge/export", {"kind": "answers", "format": "csv"})
     body = res.content.decode("utf-8-sig")
     assert "MINE" in body and "SECRET" not in body
 
@@ -153,7 +146,7 @@ def test_every_knowledge_page_renders_for_a_supervisor():
     product = services.do_save_product(shop, code="P1", title="风衣", size_chart="S: 身高150-160 体重40-50")
     answer = services.do_save_answer(shop, code="A1", category="other", question="q", similar=["x"], answer="a")
     services.do_save_phrase(shop, shortcut="fh", text="发货")
-    owner = _client(owner_of(shop))
+    owner = client_for(owner_of(shop))
     for url in ["/desk/knowledge", f"/desk/knowledge/answers/{answer.id}", "/desk/knowledge/answers/new",
                 "/desk/knowledge/products", f"/desk/knowledge/products/{product.id}", "/desk/knowledge/products/new",
                 "/desk/knowledge/phrases", "/desk/knowledge/import", "/desk/knowledge/notices", "/desk/robot",

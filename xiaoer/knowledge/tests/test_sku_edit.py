@@ -7,20 +7,13 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
-from django.test import Client
 
 from xiaoer.accounts.models import Role
 from xiaoer.knowledge import importer, services
 from xiaoer.knowledge.models import Sku
-from xiaoer.testing import PASSWORD, make_shop, make_staff, owner_of
+from xiaoer.testing import client_for, make_shop, make_staff, owner_of
 
 pytestmark = pytest.mark.django_db
-
-
-def _client(staff) -> Client:
-    client = Client()
-    assert client.login(username=staff.user.username, password=PASSWORD)
-    return client
 
 
 @pytest.fixture
@@ -139,7 +132,7 @@ def test_another_shops_sku_is_not_found_and_agents_cannot_write(owner, shop, pro
 # --- pages ----------------------------------------------------------------------------------------
 
 def test_owner_adds_edits_and_deletes_skus_on_the_product_page(owner, product):
-    client = _client(owner)
+    client = client_for(owner)
     page_url = f"/desk/knowledge/products/{product.id}"
     assert "还没有 SKU" in client.get(page_url).content.decode()
 
@@ -162,7 +155,7 @@ def test_owner_adds_edits_and_deletes_skus_on_the_product_page(owner, product):
 
 
 def test_a_bad_sku_shows_the_error_and_keeps_what_was_typed(owner, product):
-    client = _client(owner)
+    client = client_for(owner)
     res = client.post(f"/desk/knowledge/products/{product.id}/skus/new",
                       {"code": "T1-M", "attrs": "颜色=黑", "price": "129", "stock": "-3"})
     page = res.content.decode()
@@ -176,7 +169,7 @@ def test_a_bad_sku_shows_the_error_and_keeps_what_was_typed(owner, product):
 def test_another_shops_sku_is_404_on_the_pages(owner, product):
     sku = _add(owner, product)
     other_shop = make_shop()
-    stranger = _client(owner_of(other_shop))
+    stranger = client_for(owner_of(other_shop))
     base = f"/desk/knowledge/products/{product.id}/skus"
     assert stranger.get(f"{base}/{sku.id}").status_code == 404
     assert stranger.post(f"{base}/{sku.id}", {"code": "HACK", "stock": "1"}).status_code == 404
@@ -191,7 +184,7 @@ def test_another_shops_sku_is_404_on_the_pages(owner, product):
 
 def test_read_only_roles_see_skus_but_cannot_change_them(owner, shop, product):
     sku = _add(owner, product)
-    agent = _client(make_staff(shop, role=Role.AGENT))
+    agent = client_for(make_staff(shop, role=Role.AGENT))
     base = f"/desk/knowledge/products/{product.id}"
     page = agent.get(base)
     assert page.status_code == 200
@@ -200,14 +193,14 @@ def test_read_only_roles_see_skus_but_cannot_change_them(owner, shop, product):
     assert agent.post(f"{base}/skus/new", {"code": "T1-L", "stock": "1"}).status_code == 403
     assert agent.post(f"{base}/skus/{sku.id}", {"code": "T1-X", "stock": "1"}).status_code == 403
     assert agent.post(f"{base}/skus/{sku.id}/delete").status_code == 403
-    warehouse = _client(make_staff(shop, role=Role.WAREHOUSE))
+    warehouse = client_for(make_staff(shop, role=Role.WAREHOUSE))
     assert warehouse.post(f"{base}/skus/new", {"code": "T1-L", "stock": "1"}).status_code == 403
     assert list(Sku.objects.values_list("code", "stock")) == [("T1-M", 30)]
 
 
 def test_attribute_values_are_escaped(owner, product):
     _add(owner, product, attrs="颜色=<script>alert(1)</script>")
-    client = _client(owner)
+    client = client_for(owner)
     page = client.get(f"/desk/knowledge/products/{product.id}").content.decode()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<script>alert(1)" not in page
