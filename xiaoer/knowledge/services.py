@@ -152,6 +152,15 @@ def do_delete_answer(answer: StandardAnswer) -> None:
 
 
 # --- products and broadcasts ----------------------------------------------------------------------
+def _check_lengths(model, fields: dict) -> None:
+    """Text longer than its column is refused with the field's name: SQLite would store it, and
+    PostgreSQL would fail the save with a server error."""
+    for key, value in fields.items():
+        limit = getattr(model._meta.get_field(key), "max_length", None) if isinstance(value, str) else None
+        if limit and len(value.strip()) > limit:
+            raise ValidationError(_("“%(field)s”最多 %(limit)s 个字") % {"field": key, "limit": limit})
+
+
 def do_save_product(shop: Shop, *, instance: Product | None = None, **fields) -> Product:
     """Create or change a product. PRICE and STOCK may be typed text (``¥1,299.50``, ``30``; empty: no price,
     stock 0): the import file's rules (importer.parse_price/parse_stock). Fields not given are left alone; a
@@ -177,6 +186,7 @@ def do_save_product(shop: Shop, *, instance: Product | None = None, **fields) ->
             fields["stock"] = importer.parse_stock(fields["stock"])
     except ValueError as exc:
         raise ValidationError(str(exc)) from exc
+    _check_lengths(Product, fields)
     for key, value in fields.items():
         if key in {"related", "upsell"}:
             continue

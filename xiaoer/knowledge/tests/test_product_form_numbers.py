@@ -171,3 +171,13 @@ def test_the_page_shows_the_stored_values_when_nothing_was_posted(client, produc
     services.do_save_product(product.shop, instance=product, code="T1", title="卫衣", price="0", stock="0")
     page = client.get(f"/desk/knowledge/products/{product.id}").content.decode()
     assert 'name="price" inputmode="decimal" value="0.00"' in page
+
+
+@pytest.mark.parametrize(("field", "limit"), [("title", 200), ("category", 100)])
+def test_text_longer_than_its_column_is_refused_not_a_server_error(field, limit):
+    shop = make_shop()
+    fields = {"title": "裙", field: "长" * (limit + 1)}
+    with pytest.raises(ValidationError, match=str(limit)):
+        services.do_save_product(shop, code="P1", **fields)
+    assert not Product.objects.filter(shop=shop).exists()
+    services.do_save_product(shop, code="P1", **{**fields, field: "长" * limit})
