@@ -53,6 +53,7 @@ def _metrics(preds: list[dict], questions: list[dict]) -> dict:
     with_faq = [(p, q) for p, q in zip(preds, questions, strict=True) if q["faq_id"]]
     nulls = [(p, q) for p, q in zip(preds, questions, strict=True) if not q["faq_id"]]
     rejected = [(p, q) for p, q in zip(preds, questions, strict=True) if p["reject"]]
+    sent = [(p, q) for p, q in zip(preds, questions, strict=True) if not p["reject"]]
 
     def ratio(a: int, b: int) -> float | None:
         return round(a / b, 4) if b else None
@@ -65,6 +66,8 @@ def _metrics(preds: list[dict], questions: list[dict]) -> dict:
         # top-1 and not rejected: what the robot could actually send
         "top1_answered": ratio(sum(p["ids"][:1] == [q["faq_id"]] and not p["reject"] for p, q in with_faq),
                                len(with_faq)),
+        # of the answers the robot would send, the share that is right (what unattended mode risks)
+        "sent_precision": ratio(sum(bool(q["faq_id"]) and p["ids"][:1] == [q["faq_id"]] for p, q in sent), len(sent)),
         "reject_precision": ratio(sum(not q["faq_id"] for _p, q in rejected), len(rejected)),
         "reject_recall": ratio(sum(p["reject"] for p, _q in nulls), len(nulls)),
         "p50_ms": _percentile([p["ms"] for p in preds], 50),
