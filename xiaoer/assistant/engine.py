@@ -32,7 +32,8 @@ INTENT_LABELS = {"greeting": "问候", "product_quality": "质量材质", "size_
                  "product_usage": "使用方法", "other": "其他", "human": "转人工"}
 MAX_SHOP_INTENT_SAMPLES = 3000  # keeps retraining within seconds for very large knowledge bases
 # The encoder costs ~1 ms per token here; shoppers' questions are 5–16 characters (our eval sets'
-# p99: 14). Longer parts are cut: their head still says what is asked, the word indexes see all.
+# p99: 14). Longer parts keep their end, which says what is asked; the word indexes see them whole.
+# (E5Encoder cuts again by tokens; this bounds any encoder.)
 ENCODER_MAX_CHARS = 32
 # punctuation and sentence-final particles: a token each for the encoder, no meaning to match on
 _ENCODER_NOISE = re.compile(r"[\s,，.。!！?？~～、:：;；\"'“”‘’()（）\[\]【】…]+|[吗呢啊呀吧哦嘛哈呐]+(?=[\s,，.。!！?？~～]|$)")
@@ -271,7 +272,7 @@ def encoder_text(text: str, shop_words: tx.ShopWords) -> str:
     """What the sentence encoder sees: normalised, product titles masked (the word index matches
     those; the vector should say what is asked), capped in length (its cost is per token)."""
     plain = shop_words.mask(tx.normalize(text) or text)
-    return (_ENCODER_NOISE.sub("", plain) or plain)[:ENCODER_MAX_CHARS]
+    return (_ENCODER_NOISE.sub("", plain) or plain)[-ENCODER_MAX_CHARS:]
 
 
 # --- the index -------------------------------------------------------------------------------------
