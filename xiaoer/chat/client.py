@@ -28,7 +28,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 log = logging.getLogger(__name__)
 
-FATAL_CLOSE_CODES = {4401, 4403, 4404}
+FATAL_CLOSE_CODES = {4003, 4401, 4403, 4404}
 
 
 class ChatError(Exception):

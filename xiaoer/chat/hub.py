@@ -11,9 +11,9 @@ channel; each process delivers to its own sockets. Pub/sub only wakes sockets: t
 the record, and clients fill any gap with ``sync``.
 
 All hub state lives on the event loop's thread. The public functions (``publish_event``,
-``conversation_changed``, ``publish_items``) may be called from any thread or from a process
-without a loop (a task worker): they hop onto the loop with ``call_soon_threadsafe``, or publish
-straight to Redis.
+``conversation_changed``, ``staff_access_revoked``, ``publish_items``) may be called from any
+thread or from a process without a loop (a task worker): they hop onto the loop with
+``call_soon_threadsafe``, or publish straight to Redis.
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ TO_STAFF = 16  # the sockets of staff_id
 
 CLOSE_SLOW = 4008
 CLOSE_RESYNC = 1012
+CLOSE_REVOKED = 4003  # the person was deactivated, deleted or may no longer chat
+REVOKED_MEMORY = 300.0  # seconds a revocation is remembered (refuses sockets authenticated just before)
 
 _ids = itertools.count(1)
 
@@ -130,6 +132,7 @@ class Hub:
         self.supervisors: dict[int, set[Conn]] = {}
         self.shop_staff: dict[int, set[Conn]] = {}
         self.convs: dict[int, ConvInfo] = {}
+        self.revoked: dict[int, float] = {}  # staff id → monotonic time of their last revocation here
         self.bridge = None  # pubsub.RedisBridge when REDIS_URL is set
         self._heartbeat: asyncio.Task | None = None
 
@@ -227,6 +230,20 @@ class Hub:
                 self.remember(conv_id, ConvInfo(shop_id, seat_id, status, customer_id))
             elif op == "s":  # seats of a shop changed operator: reload staff sockets' seats
                 self.loop.create_task(_reload_seats(self, item[1]))
+            elif op == "k":  # a staff person lost access: close every socket of theirs
+                self.revoke(item[1], item[2])
+
+    # --- revoked access ---------------------------------------------------------------------
+    def revoke(self, staff_id: int, code: int = CLOSE_REVOKED) -> None:
+        self.revoked[staff_id] = time.monotonic()
+        for conn in list(self.by_staff.get(staff_id, ())):
+            conn.close(code)  # the receive loop unregisters it when the peer is gone
+
+    def revoked_since(self, staff_id: int, since: float) -> bool:
+        """Was STAFF_ID revoked here at or after SINCE (monotonic)? A socket whose credentials were
+        read before that moment may have read them before the change committed."""
+        at = self.revoked.get(staff_id)
+        return at is not None and at >= since
 
     def dispatch(self, items: list[list], exclude: dict[int, int] | None = None) -> None:
         """Deliver locally now and, with Redis, to the other processes (loop thread)."""
@@ -247,6 +264,8 @@ class Hub:
             interval = float(settings.CHAT_HEARTBEAT_SECONDS)
             await asyncio.sleep(min(interval, 1.0))
             now = time.monotonic()
+            if self.revoked:
+                self.revoked = {k: t for k, t in self.revoked.items() if now - t < REVOKED_MEMORY}
             for conn in list(self.conns.values()):
                 silent = now - conn.last_recv
                 if silent > 2 * interval:
@@ -397,6 +416,13 @@ def seats_changed(shop_id: int) -> None:
     """Call after a commit that handed seats of SHOP_ID to other persons: connected staff
     sockets of the shop reload which seats they operate."""
     publish_items([["s", shop_id]])
+
+
+def staff_access_revoked(staff_ids, code: int = CLOSE_REVOKED) -> None:
+    """Call after a commit that took chat access away from STAFF_IDS (deactivated, deleted, a role
+    that may not chat; xiaoer.chat.signals does it for every save): every socket of theirs, in
+    every process, is closed with CODE. Reconnecting is refused at connect, as for anyone."""
+    publish_items([["k", int(staff_id), code] for staff_id in staff_ids])
 
 
 async def _reload_seats(hub: Hub, shop_id: int) -> None:

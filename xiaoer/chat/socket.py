@@ -1,9 +1,11 @@
 """The chat WebSocket handler: plain ASGI, mounted by xiaoer/asgi.py for every websocket scope.
 
 ``/ws/chat?token=...`` is a shopper (signed token, bound to their conversation); ``/ws/desk`` is
-staff (Django session cookie). Credentials are checked once, at connect, on a thread. After that
-no frame touches the ORM or hops to a thread, except ``sync`` (a read) and the first use of a
-conversation this process has not seen (one small query). Frames: docs/protocol.md.
+staff (Django session cookie). Credentials are checked once, at connect, on a thread; a staff
+person who later loses access (deactivated, deleted) is closed with 4003 by the hub's ``k`` item
+(xiaoer.chat.signals). After that no frame touches the ORM or hops to a thread, except ``sync`` (a
+read) and the first use of a conversation this process has not seen (one small query). Frames:
+docs/protocol.md.
 """
 
 from __future__ import annotations
@@ -177,6 +179,7 @@ async def chat_socket(scope, receive, send) -> None:
     if message["type"] != "websocket.connect":
         return
     await runtime.ensure_started()
+    started = time.monotonic()
     try:
         role, ident = await _authenticate(scope)
     except Exception:  # noqa: BLE001 - a failed lookup is a refused socket, not a crash
@@ -187,6 +190,11 @@ async def chat_socket(scope, receive, send) -> None:
     if isinstance(ident, int):
         await send({"type": "websocket.close", "code": ident})
         return
+    if role == "staff" and HUB.revoked_since(ident["staff"], started):
+        # Access was revoked while we read the credentials: the read may predate the commit.
+        await send({"type": "websocket.close", "code": hub.CLOSE_REVOKED})
+        return
+    # No await from here to register(): a revocation applied now finds this socket.
     conn = _make_conn(send, role, ident)
     conn.start(int(settings.CHAT_SEND_QUEUE))
     HUB.register(conn)

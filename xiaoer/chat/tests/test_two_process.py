@@ -2,7 +2,8 @@
 
 A shopper connected to one process and an agent to the other exchange messages (with a forced
 disconnect in the middle); a third process with no hub (a task worker) posts a message through
-``post_message_sync``. Nothing may be lost or doubled, on either side. Runs against the
+``post_message_sync``. Nothing may be lost or doubled, on either side. Finally that worker
+deactivates the agent, and the agent's sockets on both processes are closed with 4003. Runs against the
 PostgreSQL and Redis on 127.0.0.1; skipped with the reason when either is absent.
 """
 
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from xiaoer.chat.client import ChatClient
+from xiaoer.chat.client import ChatClient, ChatError
 
 PG_ADMIN = os.environ.get("XIAOER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS = os.environ.get("XIAOER_TEST_REDIS", "redis://127.0.0.1:6379/15")
@@ -71,7 +72,7 @@ conv = Conversation.objects.create(shop=shop, customer=customer, seat=seat, stat
 client = Client()
 client.force_login(agent.user)
 print(json.dumps({"token": make_shopper_token(shop, customer), "session": client.cookies["sessionid"].value,
-                  "conversation": conv.pk}))
+                  "conversation": conv.pk, "staff": agent.pk}))
 """
 
 WORKER = """
@@ -80,6 +81,15 @@ django.setup()
 from xiaoer.chat import writer
 writer.post_message_sync(int(sys.argv[1]), sender_kind="system", body="订单已发货（任务进程）",
                          client_id="worker-1")
+"""
+
+REVOKE = """
+import sys, django
+django.setup()
+from xiaoer.accounts.models import Staff
+staff = Staff.objects.get(pk=int(sys.argv[1]))
+staff.is_active = False
+staff.save()
 """
 
 
@@ -166,8 +176,28 @@ async def test_shopper_on_one_process_agent_on_other(scaled_out):
         assert {m["client_id"] for m in history} == expected
     # The agent got the shopper's messages live across processes, not only by sync.
     assert agent.live_frames >= 301
+    await _revoke_across_processes(scaled_out, agent)
     await shopper.close()
     await agent.close()
+
+
+async def _revoke_across_processes(scaled_out, agent: ChatClient) -> None:
+    # Deactivated from a process with no hub (through Redis): the person's sockets on both
+    # processes are closed with 4003, and reconnecting is refused.
+    url_a, _url_b = scaled_out["urls"]
+    tab_on_a = ChatClient(url_a, session=scaled_out["session"])
+    await tab_on_a.connect()
+    await asyncio.to_thread(subprocess.run, [sys.executable, "-c", REVOKE, str(scaled_out["staff"])],
+                            env=scaled_out["env"], cwd=ROOT, check=True, timeout=60)
+    deadline = time.monotonic() + 10
+    while {agent.close_code, tab_on_a.close_code} != {4003} and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    assert agent.close_code == tab_on_a.close_code == 4003
+    again = ChatClient(url_a, session=scaled_out["session"])
+    with pytest.raises(ChatError):
+        await again.connect()
+    assert again.close_code == 4401
+    await tab_on_a.close()
 
 
 async def _wait_for_body(client: ChatClient, body: str, timeout: float = 15.0) -> dict:

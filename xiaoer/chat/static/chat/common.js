@@ -90,7 +90,7 @@ export class ChatSocket {
     ws.onclose = (event) => {
       if (this.ws !== ws) return;
       this.onState("closed", event.code);
-      if (this.closedByUs || [4401, 4403, 4404].includes(event.code)) return;  // final: no retry
+      if (this.closedByUs || [4003, 4401, 4403, 4404].includes(event.code)) return;  // final: no retry
       const delay = Math.min(30000, 500 * 2 ** this.attempt) * (0.75 + Math.random() * 0.5);
       this.attempt = Math.min(this.attempt + 1, 8);
       clearTimeout(this.timer);
