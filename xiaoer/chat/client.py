@@ -66,6 +66,8 @@ class ChatClient:
         self._unacked: dict[str, tuple[dict, asyncio.Future]] = {}  # insertion-ordered
         self._pending: dict[int, dict[int, dict]] = {}  # out-of-order messages awaiting a sync
         self._syncing: set[int] = set()
+        self._history_lock = asyncio.Lock()
+        self._history_waiter: asyncio.Future | None = None  # the answer to the one `history` request
         self._reader: asyncio.Task | None = None
         self._connected = asyncio.Event()
         self._welcomed: asyncio.Future | None = None
@@ -219,6 +221,9 @@ class ChatClient:
             _f, future = self._unacked.pop(frame["client_id"])
             if not future.done():
                 future.set_exception(ChatError(frame.get("code", "error"), frame.get("detail", "")))
+        elif ((kind == "history" or (kind == "error" and "client_id" not in frame))
+              and self._history_waiter is not None and not self._history_waiter.done()):
+            self._history_waiter.set_result(frame)  # the server answers frames in the order sent
         else:
             self.frames.put_nowait(frame)
 
@@ -300,6 +305,28 @@ class ChatClient:
             while conversation in self._syncing:
                 await asyncio.sleep(0.005)
         await asyncio.wait_for(wait(), timeout)
+
+    async def history(self, before: int | None = None, limit: int = 50, *, conversation: int | None = None,
+                      timeout: float = 10.0) -> dict:
+        """One page of earlier messages (the `history` frame): the LIMIT newest with seq < BEFORE,
+        or the newest of all when BEFORE is None. Returns the answer frame (``messages`` in seq
+        order, ``earlier``: whether older ones exist, ``upto`` for the newest page); raises
+        ChatError with the error's code. A read only: ``history``/``last_seq`` (what ``sync`` and
+        live messages build) are not touched. Calls are serialized, one request on the wire at a
+        time; send no other request that may answer an error without a client_id meanwhile."""
+        frame: dict[str, Any] = {"type": "history", "before": before, "limit": limit}
+        if conversation is not None:
+            frame["conversation"] = conversation
+        async with self._history_lock:
+            self._history_waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._send_frame(frame)
+                answer = await asyncio.wait_for(self._history_waiter, timeout)
+            finally:
+                self._history_waiter = None
+        if answer.get("type") == "error":
+            raise ChatError(answer.get("code", "error"), answer.get("detail", ""))
+        return answer
 
     def follow(self, conversation: int) -> None:
         """Start tracking CONVERSATION (staff): gaps in it are filled, reconnects resync it."""

@@ -16,6 +16,7 @@ MAX_PAYLOAD_BYTES = 4000
 MAX_FRAME_CHARS = 64 * 1024
 PREVIEW_CHARS = 200
 SYNC_PAGE = 200
+HISTORY_PAGE = 50  # a `history` frame's default limit (at most SYNC_PAGE)
 
 SHOPPER_KINDS = frozenset({"text", "image", "card"})
 STAFF_KINDS = frozenset({"text", "image", "card", "note"})

@@ -3,8 +3,8 @@
 ``/ws/chat?token=...`` is a shopper (signed token, bound to their conversation); ``/ws/desk`` is
 staff (Django session cookie). Credentials are checked once, at connect, on a thread; a staff
 person who later loses access (deactivated, deleted) is closed with 4003 by the hub's ``k`` item
-(xiaoer.chat.signals). After that no frame touches the ORM or hops to a thread, except ``sync`` (a
-read) and the first use of a conversation this process has not seen (one small query). Frames:
+(xiaoer.chat.signals). After that no frame touches the ORM or hops to a thread, except ``sync`` and
+``history`` (reads) and the first use of a conversation this process has not seen (one small query). Frames:
 docs/protocol.md.
 """
 
@@ -343,30 +343,63 @@ def _done(conn: Conn) -> None:
     conn.inflight -= 1
 
 
-def _read_page(conv_id: int, after: int, shopper: bool) -> tuple[list[dict], int, bool]:
-    with connection.cursor() as cur:
-        cur.execute("SELECT last_seq FROM chat_conversation WHERE id = %s", [conv_id])
-        row = cur.fetchone()
-        last_seq = row[0] if row else 0
-        hidden = " AND m.internal = %s" if shopper else ""
-        params = [conv_id, after] + ([False] if shopper else []) + [frames.SYNC_PAGE + 1]
-        cols = ["m.id", "m.conversation_id", "m.shop_id", "m.seq", "m.client_id", "m.sender_kind", "m.kind",
-                "m.internal", "m.body", "m.payload", "m.seat_id", "m.created_at", "s.display_name"]
-        rows = writer._Sql(connection.vendor).rows(
-            cur, cols, "FROM chat_message m LEFT JOIN accounts_seat s ON s.id = m.seat_id "
-            f"WHERE m.conversation_id = %s AND m.seq > %s{hidden} ORDER BY m.seq LIMIT %s", params)
+_MESSAGE_COLS = ["m.id", "m.conversation_id", "m.shop_id", "m.seq", "m.client_id", "m.sender_kind", "m.kind",
+                 "m.internal", "m.body", "m.payload", "m.seat_id", "m.created_at", "s.display_name"]
+
+
+def _message_rows(cur, where: str, params: list, order: str, limit: int) -> list[dict]:
+    """Messages matching WHERE (on ``m``), ORDER BY seq ORDER, at most LIMIT, as message dicts in
+    ascending seq order."""
+    rows = writer._Sql(connection.vendor).rows(
+        cur, _MESSAGE_COLS, "FROM chat_message m LEFT JOIN accounts_seat s ON s.id = m.seat_id "
+        f"WHERE {where} ORDER BY m.seq {order} LIMIT %s", params + [limit])
     rows = sorted(rows, key=lambda r: r[3])  # (SQLite's JSON aggregate need not keep the order)
-    more = len(rows) > frames.SYNC_PAGE
-    rows = rows[:frames.SYNC_PAGE]
-    messages = [frames.message_dict(
+    return [frames.message_dict(
         id=r[0], conversation=r[1], shop=r[2], seq=r[3], client_id=r[4], sender_kind=r[5], kind=r[6],
         internal=r[7], body=r[8], payload=r[9], seat={"id": r[10], "display_name": r[12]} if r[10] else None,
         created_at=r[11]) for r in rows]
+
+
+def _conv_last_seq(cur, conv_id: int) -> int:
+    cur.execute("SELECT last_seq FROM chat_conversation WHERE id = %s", [conv_id])
+    row = cur.fetchone()
+    return row[0] if row else 0
+
+
+def _read_page(conv_id: int, after: int, shopper: bool) -> tuple[list[dict], int, bool]:
+    with connection.cursor() as cur:
+        last_seq = _conv_last_seq(cur, conv_id)
+        hidden = " AND m.internal = %s" if shopper else ""
+        params = [conv_id, after] + ([False] if shopper else [])
+        messages = _message_rows(cur, f"m.conversation_id = %s AND m.seq > %s{hidden}", params, "ASC",
+                                 frames.SYNC_PAGE + 1)
+    more = len(messages) > frames.SYNC_PAGE
+    messages = messages[:frames.SYNC_PAGE]
     if more:
         upto = messages[-1]["seq"]
     else:
         upto = max([last_seq, after] + [m["seq"] for m in messages])
     return messages, upto, more
+
+
+def _read_history(conv_id: int, before: int | None, limit: int, shopper: bool) -> tuple[list[dict], bool, int | None]:
+    """The LIMIT newest messages with seq < BEFORE (all when None), ascending; whether earlier ones
+    exist; and, for the newest page only, the highest seq it covers (as a sync page's ``upto``)."""
+    with connection.cursor() as cur:
+        last_seq = _conv_last_seq(cur, conv_id) if before is None else None
+        where = "m.conversation_id = %s"
+        params: list = [conv_id]
+        if before is not None:
+            where += " AND m.seq < %s"
+            params.append(before)
+        if shopper:
+            where += " AND m.internal = %s"
+            params.append(False)
+        messages = _message_rows(cur, where, params, "DESC", limit + 1)
+    earlier = len(messages) > limit
+    messages = messages[-limit:] if earlier else messages  # the newest LIMIT of them
+    upto = None if last_seq is None else max([last_seq] + [m["seq"] for m in messages])
+    return messages, earlier, upto
 
 
 async def _on_sync(conn: Conn, frame: dict) -> None:
@@ -377,6 +410,19 @@ async def _on_sync(conn: Conn, frame: dict) -> None:
     messages, upto, more = await _db(_read_page, conv_id, after, conn.role == "shopper")
     conn.push(frames.dumps({"type": "messages", "conversation": conv_id, "after": after, "messages": messages,
                             "upto": upto, "more": more}))
+
+
+async def _on_history(conn: Conn, frame: dict) -> None:
+    conv_id, _info = await _conversation(conn, frame)
+    before = frame.get("before")
+    if before is not None and (isinstance(before, bool) or not isinstance(before, int) or before <= 0):
+        raise FrameError("invalid", "before must be a positive integer or null")
+    limit = frame.get("limit", frames.HISTORY_PAGE)
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= frames.SYNC_PAGE:
+        raise FrameError("invalid", f"limit must be an integer from 1 to {frames.SYNC_PAGE}")
+    messages, earlier, upto = await _db(_read_history, conv_id, before, limit, conn.role == "shopper")
+    conn.push(frames.dumps({"type": "history", "conversation": conv_id, "before": before, "limit": limit,
+                            "messages": messages, "earlier": earlier, "upto": upto}))
 
 
 async def _on_typing(conn: Conn, frame: dict) -> None:
@@ -419,5 +465,5 @@ async def _on_pong(conn: Conn, frame: dict) -> None:
     return None  # last_recv is already updated
 
 
-_HANDLERS = {"send": _on_send, "sync": _on_sync, "typing": _on_typing, "read": _on_read, "ping": _on_ping,
+_HANDLERS = {"send": _on_send, "sync": _on_sync, "history": _on_history, "typing": _on_typing, "read": _on_read, "ping": _on_ping,
              "pong": _on_pong}

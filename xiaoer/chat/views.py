@@ -118,7 +118,8 @@ def _labels() -> dict[str, str]:
         "queue": _("当前排队人数较多，您前面还有 %s 位，请稍候"), "agentTyping": _("客服正在输入…"),
         "shopperTyping": _("顾客正在输入…"), "queued": _("排队中"), "open": _("进行中"), "resolved": _("已解决"),
         "seat": _("客服账号"), "waited": _("已等"), "emptyList": _("这里没有会话"), "loading": _("加载中…"),
-        "noMore": _("没有更早的消息了"), "newMessage": _("新消息"), "offline": _("离线"),
+        "noMore": _("没有更早的消息了"), "earlier": _("查看更早的消息"), "newMessage": _("新消息"),
+        "offline": _("离线"),
         "order": _("订单"), "myOrders": _("我的订单"), "noOrders": _("还没有订单"),
     }
 

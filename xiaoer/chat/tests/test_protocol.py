@@ -432,3 +432,127 @@ async def test_publish_event_reaches_its_audience_only(live_chat_server):
     assert shopper.frames.empty()  # neither the suggestion, the leak nor the staff broadcast
     for c in (shopper, agent, outsider):
         await c.close()
+
+
+# --- history: paging back from the newest (docs/protocol.md `history`) ----------------------------
+
+async def _stored(conv: int, n: int, *, note_every: int = 0) -> None:
+    """N messages alternating shopper / agent; with NOTE_EVERY, an internal note after every
+    NOTE_EVERY-th (seqs the shopper never sees)."""
+    from xiaoer.chat import writer
+
+    def post() -> None:
+        for i in range(1, n + 1):
+            writer.post_message_sync(conv, sender_kind="shopper" if i % 2 else "agent", body=f"第 {i} 条")
+            if note_every and i % note_every == 0:
+                writer.post_message_sync(conv, sender_kind="system", kind="event", body="转接", internal=True)
+    await sync_to_async(post)()
+
+
+async def test_history_newest_page_then_back_to_the_beginning(live_chat_server):
+    scene = await sync_to_async(make_scene)()
+    conv = scene.conversation.pk
+    await _stored(conv, 120, note_every=7)  # 120 visible + 17 internal: seqs 1..137
+    shopper = ChatClient(live_chat_server, token=scene.token)
+    welcome = await shopper.connect()
+    assert welcome["last_seq"] == 137
+
+    newest = await shopper.history(limit=50)
+    assert newest["type"] == "history" and newest["conversation"] == conv
+    assert newest["before"] is None and newest["limit"] == 50 and newest["earlier"] is True
+    bodies = [m["body"] for m in newest["messages"]]
+    assert bodies == [f"第 {i} 条" for i in range(71, 121)]  # the last 50, in order
+    seqs = [m["seq"] for m in newest["messages"]]
+    assert seqs == sorted(seqs) and not any(m["internal"] for m in newest["messages"])
+    assert newest["upto"] == 137  # covers the internal seqs after the newest visible one
+
+    seen = list(newest["messages"])
+    before, pages = seqs[0], 1
+    while True:
+        page = await shopper.history(before, 50)
+        pages += 1
+        assert page["before"] == before and page["upto"] is None
+        assert all(m["seq"] < before for m in page["messages"])
+        seen = page["messages"] + seen
+        if not page["earlier"]:
+            break
+        before = page["messages"][0]["seq"]
+    assert pages == 3 and len(page["messages"]) == 20
+    assert [m["body"] for m in seen] == [f"第 {i} 条" for i in range(1, 121)]  # each exactly once, in order
+    assert len({m["id"] for m in seen}) == 120
+    # the very first message: nothing before it
+    first = await shopper.history(seen[0]["seq"], 10)
+    assert first["messages"] == [] and first["earlier"] is False
+    # exactly LIMIT left before BEFORE: earlier is false
+    exact = await shopper.history(seen[5]["seq"], 5)
+    assert [m["body"] for m in exact["messages"]] == [f"第 {i} 条" for i in range(1, 6)]
+    assert exact["earlier"] is False
+
+    # staff see the internal seqs too; limit defaults to 50
+    agent = ChatClient(live_chat_server, session=scene.agent_session)
+    await agent.connect()
+    await agent.request({"type": "history", "conversation": conv})
+    staff_page = await agent.next_frame("history")
+    assert [m["seq"] for m in staff_page["messages"]] == list(range(88, 138))
+    assert staff_page["earlier"] is True and staff_page["limit"] == 50
+    # history reads only: the client's live state (last_seq, history) is untouched
+    assert shopper.last_seq[conv] == 0 and shopper.history[conv] == []
+    await shopper.close()
+    await agent.close()
+
+
+async def test_history_of_an_empty_conversation(live_chat_server):
+    scene = await sync_to_async(make_scene)()
+    shopper = ChatClient(live_chat_server, token=scene.token)
+    await shopper.connect()
+    page = await shopper.history()
+    assert page["messages"] == [] and page["earlier"] is False and page["upto"] == 0
+    await shopper.close()
+
+
+async def test_history_bad_input_is_an_error_and_the_socket_stays_up(live_chat_server):
+    scene = await sync_to_async(make_scene)()
+    await _stored(scene.conversation.pk, 3)
+    shopper = ChatClient(live_chat_server, token=scene.token)
+    await shopper.connect()
+    for before, limit in ((None, 0), (None, 201), (None, -1), (None, "50"), (None, True), (None, 2.5), (None, None),
+                          (0, 10), (-3, 10), ("5", 10), (True, 10), (1.5, 10), ([1], 10)):
+        with pytest.raises(ChatError) as err:
+            await shopper.history(before, limit)
+        assert err.value.code == "invalid", (before, limit)
+    assert (await shopper.history(None, 200))["earlier"] is False
+    assert [m["seq"] for m in (await shopper.history(2, 1))["messages"]] == [1]
+    assert [m["seq"] for m in (await shopper.history(10**12, 1))["messages"]] == [3]
+    ack = await shopper.send("还在吗")
+    assert ack["seq"] == 4 and shopper.reconnects == 0 and shopper.close_code is None
+    await shopper.close()
+
+
+async def test_history_of_another_conversation_is_not_found(live_chat_server):
+    from xiaoer.chat.tests.chatkit import add_conversation
+
+    mine = await sync_to_async(make_scene)()
+    theirs = await sync_to_async(make_scene)()
+    await _stored(theirs.conversation.pk, 3)
+    _c, neighbour, _t = await sync_to_async(add_conversation)(mine.shop, mine.seat)
+    await _stored(neighbour.pk, 2)
+    shopper = ChatClient(live_chat_server, token=mine.token)
+    await shopper.connect()
+    for other in (theirs.conversation.pk, neighbour.pk, 10**9, 0, "x"):
+        with pytest.raises(ChatError) as err:
+            await shopper.history(conversation=other)
+        assert err.value.code == "not_found"
+        assert "第" not in err.value.detail
+    # another shop's staff: not found either, whatever the conversation holds
+    agent = ChatClient(live_chat_server, session=mine.agent_session)
+    await agent.connect()
+    with pytest.raises(ChatError) as err:
+        await agent.history(conversation=theirs.conversation.pk)
+    assert err.value.code == "not_found"
+    with pytest.raises(ChatError) as err:
+        await agent.history()  # staff must name the conversation
+    assert err.value.code == "not_found"
+    assert [m["body"] for m in (await agent.history(conversation=neighbour.pk))["messages"]] == ["第 1 条", "第 2 条"]
+    assert (await shopper.history(conversation=mine.conversation.pk))["messages"] == []
+    await shopper.close()
+    await agent.close()

@@ -1,5 +1,5 @@
 // The shopper chat page: session start, history, live messages, images, typing, read, queue.
-import { ChatSocket, insertionPoint, newClientId, renderMessage, wsUrl } from "./common.js";
+import { ChatSocket, el, insertionPoint, newClientId, renderMessage, wsUrl } from "./common.js";
 
 const config = JSON.parse(document.getElementById("shopper-config").textContent);
 const L = config.labels;
@@ -7,7 +7,12 @@ const storeKey = `xiaoer.visitor.${config.shop}`;
 const $ = (id) => document.getElementById(id);
 const list = $("messages");
 const input = $("composer-text");
-const state = { session: null, lastSeq: 0, conversation: null, bySeq: new Map(), agentRead: 0, imageUrls: new Map() };
+const PAGE = 50; // history: the newest PAGE messages at start, then PAGE more per step back
+const state = {
+  session: null, lastSeq: 0, conversation: null, bySeq: new Map(), agentRead: 0, imageUrls: new Map(),
+  // history (docs/protocol.md `history`): the first page sets lastSeq; live frames wait until then
+  started: false, held: [], oldestSeq: null, earlier: false, loadingOlder: false,
+};
 let socket = null;
 
 function showError(text) {
@@ -42,19 +47,69 @@ function scrollToEnd() { list.scrollTop = list.scrollHeight; }
 
 function nearBottom() { return list.scrollHeight - list.scrollTop - list.clientHeight < 120; }
 
-function addMessage(m) {
+function addMessage(m, page = false) {
   if (m.internal) return;
   if (state.bySeq.has(m.seq)) return;
-  const stick = nearBottom() || m.sender_kind === "shopper";
+  const stick = !page && (nearBottom() || m.sender_kind === "shopper");
   const pendingNode = m.client_id ? list.querySelector(`.msg[data-client="${CSS.escape(m.client_id)}"]`) : null;
   const node = renderMessage(m, { viewer: "shopper", imageSrc, labels: L, timeZone: config.timezone });
   state.bySeq.set(m.seq, node);
   if (pendingNode) pendingNode.remove();
   // keep seq order even when a page of history arrives after live messages
   list.insertBefore(node, insertionPoint(list, m.seq));
-  if (m.sender_kind === "agent" && m.seat) setSeat(m.seat);
-  markOwnRead();
+  if (m.sender_kind === "agent" && m.seat && !page) setSeat(m.seat);
+  if (!page) markOwnRead();
   if (stick) scrollToEnd();
+}
+
+// The bar above the first message: a button while earlier messages exist, else "no more".
+function showLoadMore() {
+  const bar = $("load-more");
+  if (state.loadingOlder) bar.replaceChildren(L.loading);
+  else if (state.earlier) {
+    const button = el("button", { type: "button", class: "link", id: "load-older", text: L.earlier });
+    button.addEventListener("click", loadOlder);
+    bar.replaceChildren(button);
+  } else bar.replaceChildren(state.oldestSeq !== null ? L.noMore : "");
+}
+
+function askHistory(before) {
+  return socket.raw({ type: "history", conversation: state.conversation, before, limit: PAGE });
+}
+
+function loadOlder() {
+  if (!state.started || state.loadingOlder || !state.earlier || !socket) return;
+  state.loadingOlder = askHistory(state.oldestSeq);
+  showLoadMore();
+}
+
+function onHistory(frame) {
+  if (!state.started) {
+    // The newest page: draw it, take its upto as our last seq, then the live frames held meanwhile.
+    for (const m of frame.messages) addMessage(m, true);
+    state.lastSeq = Math.max(state.lastSeq, frame.upto || 0);
+    state.started = true;
+    state.oldestSeq = frame.messages.length ? frame.messages[0].seq : null;
+    state.earlier = frame.earlier && frame.messages.length > 0;
+    markOwnRead();
+    scrollToEnd();
+    const held = state.held;
+    state.held = [];
+    for (const f of held) onFrame(f);
+    sendRead();
+  } else if (frame.before !== null && frame.before === state.oldestSeq && state.loadingOlder) {
+    // An earlier page goes above what is shown; the messages in view stay where they are.
+    const height = list.scrollHeight, top = list.scrollTop;
+    for (const m of frame.messages) addMessage(m, true);
+    list.scrollTop = top + (list.scrollHeight - height);
+    if (frame.messages.length) state.oldestSeq = frame.messages[0].seq;
+    state.earlier = frame.earlier && frame.messages.length > 0;
+    state.loadingOlder = false;
+    markOwnRead();
+  }
+  showLoadMore();
+  // Not enough to scroll yet (short messages, tall screen): the scroll event would never come.
+  if (state.earlier && list.scrollHeight <= list.clientHeight) loadOlder();
 }
 
 function markOwnRead() {
@@ -75,15 +130,25 @@ function onFrame(frame) {
       state.conversation = frame.conversation || state.conversation;
       if (frame.seat !== undefined) setSeat(frame.seat);
       if (frame.queue_position !== undefined) setQueue(frame.queue_position);
-      socket.raw({ type: "sync", conversation: state.conversation, after: state.lastSeq });
+      state.loadingOlder = false; // a request on the old socket is lost with it
+      // A returning page syncs from its last seq; a new one starts from the newest history page.
+      if (state.started) socket.raw({ type: "sync", conversation: state.conversation, after: state.lastSeq });
+      else askHistory(null);
+      showLoadMore();
       break;
-    case "messages":
+    case "history":
+      onHistory(frame);
+      break;
+    case "messages": {
+      const stick = nearBottom();
       for (const m of frame.messages) { addMessage(m); state.lastSeq = Math.max(state.lastSeq, m.seq); }
       if (frame.upto) state.lastSeq = Math.max(state.lastSeq, frame.upto);
       if (frame.more) socket.raw({ type: "sync", conversation: state.conversation, after: state.lastSeq });
-      else { scrollToEnd(); sendRead(); }
+      else { if (stick) scrollToEnd(); sendRead(); }
       break;
+    }
     case "message": {
+      if (!state.started) { state.held.push(frame); break; } // applied after the first history page
       const m = frame.message;
       if (m.seq > state.lastSeq + 1) { // a gap: fetch it, the sync answer fills it in order
         socket.raw({ type: "sync", conversation: state.conversation, after: state.lastSeq });
@@ -124,6 +189,9 @@ function onFrame(frame) {
       break;
     case "error": {
       showError(frame.detail || L.error);
+      if (!frame.client_id && !state.started) { // the first history page failed: ask again
+        setTimeout(() => { if (!state.started && socket) askHistory(null); }, 2000);
+      } else if (!frame.client_id && state.loadingOlder) { state.loadingOlder = false; showLoadMore(); }
       if (frame.client_id) {
         const node = list.querySelector(`.msg[data-client="${CSS.escape(frame.client_id)}"]`);
         if (node) { node.classList.add("failed"); node.querySelector(".status").textContent = L.failed; }
@@ -219,6 +287,7 @@ async function start() {
 }
 
 $("composer").addEventListener("submit", submit);
+list.addEventListener("scroll", () => { if (list.scrollTop < 60) loadOlder(); });
 if ($("orders-button")) $("orders-button").addEventListener("click", () => toggleOrders().catch(() => showError(L.error)));
 input.addEventListener("keydown", (e) => {
   if (e.key === "Enter" && !e.shiftKey && !e.isComposing) submit(e);
