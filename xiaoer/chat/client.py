@@ -306,7 +306,7 @@ class ChatClient:
                 await asyncio.sleep(0.005)
         await asyncio.wait_for(wait(), timeout)
 
-    async def history(self, before: int | None = None, limit: int = 50, *, conversation: int | None = None,
+    async def history_page(self, before: int | None = None, limit: int = 50, *, conversation: int | None = None,
                       timeout: float = 10.0) -> dict:
         """One page of earlier messages (the `history` frame): the LIMIT newest with seq < BEFORE,
         or the newest of all when BEFORE is None. Returns the answer frame (``messages`` in seq

@@ -457,7 +457,7 @@ async def test_history_newest_page_then_back_to_the_beginning(live_chat_server):
     welcome = await shopper.connect()
     assert welcome["last_seq"] == 137
 
-    newest = await shopper.history(limit=50)
+    newest = await shopper.history_page(limit=50)
     assert newest["type"] == "history" and newest["conversation"] == conv
     assert newest["before"] is None and newest["limit"] == 50 and newest["earlier"] is True
     bodies = [m["body"] for m in newest["messages"]]
@@ -469,7 +469,7 @@ async def test_history_newest_page_then_back_to_the_beginning(live_chat_server):
     seen = list(newest["messages"])
     before, pages = seqs[0], 1
     while True:
-        page = await shopper.history(before, 50)
+        page = await shopper.history_page(before, 50)
         pages += 1
         assert page["before"] == before and page["upto"] is None
         assert all(m["seq"] < before for m in page["messages"])
@@ -481,10 +481,10 @@ async def test_history_newest_page_then_back_to_the_beginning(live_chat_server):
     assert [m["body"] for m in seen] == [f"第 {i} 条" for i in range(1, 121)]  # each exactly once, in order
     assert len({m["id"] for m in seen}) == 120
     # the very first message: nothing before it
-    first = await shopper.history(seen[0]["seq"], 10)
+    first = await shopper.history_page(seen[0]["seq"], 10)
     assert first["messages"] == [] and first["earlier"] is False
     # exactly LIMIT left before BEFORE: earlier is false
-    exact = await shopper.history(seen[5]["seq"], 5)
+    exact = await shopper.history_page(seen[5]["seq"], 5)
     assert [m["body"] for m in exact["messages"]] == [f"第 {i} 条" for i in range(1, 6)]
     assert exact["earlier"] is False
 
@@ -505,7 +505,7 @@ async def test_history_of_an_empty_conversation(live_chat_server):
     scene = await sync_to_async(make_scene)()
     shopper = ChatClient(live_chat_server, token=scene.token)
     await shopper.connect()
-    page = await shopper.history()
+    page = await shopper.history_page()
     assert page["messages"] == [] and page["earlier"] is False and page["upto"] == 0
     await shopper.close()
 
@@ -518,11 +518,11 @@ async def test_history_bad_input_is_an_error_and_the_socket_stays_up(live_chat_s
     for before, limit in ((None, 0), (None, 201), (None, -1), (None, "50"), (None, True), (None, 2.5), (None, None),
                           (0, 10), (-3, 10), ("5", 10), (True, 10), (1.5, 10), ([1], 10)):
         with pytest.raises(ChatError) as err:
-            await shopper.history(before, limit)
+            await shopper.history_page(before, limit)
         assert err.value.code == "invalid", (before, limit)
-    assert (await shopper.history(None, 200))["earlier"] is False
-    assert [m["seq"] for m in (await shopper.history(2, 1))["messages"]] == [1]
-    assert [m["seq"] for m in (await shopper.history(10**12, 1))["messages"]] == [3]
+    assert (await shopper.history_page(None, 200))["earlier"] is False
+    assert [m["seq"] for m in (await shopper.history_page(2, 1))["messages"]] == [1]
+    assert [m["seq"] for m in (await shopper.history_page(10**12, 1))["messages"]] == [3]
     ack = await shopper.send("还在吗")
     assert ack["seq"] == 4 and shopper.reconnects == 0 and shopper.close_code is None
     await shopper.close()
@@ -540,19 +540,19 @@ async def test_history_of_another_conversation_is_not_found(live_chat_server):
     await shopper.connect()
     for other in (theirs.conversation.pk, neighbour.pk, 10**9, 0, "x"):
         with pytest.raises(ChatError) as err:
-            await shopper.history(conversation=other)
+            await shopper.history_page(conversation=other)
         assert err.value.code == "not_found"
         assert "第" not in err.value.detail
     # another shop's staff: not found either, whatever the conversation holds
     agent = ChatClient(live_chat_server, session=mine.agent_session)
     await agent.connect()
     with pytest.raises(ChatError) as err:
-        await agent.history(conversation=theirs.conversation.pk)
+        await agent.history_page(conversation=theirs.conversation.pk)
     assert err.value.code == "not_found"
     with pytest.raises(ChatError) as err:
-        await agent.history()  # staff must name the conversation
+        await agent.history_page()  # staff must name the conversation
     assert err.value.code == "not_found"
-    assert [m["body"] for m in (await agent.history(conversation=neighbour.pk))["messages"]] == ["第 1 条", "第 2 条"]
-    assert (await shopper.history(conversation=mine.conversation.pk))["messages"] == []
+    assert [m["body"] for m in (await agent.history_page(conversation=neighbour.pk))["messages"]] == ["第 1 条", "第 2 条"]
+    assert (await shopper.history_page(conversation=mine.conversation.pk))["messages"] == []
     await shopper.close()
     await agent.close()
