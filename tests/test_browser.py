@@ -220,3 +220,114 @@ def test_robot_suggestion_quick_phrase_and_order_card(browser, shop_world):
     remind.click()
     expect(remind).to_have_count(0)
     assert dialogs == []
+
+
+def test_shopper_sees_the_newest_history_and_pages_back_to_the_first(browser, shop_world):
+    """A returning buyer with 120 stored messages: the page draws the newest 50 (one `history`
+    request, never a `sync` from 0), "查看更早的消息" and scrolling to the top each add an earlier page
+    above without moving the view, down to the first message; every message is drawn once. After a
+    dropped socket the page syncs from its last seq; an agent's live reply (after an internal
+    note: a seq jump, filled by sync) still lands at the end."""
+    import json
+
+    from playwright.sync_api import expect
+
+    from xiaoer.chat import services as chat_services
+    from xiaoer.chat import writer
+    from xiaoer.chat.hub import HUB
+    from xiaoer.chat.models import Message
+    from xiaoer.customers import services as customer_services
+
+    expect.set_options(timeout=TIMEOUT)
+    base, shop = shop_world["base"], shop_world["shop"]
+    customer = customer_services.get_or_create_buyer(shop, "tb_old", "老顾客")
+    conv = chat_services.get_or_create_conversation(shop, customer)
+    seat_id = conv.seat_id
+    assert seat_id is not None
+    for i in range(1, 121):
+        shopper_turn = i % 2 == 1
+        writer.post_message_sync(conv.pk, sender_kind="shopper" if shopper_turn else "agent", body=f"第 {i} 条",
+                                 seat_id=None if shopper_turn else seat_id)
+        if i % 25 == 0:
+            writer.post_message_sync(conv.pk, sender_kind="agent", kind="note", body="内部备注", internal=True,
+                                     seat_id=seat_id)
+    assert Message.objects.filter(conversation=conv, internal=False).count() == 120
+
+    dialogs: list[str] = []
+    shopper = new_page(browser, dialogs, viewport={"width": 390, "height": 760})
+    sent: list[dict] = []
+    shopper.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append(json.loads(payload))))
+    shopper.goto(base + chat_services.make_buyer_link(shop, "tb_old", name="老顾客"))
+    msgs = shopper.locator("#messages .msg")
+    bubbles = shopper.locator("#messages .msg .bubble")
+
+    def bubble(i: int):
+        return bubbles.filter(has_text=re.compile(rf"^第 {i} 条$"))
+
+    expect(bubble(120)).to_be_in_viewport()  # the newest, at the bottom
+    expect(msgs).to_have_count(50)
+    expect(bubble(71)).to_have_count(1)
+    expect(bubble(70)).to_have_count(0)
+    expect(bubble(1)).to_have_count(0)
+    expect(shopper.locator("#load-older")).to_have_text("查看更早的消息")
+    asked = [f for f in sent if f.get("type") in ("sync", "history")]
+    assert asked[0] == {"type": "history", "conversation": conv.pk, "before": None, "limit": 50}
+    assert not [f for f in asked if f["type"] == "sync" and f["after"] == 0]
+
+    # the button: 50 earlier ones above, and what the shopper was looking at does not move
+    y_before = bubble(120).bounding_box()["y"]
+    shopper.locator("#load-older").dispatch_event("click")  # (a click would scroll it into view first)
+    expect(msgs).to_have_count(100)
+    expect(bubble(21)).to_have_count(1)
+    expect(bubble(20)).to_have_count(0)
+    assert abs(bubble(120).bounding_box()["y"] - y_before) < 2
+    expect(bubble(120)).to_be_in_viewport()
+
+    # scrolling to the top: the last 20, then "no more"
+    shopper.locator("#messages").hover()
+    for _ in range(60):
+        if bubble(1).count() and bubble(1).evaluate(
+                "b => { const r = b.getBoundingClientRect(), l = document.getElementById('messages')"
+                ".getBoundingClientRect(); return r.top >= l.top && r.bottom <= l.bottom; }"):
+            break
+        shopper.mouse.wheel(0, -1500)
+        shopper.wait_for_timeout(100)
+    expect(bubble(1)).to_be_in_viewport()
+    expect(shopper.locator("#load-more")).to_have_text("没有更早的消息了")
+    expect(msgs).to_have_count(120)  # every message drawn once
+    assert bubbles.all_text_contents() == [f"第 {i} 条" for i in range(1, 121)]
+    befores = [f["before"] for f in sent if f.get("type") == "history"]
+    assert befores[0] is None and len(befores) == 3 and len(set(befores)) == 3  # each page asked for once
+
+    # the socket drops: the page reconnects and syncs from its last seq (no new history from the
+    # newest), and what was sent meanwhile is drawn once, at the end
+    last_seq = Message.objects.filter(conversation=conv).count()
+    assert shopper.evaluate("window.xiaoerShopper.lastSeq") == last_seq
+    asked_before = len(sent)
+    HUB.loop.call_soon_threadsafe(lambda: [c.close(1012) for c in list(HUB.by_conv.get(conv.pk, ()))])
+    expect(shopper.locator("#conn-state")).to_have_attribute("data-state", "closed")
+    writer.post_message_sync(conv.pk, sender_kind="agent", body="断线时的回复", seat_id=seat_id)
+    expect(shopper.locator("#conn-state")).to_have_attribute("data-state", "open")
+    expect(msgs).to_have_count(121)
+    expect(bubbles.last).to_have_text("断线时的回复")
+    again = [f for f in sent[asked_before:] if f.get("type") in ("sync", "history")]
+    assert again[0] == {"type": "sync", "conversation": conv.pk, "after": last_seq}
+    assert all(f["type"] == "sync" for f in again)
+
+    # live: an internal note (the shopper's seqs jump), then an agent's reply from the workbench
+    agent = new_page(browser, dialogs, viewport={"width": 1400, "height": 860})
+    login(agent, base, shop_world["lina"])
+    agent.locator(".conv").filter(has_text="老顾客").click()
+    writer.post_message_sync(conv.pk, sender_kind="agent", kind="note", body="又一条备注", internal=True,
+                             seat_id=seat_id)
+    send(agent, "亲，您的包裹明天到～")
+    expect(msgs).to_have_count(122)
+    expect(bubbles.last).to_have_text("亲，您的包裹明天到～")
+    expect(shopper.locator(".msg").last.locator(".who")).to_contain_text("小美")
+    assert "备注" not in shopper.content()
+    assert bubbles.all_text_contents() == [f"第 {i} 条" for i in range(1, 121)] + ["断线时的回复", "亲，您的包裹明天到～"]
+    gap = {"type": "sync", "conversation": conv.pk, "after": last_seq + 1}  # the note's seq is skipped by sync
+    expect(shopper.locator("#conn-state")).to_have_attribute("data-state", "open")
+    assert gap in sent
+    assert shopper.evaluate("window.xiaoerShopper.lastSeq") == Message.objects.filter(conversation=conv).count()
+    assert dialogs == []

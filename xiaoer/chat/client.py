@@ -3,7 +3,8 @@
 It does what the protocol asks of every client: sends each message with a client_id and keeps it
 until acknowledged, reconnects with back-off, says on reconnect the last seq it has per
 conversation (``sync``), retries unacknowledged sends with the same client_id, fills gaps in seq,
-and drops duplicates. Tests and bench/ use it; it is also a worked example for third parties.
+and drops duplicates. ``history_page()`` reads a page of earlier messages (``history``). Tests
+and bench/ use it; it is also a worked example for third parties.
 
     client = ChatClient("ws://127.0.0.1:8000", token=shopper_token)
     await client.connect()

@@ -495,8 +495,10 @@ async def test_history_newest_page_then_back_to_the_beginning(live_chat_server):
     staff_page = await agent.next_frame("history")
     assert [m["seq"] for m in staff_page["messages"]] == list(range(88, 138))
     assert staff_page["earlier"] is True and staff_page["limit"] == 50
-    # history reads only: the client's live state (last_seq, history) is untouched
-    assert shopper.last_seq[conv] == 0 and shopper.history[conv] == []
+    # history pages only read: the client's own sync on connect (running beside them) still holds
+    # every message exactly once, and nothing was drawn from the history pages into it
+    assert shopper.last_seq[conv] == 137
+    assert [m["body"] for m in shopper.history[conv]] == [f"第 {i} 条" for i in range(1, 121)]
     await shopper.close()
     await agent.close()
 
