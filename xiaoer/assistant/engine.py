@@ -166,7 +166,6 @@ class IntentModel:
         x = self.char.fit_transform(lex)
         self.fast = FastTfidf(self.char)
         self.use_vectors = vectors is not None
-        self.vector_dim = vectors.shape[1] if vectors is not None else 0
         if self.use_vectors:
             x = sparse.hstack([x, sparse.csr_matrix(vectors * 1.5)]).tocsr()
         # SGD on the logistic loss: the same model as LogisticRegression, trained ~20x faster, which
@@ -302,7 +301,6 @@ class ShopIndex:
                 if p.strip():
                     phrases.append(p)
                     self.phrase_entry.append(pos)
-        self.phrase_entry_arr = np.asarray(self.phrase_entry, dtype=np.int64)
         self.n_phrases = len(phrases)
         self._zeros = np.zeros(self.n_phrases)
         lex = [tx.lexical(p) or p for p in phrases]
@@ -426,7 +424,7 @@ class ShopIndex:
         margin = top["score"] - (cands[1]["score"] if len(cands) > 1 else 0.0)
         feats = [top["score"], top["char"], top["word"], top["emb"], top["p_cat"], margin, probs[best_intent],
                  1.0 if best_intent == self.entry_cat[top["entry"]] else 0.0]
-        t = res.get("tuning") or self.tuning
+        t = res["tuning"]
         z = t.reject_bias + sum(c * f for c, f in zip(t.reject_coef, feats, strict=True))
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
@@ -510,7 +508,7 @@ class ShopIndex:
     def _render(self, res: dict, product: ProductInfo | None, values: dict, m: tx.Measures) -> dict:
         probs = res["probs"]
         confidence = res.get("confidence", 0.0)
-        reject = confidence < (res.get("tuning") or self.tuning).reject_threshold or not res["candidates"]
+        reject = confidence < res["tuning"].reject_threshold or not res["candidates"]
         best_intent = self._best_intent(res)
         if best_intent == "human" and probs.get("human", 0) >= 0.4:
             reject = True
@@ -542,7 +540,7 @@ class ShopIndex:
         return max(mixed, key=mixed.get)
 
     def _brief(self, res: dict, values: dict, product: ProductInfo | None) -> dict:
-        ok = res["candidates"] and res["confidence"] >= (res.get("tuning") or self.tuning).reject_threshold
+        ok = res["candidates"] and res["confidence"] >= res["tuning"].reject_threshold
         return {"text": res["text"], "intent": self._best_intent(res),
                 "answer": self._answer(res["candidates"][0], values, product) if ok else None}
 

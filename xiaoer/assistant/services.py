@@ -22,6 +22,7 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import close_old_connections, transaction
 from django.http import Http404
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -243,7 +244,7 @@ def behind(message: dict) -> bool:
     """Is the robot so far behind that it should answer with words only (~1 ms, not ~15) to catch up?
 
     The robot shares the chat server's CPU; a burst of shopper messages beyond what the sentence
-    encoder can take (~60 a second a core) would otherwise queue without end (docs/decisions/035)."""
+    encoder can take (~60 a second a core) would otherwise queue without end (docs/decisions/036)."""
     return robot_lag(message) > float(setting("ASSISTANT_MAX_LAG_SECONDS", 2.0))
 
 
@@ -517,10 +518,7 @@ def on_committed(messages: list[dict]) -> None:
 
 
 def access_pair(staff: Staff, pair_id: int) -> LearnedPair:
-    try:
-        return LearnedPair.objects.get(pk=pair_id, shop_id=staff.shop_id)
-    except LearnedPair.DoesNotExist as exc:
-        raise Http404 from exc
+    return get_object_or_404(LearnedPair, pk=pair_id, shop_id=staff.shop_id)
 
 
 def do_learn_as_phrasing(staff: Staff, pair: LearnedPair, answer_code: str) -> StandardAnswer:
@@ -557,10 +555,10 @@ def latest_suggestion(conversation: Conversation) -> Suggestion | None:
 
 
 def access_conversation(staff: Staff, conversation_id: int) -> Conversation:
-    try:
-        return Conversation.objects.select_related("customer", "seat").get(pk=conversation_id, shop_id=staff.shop_id)
-    except Conversation.DoesNotExist as exc:
-        raise Http404 from exc
+    """The chat's own rule: a conversation of the caller's shop, for the roles that chat."""
+    from xiaoer.chat import services as chat_services
+
+    return chat_services.access_conversation(staff, conversation_id)
 
 
 def panel_suggestion(staff: Staff, conversation_id: int) -> tuple[Conversation, dict | None]:

@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.http import Http404
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -59,41 +60,24 @@ def knowledge_version(shop_id: int) -> int:
 
 # --- access ---------------------------------------------------------------------------------------
 def access_answer(staff: Staff, answer_id: int) -> StandardAnswer:
-    try:
-        return StandardAnswer.objects.select_related("product").get(pk=answer_id, shop_id=staff.shop_id)
-    except StandardAnswer.DoesNotExist as exc:
-        raise Http404 from exc
+    return get_object_or_404(StandardAnswer.objects.select_related("product"), pk=answer_id, shop_id=staff.shop_id)
 
 
 def access_product(staff: Staff, product_id: int) -> Product:
-    try:
-        return Product.objects.get(pk=product_id, shop_id=staff.shop_id)
-    except Product.DoesNotExist as exc:
-        raise Http404 from exc
+    return get_object_or_404(Product, pk=product_id, shop_id=staff.shop_id)
 
 
 def access_notice(staff: Staff, notice_id: int) -> KnowledgeNotice:
-    try:
-        return KnowledgeNotice.objects.get(pk=notice_id, shop_id=staff.shop_id)
-    except KnowledgeNotice.DoesNotExist as exc:
-        raise Http404 from exc
+    return get_object_or_404(KnowledgeNotice, pk=notice_id, shop_id=staff.shop_id)
 
 
 def access_phrase(staff: Staff, phrase_id: int) -> QuickPhrase:
-    try:
-        return QuickPhrase.objects.get(pk=phrase_id, shop_id=staff.shop_id)
-    except QuickPhrase.DoesNotExist as exc:
-        raise Http404 from exc
+    return get_object_or_404(QuickPhrase, pk=phrase_id, shop_id=staff.shop_id)
 
 
 def access_sku(staff: Staff, product: Product, sku_id: int) -> Sku:
     """A SKU of PRODUCT, which must be the caller's shop's (another shop's SKU is not found)."""
-    if product.shop_id != staff.shop_id:
-        raise Http404
-    try:
-        return Sku.objects.get(pk=sku_id, product=product)
-    except Sku.DoesNotExist as exc:
-        raise Http404 from exc
+    return get_object_or_404(Sku, pk=sku_id, product=product, product__shop_id=staff.shop_id)
 
 
 def product_by_code(shop_id: int, code: str) -> Product | None:
