@@ -47,3 +47,14 @@ def make_scene(role: str = Role.AGENT) -> Scene:
     seat = make_seat(shop, operator=agent)
     customer, conv, token = add_conversation(shop, seat)
     return Scene(shop, agent, seat, customer, conv, token, session_for(agent))
+
+
+async def connect_both(server: str, scene: Scene):
+    """The scene's shopper and agent, connected to SERVER: (shopper, agent) ChatClients."""
+    from xiaoer.chat.client import ChatClient
+
+    shopper = ChatClient(server, token=scene.token)
+    agent = ChatClient(server, session=scene.agent_session)
+    await shopper.connect()
+    await agent.connect()
+    return shopper, agent

@@ -8,7 +8,7 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from xiaoer.chat.client import ChatClient, ChatError
-from xiaoer.chat.tests.chatkit import make_scene
+from xiaoer.chat.tests.chatkit import connect_both, make_scene
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -53,10 +53,7 @@ async def test_thousand_messages_with_forced_disconnect_exactly_once(live_chat_s
 
     scene = await sync_to_async(make_scene)()
     conv = scene.conversation.pk
-    shopper = ChatClient(live_chat_server, token=scene.token)
-    agent = ChatClient(live_chat_server, session=scene.agent_session)
-    await shopper.connect()
-    await agent.connect()
+    shopper, agent = await connect_both(live_chat_server, scene)
     agent.follow(conv)
     pending = []
     for i in range(500):
@@ -135,10 +132,7 @@ async def test_internal_notes_never_reach_the_shopper(live_chat_server):
 
     scene = await sync_to_async(make_scene)()
     conv = scene.conversation.pk
-    shopper = ChatClient(live_chat_server, token=scene.token)
-    agent = ChatClient(live_chat_server, session=scene.agent_session)
-    await shopper.connect()
-    await agent.connect()
+    shopper, agent = await connect_both(live_chat_server, scene)
     await shopper.send("衣服有色差")
     await agent.next_message()
     note = await agent.send("这位顾客上次也投诉过，小心处理", conversation=conv, kind="note")
@@ -294,10 +288,7 @@ async def test_conversation_bookkeeping_and_read(live_chat_server):
 
     scene = await sync_to_async(make_scene)()
     conv = scene.conversation.pk
-    shopper = ChatClient(live_chat_server, token=scene.token)
-    agent = ChatClient(live_chat_server, session=scene.agent_session)
-    await shopper.connect()
-    await agent.connect()
+    shopper, agent = await connect_both(live_chat_server, scene)
     await shopper.send("<script>alert(1)</script>")
     c = await Conversation.objects.aget(pk=conv)
     assert c.waiting_since is not None and c.last_shopper_seq == 1 and c.last_seq == 1
