@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "ninja",  # serves the API docs page from its own static files, not a CDN (closed networks)
     "huey.contrib.djhuey",
+    "xiaoer.events",
     "xiaoer.accounts",
     "xiaoer.customers",
     "xiaoer.chat",
