@@ -125,6 +125,14 @@ else:
         "consumer": {"workers": int_setting("HUEY_WORKERS", 2), "worker_type": "thread"},
     }
 
+# Domain events (docs/events.md): outbox retention, delivery batch, retry back-off ceiling,
+# attempts after which a listener counts as failing, pending age that counts as lagging.
+EVENTS_RETENTION_DAYS = int_setting("EVENTS_RETENTION_DAYS", 30)
+EVENTS_BATCH = int_setting("EVENTS_BATCH", 200)
+EVENTS_RETRY_MAX_SECONDS = int_setting("EVENTS_RETRY_MAX_SECONDS", 600)
+EVENTS_FAILING_AFTER = int_setting("EVENTS_FAILING_AFTER", 3)
+EVENTS_LAG_WARN_SECONDS = int_setting("EVENTS_LAG_WARN_SECONDS", 300)
+
 # --- auth ----------------------------------------------------------------------------------------
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
