@@ -108,10 +108,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- real-time hub and task queue ----------------------------------------------------------------
 REDIS_URL = setting("REDIS_URL") or ""
 HUEY_IMMEDIATE = bool_setting("HUEY_IMMEDIATE", False)
+HUEY_NAME = str(setting("HUEY_NAME", "xiaoer"))  # queue name: several sites (or test runs) on one Redis
 if REDIS_URL:
     HUEY = {
         "huey_class": "huey.RedisHuey",
-        "name": "xiaoer",
+        "name": HUEY_NAME,
         "url": REDIS_URL,
         "immediate": HUEY_IMMEDIATE,
         "consumer": {"workers": int_setting("HUEY_WORKERS", 2), "worker_type": "thread"},
@@ -119,7 +120,7 @@ if REDIS_URL:
 else:
     HUEY = {
         "huey_class": "huey.SqliteHuey",
-        "name": "xiaoer",
+        "name": HUEY_NAME,
         "filename": str(DATA_DIR / "huey.sqlite3"),
         "immediate": HUEY_IMMEDIATE,
         "consumer": {"workers": int_setting("HUEY_WORKERS", 2), "worker_type": "thread"},

@@ -13,9 +13,11 @@ path) never waits for the queue; in Huey's immediate mode (tests) it happens inl
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterable
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,7 @@ class _Kicker:
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self._pid = 0
+        self._busy = False
 
     def kick(self, names: Iterable[str]) -> None:
         with self._cond:
@@ -65,18 +68,42 @@ class _Kicker:
                 while not self._names:
                     self._cond.wait()
                 names, self._names = self._names, set()
-            for name in sorted(names):
-                try:
-                    enqueue(name)
-                except Exception:  # noqa: BLE001 - the periodic catch-up delivers it later
-                    log.exception("could not queue delivery for event listener %s", name)
+                self._busy = True
+            try:
+                _enqueue_all(names)
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
 
-    def idle(self) -> bool:
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Queue what is pending now, in this thread, and wait for the thread's current batch
+        (process exit: a short command that emitted must not leave its listeners to the
+        periodic catch-up). True when nothing is left."""
         with self._cond:
-            return not self._names
+            names, self._names = self._names, set()
+        _enqueue_all(names)
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while (self._busy or self._names) and time.monotonic() < deadline:
+                self._cond.wait(0.05)
+            return not self._busy and not self._names
+
+
+def _enqueue_all(names: Iterable[str]) -> None:
+    for name in sorted(names):
+        try:
+            enqueue(name)
+        except Exception:  # noqa: BLE001 - the periodic catch-up delivers it later
+            log.exception("could not queue delivery for event listener %s", name)
 
 
 _KICKER = _Kicker()
+atexit.register(_KICKER.flush)
+
+
+def flush(timeout: float = 5.0) -> bool:
+    return _KICKER.flush(timeout)
 
 
 def kick(names: Iterable[str]) -> None:
@@ -84,7 +111,6 @@ def kick(names: Iterable[str]) -> None:
     from huey.contrib.djhuey import HUEY
 
     if HUEY.immediate:
-        for name in sorted(set(names)):
-            enqueue(name)
+        _enqueue_all(set(names))
         return
     _KICKER.kick(names)
