@@ -242,3 +242,31 @@ def _command(*args: str) -> str:
     out = StringIO()
     call_command("events", *args, stdout=out)
     return out.getvalue()
+
+
+def test_commits_queue_one_delivery_task_per_listener_until_that_task_starts(
+        probes, django_capture_on_commit_callbacks):
+    from collections import Counter
+
+    from huey.contrib.djhuey import HUEY
+
+    from xiaoer.events import queue
+    from xiaoer.events.tasks import deliver_task
+
+    def queued() -> Counter:
+        return Counter(t.args[0] for t in HUEY.pending() if t.name.endswith("events.deliver"))
+
+    queue.flush()
+    for name in LISTENERS:
+        queue.clear_marker(name)
+    before = queued()
+    with django_capture_on_commit_callbacks(execute=True):
+        emit_probes(*range(1, 21))
+    assert queue.flush()
+    assert {name: queued()[name] - before[name] for name in LISTENERS} == dict.fromkeys(LISTENERS, 1)
+
+    assert deliver_task.call_local("probe.a") == 20  # what a worker runs: clears the marker first
+    with django_capture_on_commit_callbacks(execute=True):
+        emit_probes(21)
+    assert queue.flush()
+    assert {name: queued()[name] - before[name] for name in LISTENERS} == {"probe.a": 2, "probe.b": 1, "probe.c": 1}
