@@ -174,8 +174,10 @@ def _start_worker(mode: str, threads: int):
     if mode == "sqlite":
         from huey.contrib.djhuey import HUEY
 
+        from xiaoer.tasks_runtime import polling_options
+
         consumer = HUEY.create_consumer(workers=threads, worker_type="thread", periodic=True,
-                                        check_worker_health=False)
+                                        check_worker_health=False, **polling_options())
         consumer._set_signal_handlers = lambda: None
         consumer.start()
         return lambda: consumer.stop(graceful=True)

@@ -97,7 +97,10 @@ def _emit_range(first: int, count: int, source: str, slow_every: int) -> None:
 def _worker(threads: int) -> None:
     from huey.contrib.djhuey import HUEY
 
-    consumer = HUEY.create_consumer(workers=threads, worker_type="thread", periodic=True, check_worker_health=False)
+    from xiaoer.tasks_runtime import polling_options
+
+    consumer = HUEY.create_consumer(workers=threads, worker_type="thread", periodic=True, check_worker_health=False,
+                                    **polling_options())
     consumer.run()
 
 
