@@ -1,6 +1,6 @@
 """Domain events benchmark (issue 9): N events through three durable listeners.
 
-    .venv/bin/python bench/events_bench.py [--events 100000] [--pg | --no-pg] [--threads 2]
+    .venv/bin/python bench/events_bench.py [--events 100000] [--pg | --no-pg] [--threads 2] [--emitters K]
 
 For each setup — the embedded default (SQLite, SqliteHuey, consumer threads in the same process,
 as under ``xiaoer serve``) and, when reachable (or with --pg), PostgreSQL + Redis (RedisHuey,
@@ -16,6 +16,8 @@ one worker process like ``xiaoer run_huey``) — on a fresh database, in one run
    handling), and the lag from commit to handled (p50/p99/max; clock read just before commit);
 4. "paced": N/5 events at half the end-to-end rate of 3: the lag when the queue keeps up.
 
+Writes come from one thread on SQLite (its writes are serial anyway) and from 8 threads on
+PostgreSQL (many app processes write at once there; one thread would measure the commit's fsync).
 Ratios against the baselines are printed. Nothing of the project's own data is touched (fresh
 XIAOER_DATA_DIR, a throwaway PostgreSQL database, a unique Huey queue name on Redis).
 """
