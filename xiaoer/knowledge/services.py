@@ -95,6 +95,8 @@ def check_answer(shop: Shop, *, code: str, category: str, question: str, similar
     parsed = importer.parse_answers(table, codes)
     if parsed.errors:
         raise ValidationError(parsed.errors[0].message)
+    if not parsed.rows:  # the importer skips an all-blank row without an error
+        raise ValidationError(_("标准问题（question）为空"))
     row = parsed.rows[0]
     clash = StandardAnswer.objects.filter(shop=shop, code=row["code"])
     if instance is not None:

@@ -156,3 +156,12 @@ def test_every_knowledge_page_renders_for_a_supervisor():
                                                                "size_chart": "S: 身高150-160 体重40-50; M 坏",
                                                                "price": "", "stock": "0"})
     assert res.status_code == 200 and "冒号" in res.content.decode()
+
+
+def test_an_empty_answer_form_is_an_error_on_the_page_not_a_crash():
+    """Found by the role × route walk: an all-blank form made check_answer index an empty list (500)."""
+    shop = make_shop()
+    res = client_for(owner_of(shop)).post("/desk/knowledge/answers/new", {})
+    assert res.status_code == 200
+    assert "标准问题（question）为空" in res.content.decode()
+    assert not StandardAnswer.objects.filter(shop=shop).exists()
