@@ -95,6 +95,8 @@ def check_answer(shop: Shop, *, code: str, category: str, question: str, similar
     parsed = importer.parse_answers(table, codes)
     if parsed.errors:
         raise ValidationError(parsed.errors[0].message)
+    if not parsed.rows:  # the importer skips an all-blank row without an error
+        raise ValidationError(_("标准问题（question）为空"))
     row = parsed.rows[0]
     clash = StandardAnswer.objects.filter(shop=shop, code=row["code"])
     if instance is not None:
@@ -359,6 +361,18 @@ def notice_readers(shop: Shop) -> list[Staff]:
 def unread_staff(notice: KnowledgeNotice) -> list[Staff]:
     acked = set(NoticeAck.objects.filter(notice=notice).values_list("staff_id", flat=True))
     return [s for s in notice_readers(notice.shop) if s.id not in acked]
+
+
+def notices_with_reads(staff: Staff, limit: int = 50) -> list[dict]:
+    """The shop's latest notices for the notices page: whether STAFF has read each, and (for
+    supervisors) who has not. Three queries whatever the number of notices and readers."""
+    notices = list(KnowledgeNotice.objects.filter(shop_id=staff.shop_id)[:limit])
+    acked: dict[int, set[int]] = {n.pk: set() for n in notices}
+    for notice_id, staff_id in NoticeAck.objects.filter(notice__in=notices).values_list("notice_id", "staff_id"):
+        acked[notice_id].add(staff_id)
+    readers = notice_readers(staff.shop) if staff.is_supervisor and notices else []
+    return [{"notice": n, "acked": staff.pk in acked[n.pk],
+             "unread": [s for s in readers if s.pk not in acked[n.pk]]} for n in notices]
 
 
 def pending_notices(staff: Staff, limit: int = 20) -> list[KnowledgeNotice]:

@@ -35,7 +35,8 @@ def test_login_then_logout():
     client = Client()
     res = post_login(client, owner_of(shop).user.username, PASSWORD)
     assert res.status_code == 302 and res["Location"] == "/desk"
-    assert client.get("/desk").status_code == 200
+    desk = client.get("/desk")
+    assert desk.status_code == 200 and 'id="desk-config"' in desk.content.decode()  # the workbench itself
     assert client.post("/desk/logout").status_code == 302
     assert client.get("/desk")["Location"].startswith("/desk/login")
 
