@@ -207,6 +207,37 @@ def _fresh_conv(conv: Conversation) -> Conversation:
     return Conversation.objects.select_related("seat", "customer", "shop").get(pk=conv.pk)
 
 
+def seat_ids_of(staff: Staff) -> frozenset[int]:
+    return frozenset(Seat.objects.filter(shop_id=staff.shop_id, operator=staff, is_active=True)
+                     .values_list("pk", flat=True))
+
+
+def may_reply(staff: Staff, conv: Conversation) -> bool:
+    """The one rule (xiaoer.chat.access) for a Staff and a Conversation of their shop."""
+    from xiaoer.chat import access
+
+    if conv.shop_id != staff.shop_id or not staff.can_chat:
+        return False
+    return access.may_reply(seat_ids_of(staff), staff.is_supervisor, conv.seat_id)
+
+
+def require_may_reply(staff: Staff, conv: Conversation) -> None:
+    """PermissionDenied with the reason the agent sees, unless STAFF may answer in CONV."""
+    from xiaoer.chat import access
+
+    if not may_reply(staff, conv):
+        raise PermissionDenied(str(access.REPLY_REFUSED))
+
+
+def require_may_reply_to_customer(staff: Staff, customer_id: int | None) -> None:
+    """Order actions reach the customer: the rule applies to their conversation, if they have one."""
+    if customer_id is None:
+        return
+    conv = Conversation.objects.filter(shop_id=staff.shop_id, customer_id=customer_id).order_by("-id").first()
+    if conv is not None:
+        require_may_reply(staff, conv)
+
+
 def require_can_act_on(staff: Staff, conv: Conversation) -> None:
     """Agents act on their own seats' and queued conversations; supervisors on all of the shop."""
     if staff.is_supervisor:
@@ -549,8 +580,18 @@ def post_staff_message(staff: Staff, conv: Conversation, *, body: str = "", kind
     from xiaoer.chat import writer
 
     account_services.require_role(staff, account_services.CHAT_ROLES)
-    if kind not in {"text", "image", "note"}:
+    require_may_reply(staff, conv)  # the socket's rule: notes included
+    if kind not in {"text", "image", "note", "card"}:
         raise ValidationError(_("不支持的消息类型"))
+    if kind == "card":  # built from the database (xiaoer.chat.cards), as on the socket
+        from xiaoer.chat import cards
+
+        try:
+            body, payload = cards.build(conv.pk, payload or {}, shopper=False)
+        except ValueError:
+            raise ValidationError(_("卡片须指定一个订单号（order）或商品（product）")) from None
+        except LookupError:
+            raise Http404("not found") from None
     body = (body or "").strip()
     if kind in {"text", "note"} and not body:
         raise ValidationError(_("消息不能为空"))
@@ -563,9 +604,16 @@ def post_staff_message(staff: Staff, conv: Conversation, *, body: str = "", kind
     seat = seat or conv.seat
     if seat is not None and seat.shop_id != staff.shop_id:
         raise Http404("seat not found")
-    return writer.post_message_sync(conv.pk, sender_kind="agent", kind=kind, body=body, payload=payload or {},
-                                    internal=internal or kind == "note", seat_id=seat.pk if seat else None,
-                                    staff_id=staff.pk, client_id=client_id)
+    try:
+        return writer.post_message_sync(conv.pk, sender_kind="agent", kind=kind, body=body,
+                                        payload=payload or {}, internal=internal or kind == "note",
+                                        seat_id=seat.pk if seat else None, staff_id=staff.pk,
+                                        client_id=client_id, clients_id=True)
+    except ValueError as exc:  # the socket's `invalid`: a sys: id, a bad length, someone else's id
+        log.info("refused staff message: %s", exc)
+        raise ValidationError(_("client_id 无效：须为 1–64 个字符，不能以 sys: 开头，也不能是对方用过的")) from None
+    except LookupError:
+        raise Http404("not found") from None
 
 
 # --- summaries for lists ------------------------------------------------------------------------

@@ -11,6 +11,7 @@ docs/protocol.md.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +23,7 @@ from django.conf import settings
 from django.db import close_old_connections, connection
 from django.http.cookie import parse_cookie
 
-from xiaoer.chat import frames, hub, runtime, writer
+from xiaoer.chat import access, frames, hub, runtime, writer
 from xiaoer.chat.auth import read_shopper_token
 from xiaoer.chat.frames import FrameError
 from xiaoer.chat.hub import HUB, Conn, ConvInfo
@@ -315,13 +316,37 @@ def _rate_ok(conn: Conn) -> bool:
     return True
 
 
+def _request_ok(conn: Conn) -> bool:
+    """The token bucket of the other frames a client may repeat at will (sync, history, typing,
+    read): every socket, shopper or staff, with its own rate."""
+    now = time.monotonic()
+    if conn.role == "shopper":
+        rate, burst = float(settings.CHAT_SHOPPER_REQUEST_RATE), float(settings.CHAT_SHOPPER_REQUEST_BURST)
+    else:
+        rate, burst = float(settings.CHAT_STAFF_REQUEST_RATE), float(settings.CHAT_STAFF_REQUEST_BURST)
+    if conn.req_tokens_at == 0.0:
+        conn.req_tokens = burst
+    else:
+        conn.req_tokens = min(burst, conn.req_tokens + (now - conn.req_tokens_at) * rate)
+    conn.req_tokens_at = now
+    if conn.req_tokens < 1.0:
+        return False
+    conn.req_tokens -= 1.0
+    return True
+
+
+def _limit_requests(conn: Conn) -> None:
+    if not _request_ok(conn):
+        raise FrameError("rate_limited", "too many requests, slow down")
+
+
 async def _on_send(conn: Conn, frame: dict) -> None:
     staff = conn.role == "staff"
     client_id, kind, body, payload = frames.check_send(frame, staff=staff)
     conv_id, info = await _conversation(conn, frame, client_id)
     if staff:
-        if not conn.supervisor and info.seat_id not in conn.seat_ids:
-            raise FrameError("forbidden", "this conversation is not served by your seat", client_id)
+        if not access.may_reply(conn.seat_ids, conn.supervisor, info.seat_id):
+            raise FrameError("forbidden", str(access.REPLY_REFUSED), client_id)
         draft = writer.Draft(conv_id, info.shop_id, client_id, "agent", kind, kind == "note", info.seat_id,
                              conn.staff_id, body, payload, origin=conn)
     else:
@@ -329,6 +354,8 @@ async def _on_send(conn: Conn, frame: dict) -> None:
             raise FrameError("rate_limited", "too many messages, slow down", client_id)
         draft = writer.Draft(conv_id, info.shop_id, client_id, "shopper", kind, False, None, None, body,
                              payload, origin=conn)
+    if kind == "card":  # built from the database, never from what the client claims
+        draft.body, draft.payload = await _card(conv_id, payload, client_id, shopper=not staff)
     w = writer.WRITER
     if w is None:
         raise FrameError("unavailable", "server is shutting down, retry", client_id)
@@ -337,6 +364,17 @@ async def _on_send(conn: Conn, frame: dict) -> None:
     future.add_done_callback(lambda _f: _done(conn))
     if conn.inflight > MAX_INFLIGHT:
         await future  # back-pressure: stop reading this socket until its oldest sends commit
+
+
+async def _card(conv_id: int, payload: dict, client_id: str, *, shopper: bool) -> tuple[str, dict]:
+    from xiaoer.chat import cards
+
+    try:
+        return await _db(functools.partial(cards.build, shopper=shopper), conv_id, payload)
+    except ValueError as exc:
+        raise FrameError("invalid", str(exc), client_id) from None
+    except LookupError:
+        raise FrameError("not_found", "no such order or product", client_id) from None
 
 
 def _done(conn: Conn) -> None:
@@ -403,6 +441,7 @@ def _read_history(conv_id: int, before: int | None, limit: int, shopper: bool) -
 
 
 async def _on_sync(conn: Conn, frame: dict) -> None:
+    _limit_requests(conn)
     conv_id, _info = await _conversation(conn, frame)
     after = frame.get("after", 0)
     if isinstance(after, bool) or not isinstance(after, int) or after < 0:
@@ -413,6 +452,7 @@ async def _on_sync(conn: Conn, frame: dict) -> None:
 
 
 async def _on_history(conn: Conn, frame: dict) -> None:
+    _limit_requests(conn)
     conv_id, _info = await _conversation(conn, frame)
     before = frame.get("before")
     if before is not None and (isinstance(before, bool) or not isinstance(before, int) or before <= 0):
@@ -426,10 +466,13 @@ async def _on_history(conn: Conn, frame: dict) -> None:
 
 
 async def _on_typing(conn: Conn, frame: dict) -> None:
+    _limit_requests(conn)
     conv_id, info = await _conversation(conn, frame)
     now = time.monotonic()
     if now - conn.last_typing < 0.5:  # a client may send one per keystroke; relay at most 2/s
         return
+    if conn.role == "staff" and not access.may_reply(conn.seat_ids, conn.supervisor, info.seat_id):
+        raise FrameError("forbidden", str(access.REPLY_REFUSED))
     conn.last_typing = now
     if conn.role == "shopper":
         text = frames.dumps({"type": "typing", "conversation": conv_id, "who": "shopper"})
@@ -441,11 +484,14 @@ async def _on_typing(conn: Conn, frame: dict) -> None:
 
 
 async def _on_read(conn: Conn, frame: dict) -> None:
+    _limit_requests(conn)
     conv_id, info = await _conversation(conn, frame)
     seq = frame.get("seq")
     if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
         raise FrameError("invalid", "seq must be a non-negative integer")
     by = "shopper" if conn.role == "shopper" else "agent"
+    if by == "agent" and not access.may_mark_read(conn.seat_ids, info.seat_id):
+        raise FrameError("forbidden", str(access.READ_REFUSED))
     w = writer.WRITER
     if w is not None:
         w.mark_read(conv_id, by, seq)
