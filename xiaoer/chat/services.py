@@ -56,7 +56,9 @@ QUEUE_NOTIFY_LIMIT = 100
 
 def make_visitor_token(shop: Shop, visitor_id: str) -> str:
     """Signed with the shop's own secret: a visitor token of one shop means nothing in another."""
-    return signing.dumps({"v": visitor_id}, key=shop.secret, salt=VISITOR_SALT, compress=False)
+    # A fresh nonce per session start: the token (and the cookie) rotate, the visitor stays.
+    return signing.dumps({"v": visitor_id, "n": secrets.token_urlsafe(6)}, key=shop.secret, salt=VISITOR_SALT,
+                         compress=False)
 
 
 def check_visitor_token(shop: Shop, token: str | None) -> str | None:

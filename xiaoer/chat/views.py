@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from functools import wraps
+from urllib.parse import urlsplit
 
 from django.apps import apps
 from django.conf import settings
@@ -148,10 +149,26 @@ def shopper_chat(request: HttpRequest, slug: str) -> HttpResponse:
     return response
 
 
-@csrf_exempt  # no cookie authority here: identity comes from the signed token in the body
+def _cross_site(request: HttpRequest) -> bool:
+    """A browser request sent by another site's page (a form post, a cross-origin fetch).
+    Non-browser clients send neither header and are not a session-fixation vector."""
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site not in ("same-origin", "none")
+    origin = request.headers.get("Origin")
+    if not origin or origin == "null":
+        return origin == "null"
+    return urlsplit(origin).netloc != request.get_host() and origin not in settings.CSRF_TRUSTED_ORIGINS
+
+
+@csrf_exempt  # the visitor cookie is only read and set on same-origin requests (_cross_site)
 @require_POST
 def shopper_session(request: HttpRequest, slug: str) -> JsonResponse:
     shop = services.access_shop_by_slug(slug)
+    if _cross_site(request):
+        # Another site could otherwise plant its own visitor identity in the shopper's browser
+        # (session fixation) and read what they write. docs/decisions/084-shopper-session-origin.md
+        return JsonResponse({"detail": _("请在店铺的聊天页面中打开")}, status=403)
     try:
         data = json.loads(request.body or b"{}")
     except ValueError:

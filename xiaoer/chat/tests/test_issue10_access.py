@@ -75,3 +75,28 @@ def test_an_agent_cannot_read_another_seats_private_phrases(two_seats):
     owner = client_for(owner_of(shop))
     assert [p["text"] for p in owner.get(f"/api/knowledge/phrases?seat_id={other_seat.pk}").json()] == \
         ["小美的私房话"]
+
+
+def test_shopper_session_refuses_cross_site_posts_and_rotates_the_visitor_token():
+    """Session fixation: another site's text/plain form post can't plant its visitor identity."""
+    from django.test import Client
+
+    from xiaoer.chat import services
+
+    shop = make_shop()
+    attacker = Client().post(f"/s/{shop.slug}/chat/session", "{}", content_type="application/json").json()
+    url = f"/s/{shop.slug}/chat/session"
+    victim = Client()
+    for headers in ({"HTTP_ORIGIN": "http://evil.example"}, {"HTTP_SEC_FETCH_SITE": "cross-site"},
+                    {"HTTP_ORIGIN": "null"}):
+        res = victim.post(url, json.dumps({"visitor": attacker["visitor"]}), content_type="text/plain",
+                          **headers)
+        assert res.status_code == 403 and not res.cookies
+    # the shop's own page (same origin) works, and every start rotates the token, same visitor
+    res = victim.post(url, "{}", content_type="application/json", HTTP_ORIGIN="http://testserver",
+                      HTTP_SEC_FETCH_SITE="same-origin")
+    first = res.json()
+    again = victim.post(url, "{}", content_type="application/json", HTTP_SEC_FETCH_SITE="same-origin").json()
+    assert first["conversation"] == again["conversation"] != attacker["conversation"]
+    assert first["visitor"] != again["visitor"]
+    assert services.check_visitor_token(shop, first["visitor"]) == services.check_visitor_token(shop, again["visitor"])
