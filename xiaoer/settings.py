@@ -168,6 +168,8 @@ CHAT_SEND_QUEUE = int_setting("CHAT_SEND_QUEUE", 1000)
 CHAT_HEARTBEAT_SECONDS = int_setting("CHAT_HEARTBEAT_SECONDS", 25)
 CHAT_SHOPPER_RATE = float(setting("CHAT_SHOPPER_RATE", 5))  # messages per second, sustained
 CHAT_SHOPPER_BURST = int_setting("CHAT_SHOPPER_BURST", 20)
+# a seat stays routable this long after its operator's last workbench socket closed (reconnects)
+CHAT_PRESENCE_GRACE_SECONDS = float(setting("CHAT_PRESENCE_GRACE_SECONDS", 30))
 # sync, history, typing and read frames per socket (per second sustained, burst)
 CHAT_SHOPPER_REQUEST_RATE = float(setting("CHAT_SHOPPER_REQUEST_RATE", 5))
 CHAT_SHOPPER_REQUEST_BURST = int_setting("CHAT_SHOPPER_REQUEST_BURST", 30)

@@ -23,7 +23,7 @@ from django.conf import settings
 from django.db import close_old_connections, connection
 from django.http.cookie import parse_cookie
 
-from xiaoer.chat import access, frames, hub, runtime, writer
+from xiaoer.chat import access, frames, hub, presence, runtime, writer
 from xiaoer.chat.auth import read_shopper_token
 from xiaoer.chat.frames import FrameError
 from xiaoer.chat.hub import HUB, Conn, ConvInfo
@@ -200,6 +200,8 @@ async def chat_socket(scope, receive, send) -> None:
     conn.start(int(settings.CHAT_SEND_QUEUE))
     HUB.register(conn)
     conn.push(_welcome(conn, ident))
+    if conn.role == "staff":  # presence: event-driven, on a person's first and last socket here
+        presence.TRACKER.arrived(conn.staff_id, first_here=len(HUB.by_staff.get(conn.staff_id, ())) == 1)
     try:
         while True:
             message = await receive()
@@ -215,6 +217,8 @@ async def chat_socket(scope, receive, send) -> None:
     finally:
         HUB.unregister(conn)
         conn.closed = True
+        if conn.role == "staff":
+            presence.TRACKER.left(conn.staff_id, still_here=bool(HUB.by_staff.get(conn.staff_id)))
         if conn.sender is not None:
             conn.sender.cancel()
 
@@ -500,6 +504,48 @@ async def _on_read(conn: Conn, frame: dict) -> None:
     HUB.dispatch([["d", info.shop_id, conv_id, info.seat_id, mode, None, text]], {0: conn.id})
 
 
+def _set_availability(staff_id: int, seat_id: int | None, available: bool) -> list[int] | str:
+    """The person's seats (or SEAT_ID) available or 挂起; the seat ids changed, or an error code."""
+    from django.core.exceptions import PermissionDenied, ValidationError
+    from django.db import transaction
+
+    from xiaoer.accounts.models import Seat, Staff
+    from xiaoer.chat import services
+
+    staff = Staff.objects.filter(pk=staff_id, is_active=True).first()
+    if staff is None:
+        return "forbidden"
+    seats = Seat.objects.filter(shop_id=staff.shop_id, operator=staff, is_active=True)
+    if seat_id is not None:
+        seats = seats.filter(pk=seat_id)
+    changed = []
+    try:
+        with transaction.atomic():
+            for seat in seats:
+                services.do_set_seat_online(staff, seat, available)
+                changed.append(seat.pk)
+    except (PermissionDenied, ValidationError):
+        return "forbidden"
+    return changed if changed else "not_found"
+
+
+async def _on_availability(conn: Conn, frame: dict) -> None:
+    """Staff: 接待中 (available) or 挂起 (busy/away) for their seats; docs/protocol.md."""
+    if conn.role != "staff":
+        raise FrameError("forbidden", "staff only")
+    _limit_requests(conn)
+    available = frame.get("available")
+    seat_id = frame.get("seat")
+    if not isinstance(available, bool):
+        raise FrameError("invalid", "available must be true or false")
+    if seat_id is not None and (isinstance(seat_id, bool) or not isinstance(seat_id, int)):
+        raise FrameError("invalid", "seat must be a seat id or absent")
+    result = await _db(_set_availability, conn.staff_id, seat_id, available)
+    if isinstance(result, str):
+        raise FrameError(result, "not a seat you operate")
+    conn.push(frames.dumps({"type": "availability", "available": available, "seats": result}))
+
+
 _PONG = frames.dumps({"type": "pong"})
 
 
@@ -511,5 +557,5 @@ async def _on_pong(conn: Conn, frame: dict) -> None:
     return None  # last_recv is already updated
 
 
-_HANDLERS = {"send": _on_send, "sync": _on_sync, "history": _on_history, "typing": _on_typing, "read": _on_read, "ping": _on_ping,
+_HANDLERS = {"availability": _on_availability, "send": _on_send, "sync": _on_sync, "history": _on_history, "typing": _on_typing, "read": _on_read, "ping": _on_ping,
              "pong": _on_pong}
