@@ -60,3 +60,15 @@ def client_for(staff: Staff):
     client = Client()
     assert client.login(username=staff.user.username, password=PASSWORD)
     return client
+
+
+def shopper_arrives(shop: Shop, **kwargs):
+    """A shopper opens the chat page and writes (what their first message does: the visitor
+    becomes a conversation and is routed). Returns the ShopperSession, conversation reloaded."""
+    from xiaoer.chat import services
+    from xiaoer.chat.models import Conversation
+
+    session = services.start_shopper_session(shop, **kwargs)
+    services.reopen_for_shopper({session.conversation.pk})
+    session.conversation = Conversation.objects.select_related("seat", "customer").get(pk=session.conversation.pk)
+    return session

@@ -98,7 +98,7 @@ def _shopper_identity(shop_id: int, customer_id: int) -> dict | int:
         return CLOSE_NOT_FOUND
     seat = {"id": conv.seat_id, "display_name": conv.seat.display_name} if conv.seat else None
     return {"conversation": conv.pk, "shop": shop_id, "customer": customer_id, "status": conv.status,
-            "seat": seat, "last_seq": conv.last_seq,
+            "seat": seat, "last_seq": conv.last_seq, "agent_read_seq": conv.agent_read_seq,
             "queue_position": hub.queue_position(shop_id, conv.pk, conv.status, conv.seat_id)}
 
 
@@ -242,7 +242,8 @@ def _welcome(conn: Conn, ident: dict) -> str:
         return frames.dumps({"type": "welcome", "role": "shopper", "conversation": ident["conversation"],
                              "shop": ident["shop"], "status": ident["status"], "last_seq": ident["last_seq"],
                              "heartbeat": heartbeat, "seat": ident["seat"],
-                             "queue_position": ident["queue_position"]})
+                             "queue_position": ident["queue_position"],
+                             "agent_read_seq": ident["agent_read_seq"]})
     return frames.dumps({"type": "welcome", "role": "staff", "shop": ident["shop"], "last_seq": None,
                          "heartbeat": heartbeat, "supervisor": ident["supervisor"],
                          "staff": {"id": ident["staff"], "display_name": ident["display_name"],

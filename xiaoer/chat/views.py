@@ -116,7 +116,7 @@ def _labels() -> dict[str, str]:
         "error": _("出错了，请稍后再试"), "tooLong": _("消息太长了"), "tooBig": _("图片不能超过 10 MB"),
         "uploadFailed": _("图片上传失败"), "connecting": _("连接中…"), "reconnecting": _("重新连接中…"),
         "online": _("已连接"), "servedBy": _("为您服务的是"), "waitingSeat": _("正在为您安排客服…"),
-        "queue": _("当前排队人数较多，您前面还有 %s 位，请稍候"), "agentTyping": _("客服正在输入…"),
+        "queue": _("当前排队人数较多，您前面还有 %s 位，请稍候"), "queueNext": _("马上就轮到您了，请稍候"), "agentTyping": _("客服正在输入…"),
         "shopperTyping": _("顾客正在输入…"), "queued": _("排队中"), "open": _("进行中"), "resolved": _("已解决"),
         "seat": _("客服账号"), "waited": _("已等"), "emptyList": _("这里没有会话"), "loading": _("加载中…"),
         "noMore": _("没有更早的消息了"), "earlier": _("查看更早的消息"), "newMessage": _("新消息"),
