@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 
 from xiaoer.accounts.models import Role
-from xiaoer.chat import services, writer
+from xiaoer.chat import writer
 from xiaoer.chat.models import Conversation
 from xiaoer.testing import PASSWORD, make_seat, make_shop, make_staff, owner_of, shopper_arrives
 
