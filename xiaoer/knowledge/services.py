@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.http import Http404
@@ -411,6 +411,10 @@ def search_phrases(staff: Staff, query: str, *, seat_id: int | None = None, limi
     query = query.strip().lstrip("/").lower()[:30]
     scope = Q(seat__isnull=True)
     if seat_id is not None:
+        # A seat's own phrases are private to whoever operates it (and the shop's supervisors).
+        if not staff.is_supervisor and not Seat.objects.filter(pk=seat_id, shop_id=staff.shop_id,
+                                                               operator=staff).exists():
+            raise PermissionDenied(_("只能查看你值守的客服账号的快捷短语"))
         scope |= Q(seat_id=seat_id)
     base = QuickPhrase.objects.filter(scope, shop_id=staff.shop_id)
     if not query:
