@@ -134,10 +134,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- real-time hub and task queue ----------------------------------------------------------------
 REDIS_URL = setting("REDIS_URL") or ""
 HUEY_IMMEDIATE = bool_setting("HUEY_IMMEDIATE", False)
+HUEY_NAME = str(setting("HUEY_NAME", "xiaoer"))  # queue name: several sites (or test runs) on one Redis
 if REDIS_URL:
     HUEY = {
         "huey_class": "huey.RedisHuey",
-        "name": "xiaoer",
+        "name": HUEY_NAME,
         "url": REDIS_URL,
         "immediate": HUEY_IMMEDIATE,
         "consumer": {"workers": int_setting("HUEY_WORKERS", 2), "worker_type": "thread"},
@@ -146,11 +147,19 @@ else:
     _private_file(DATA_DIR / "huey.sqlite3")
     HUEY = {
         "huey_class": "huey.SqliteHuey",
-        "name": "xiaoer",
+        "name": HUEY_NAME,
         "filename": str(DATA_DIR / "huey.sqlite3"),
         "immediate": HUEY_IMMEDIATE,
         "consumer": {"workers": int_setting("HUEY_WORKERS", 2), "worker_type": "thread"},
     }
+
+# Domain events (docs/events.md): outbox retention, delivery batch, retry back-off ceiling,
+# attempts after which a listener counts as failing, pending age that counts as lagging.
+EVENTS_RETENTION_DAYS = int_setting("EVENTS_RETENTION_DAYS", 30)
+EVENTS_BATCH = int_setting("EVENTS_BATCH", 200)
+EVENTS_RETRY_MAX_SECONDS = int_setting("EVENTS_RETRY_MAX_SECONDS", 600)
+EVENTS_FAILING_AFTER = int_setting("EVENTS_FAILING_AFTER", 3)
+EVENTS_LAG_WARN_SECONDS = int_setting("EVENTS_LAG_WARN_SECONDS", 300)
 
 # --- auth ----------------------------------------------------------------------------------------
 PASSWORD_HASHERS = [

@@ -379,22 +379,26 @@ def apply_reads(cur, vendor: str, reads: dict[int, list[int]]) -> None:
 
 # --- fan-out after commit ------------------------------------------------------------------------
 
-def fanout_items(result: BatchResult) -> tuple[list[list], dict[int, int], list[tuple[Any, str]]]:
-    """Hub items for a committed batch, the origin socket to skip per item, and (conn, frame)
-    answers (acks and errors) for the senders."""
+def fanout_items(result: BatchResult) -> tuple[list[list], dict[int, int], list[tuple[int, Any, str]]]:
+    """Hub items for a committed batch, the origin socket to skip per item, and the answers
+    (acks and errors) for the senders as (number of items to deliver before it, conn, frame).
+
+    Outcomes are in arrival order, which is seq order within each conversation: delivering the
+    items and the answers interleaved in that order gives every socket its frames in seq order
+    (an agent never gets the ack of seq n+1 before the shopper's seq n)."""
     items: list[list] = []
     exclude: dict[int, int] = {}
-    answers: list[tuple[Any, str]] = []
+    answers: list[tuple[int, Any, str]] = []
     for conv_id, (shop_id, seat_id, status) in result.conversations.items():
         items.append(["c", conv_id, shop_id, seat_id, status])
     for o in result.outcomes:
         d = o.draft
         if o.error is not None:
             if d.origin is not None:
-                answers.append((d.origin, frames.error_frame(o.error[0], o.error[1], d.client_id)))
+                answers.append((len(items), d.origin, frames.error_frame(o.error[0], o.error[1], d.client_id)))
             continue
         if d.origin is not None:
-            answers.append((d.origin, frames.ack_frame(o.message)))
+            answers.append((len(items), d.origin, frames.ack_frame(o.message)))
         if o.duplicate:
             continue
         m = o.message
@@ -509,10 +513,7 @@ class Writer:
 
     def _after_commit(self, result: BatchResult) -> None:
         items, exclude, answers = fanout_items(result)
-        # Acks first, each in the sender's own queue: a sender sees its ack before any later frame.
-        for conn, text in answers:
-            conn.push(text)
-        hub.HUB.dispatch(items, exclude)
+        hub.HUB.dispatch(items, exclude, answers)
         for o in result.outcomes:
             fut = o.draft.future
             if fut is not None and not fut.done():
