@@ -56,6 +56,8 @@ def serve(argv: list[str] | None = None) -> None:
     from xiaoer.conf import bool_setting, int_setting, setting
 
     _setup_django()
+    from django.conf import settings
+
     if bool_setting("EMBEDDED_WORKER", not setting("REDIS_URL")):
         from xiaoer.tasks_runtime import start_embedded_consumer
 
@@ -70,7 +72,10 @@ def serve(argv: list[str] | None = None) -> None:
         ws="auto",  # the implementation the tests and bench/chat_bench.py run on
         lifespan="on",
         log_level=str(setting("LOG_LEVEL", "info")).lower(),
-        proxy_headers=True,
+        # X-Forwarded-For/-Proto only from the proxies named in TRUSTED_PROXIES (none by default):
+        # otherwise any client could pick its own address (docs/operations.md "Security settings").
+        proxy_headers=bool(settings.TRUSTED_PROXIES),
+        forwarded_allow_ips=",".join(settings.TRUSTED_PROXIES) or None,
         ws_max_size=16 * 1024 * 1024,
     )
 

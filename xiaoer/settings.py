@@ -7,7 +7,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from xiaoer.conf import bool_setting, int_setting, setting
+from xiaoer.conf import bool_setting, int_setting, list_setting, setting
 
 BASE_DIR = Path(__file__).resolve().parent
 DATA_DIR = Path(setting("DATA_DIR", "var")).resolve()
@@ -29,8 +29,31 @@ def _local_secret_key() -> str:
 
 SECRET_KEY = setting("SECRET_KEY") or _local_secret_key()
 DEBUG = bool_setting("DEBUG", False)
-ALLOWED_HOSTS = [h.strip() for h in str(setting("ALLOWED_HOSTS", "*")).split(",") if h.strip()]
-CSRF_TRUSTED_ORIGINS = [o.strip() for o in str(setting("CSRF_TRUSTED_ORIGINS", "")).split(",") if o.strip()]
+ALLOWED_HOSTS = list_setting("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+CSRF_TRUSTED_ORIGINS = list_setting("CSRF_TRUSTED_ORIGINS", "")
+
+# --- security (docs/operations.md "Security settings") -------------------------------------------
+# The address customers and staff reach the site at, e.g. https://desk.example.com: the chat
+# widget's iframe URL is built from it (never from the request's Host header).
+PUBLIC_URL = str(setting("PUBLIC_URL", "")).rstrip("/")
+# Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated addresses, or *).
+# Empty: the connecting address is the client, whatever the headers say (login throttling counts it).
+TRUSTED_PROXIES = list_setting("TRUSTED_PROXIES", "")
+# Behind a TLS-terminating proxy: the header it sets for https, e.g. "X-Forwarded-Proto: https".
+_https_header = str(setting("HTTPS_PROXY_HEADER", "")).strip()
+if _https_header:
+    _name, _, _value = _https_header.partition(":")
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _name.strip().upper().replace("-", "_"), _value.strip() or "https")
+SECURE_COOKIES = bool_setting("SECURE_COOKIES", PUBLIC_URL.startswith("https://"))
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SECURE_COOKIES
+SECURE_HSTS_SECONDS = int_setting("HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = bool_setting("HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Sites allowed to embed the shopper chat (the widget's iframe), e.g. https://shop.example.com.
+EMBED_ORIGINS = list_setting("EMBED_ORIGINS", "")
+CONTENT_SECURITY_POLICY = str(setting("CONTENT_SECURITY_POLICY", "on")).lower() not in {"off", "0", "false"}
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -62,6 +85,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "xiaoer.security.ContentSecurityPolicyMiddleware",
     "xiaoer.accounts.middleware.ShopTimezoneMiddleware",
 ]
 
