@@ -239,6 +239,10 @@ XIAOER_SIDE_PANELS = [
     ("内部任务", "orders-tasks-panel"),
 ]
 
+# --- order webhook (docs/webhooks.md) ---------------------------------------------------------------
+WEBHOOK_TOLERANCE_SECONDS = int_setting("WEBHOOK_TOLERANCE_SECONDS", 300)
+WEBHOOK_EVENT_RETENTION_DAYS = int_setting("WEBHOOK_EVENT_RETENTION_DAYS", 7)
+
 # --- outbound email (notify app; Django's SMTP backend) -------------------------------------------
 EMAIL_BACKEND = str(setting("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend"))
 EMAIL_HOST = str(setting("EMAIL_HOST", "localhost"))
