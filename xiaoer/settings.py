@@ -217,6 +217,8 @@ STATIC_ROOT = DATA_DIR / "static"
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(setting("MEDIA_ROOT", DATA_DIR / "media"))
 MAX_IMAGE_BYTES = int_setting("MAX_IMAGE_BYTES", 10 * 1024 * 1024)
+# Largest image accepted, in pixels: decoding costs ~3-4 bytes a pixel whatever the file's size.
+MAX_IMAGE_PIXELS = int_setting("MAX_IMAGE_PIXELS", 24_000_000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_IMAGE_BYTES + 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
@@ -228,6 +230,7 @@ CHAT_SEND_QUEUE = int_setting("CHAT_SEND_QUEUE", 1000)
 CHAT_HEARTBEAT_SECONDS = int_setting("CHAT_HEARTBEAT_SECONDS", 25)
 CHAT_SHOPPER_RATE = float(setting("CHAT_SHOPPER_RATE", 5))  # messages per second, sustained
 CHAT_SHOPPER_BURST = int_setting("CHAT_SHOPPER_BURST", 20)
+CHAT_SHOPPER_UPLOADS_PER_MINUTE = int_setting("CHAT_SHOPPER_UPLOADS_PER_MINUTE", 10)
 SHOPPER_TOKEN_MAX_AGE = int_setting("SHOPPER_TOKEN_MAX_AGE", 60 * 60 * 24 * 365)
 
 # Side-panel sections of the workbench: (title, url name taking conversation_id). Apps add theirs;

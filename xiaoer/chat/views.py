@@ -182,6 +182,10 @@ def shopper_upload(request: HttpRequest, slug: str) -> JsonResponse:
         return JsonResponse({"detail": _("请先开始会话")}, status=401)
     if (refused := _too_big(request)) is not None:
         return refused
+    try:
+        services.check_upload_rate(shop.pk, claims[1])
+    except ValidationError as exc:
+        return _json_error(exc, status=429)
     upload = request.FILES.get("file")
     if upload is None:
         return JsonResponse({"detail": _("没有收到文件")}, status=400)
