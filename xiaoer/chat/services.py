@@ -590,9 +590,15 @@ def post_staff_message(staff: Staff, conv: Conversation, *, body: str = "", kind
     seat = seat or conv.seat
     if seat is not None and seat.shop_id != staff.shop_id:
         raise Http404("seat not found")
-    return writer.post_message_sync(conv.pk, sender_kind="agent", kind=kind, body=body, payload=payload or {},
-                                    internal=internal or kind == "note", seat_id=seat.pk if seat else None,
-                                    staff_id=staff.pk, client_id=client_id)
+    if client_id is not None and len(client_id) > frames.MAX_CLIENT_ID - len("sys:"):
+        raise ValidationError(_("client_id 最长 %(n)s 个字符") % {"n": frames.MAX_CLIENT_ID - len("sys:")})
+    try:
+        return writer.post_message_sync(conv.pk, sender_kind="agent", kind=kind, body=body, payload=payload or {},
+                                        internal=internal or kind == "note", seat_id=seat.pk if seat else None,
+                                        staff_id=staff.pk, client_id=client_id)
+    except LookupError as exc:  # e.g. a client_id another sender already used in this conversation
+        raise ValidationError(_("client_id 已被这个会话里的另一条消息使用") if "client_id" in str(exc)
+                              else str(exc)) from None
 
 
 # --- summaries for lists ------------------------------------------------------------------------

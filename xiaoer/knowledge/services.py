@@ -95,6 +95,8 @@ def check_answer(shop: Shop, *, code: str, category: str, question: str, similar
     parsed = importer.parse_answers(table, codes)
     if parsed.errors:
         raise ValidationError(parsed.errors[0].message)
+    if not parsed.rows:  # every field empty: the importer skips such a row as a blank line
+        raise ValidationError(_("编号（id）为空"))
     row = parsed.rows[0]
     clash = StandardAnswer.objects.filter(shop=shop, code=row["code"])
     if instance is not None:

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
 from ninja import Body, Router, Schema
+from pydantic import field_validator
 
 from xiaoer.accounts import services as account_services
 from xiaoer.accounts.models import Staff
@@ -235,6 +236,14 @@ class SettingsIn(Schema):
     quiet_start: dt.time | None = None
     quiet_end: dt.time | None = None
     quiet_enabled: bool | None = None
+
+    @field_validator("quiet_start", "quiet_end")
+    @classmethod
+    def _local_time(cls, value: dt.time | None) -> dt.time | None:
+        # Quiet hours are the shop's local clock (its time zone is the shop's), so "22:00+08:00" is refused.
+        if value is not None and value.tzinfo is not None:
+            raise ValueError("a local time HH:MM without a time zone (the shop's time zone applies)")
+        return value
 
 
 def _settings_json(row) -> dict:
