@@ -9,10 +9,11 @@ conversation, an answer, a product and an order calls every operation, with a CS
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, settings
 import schemathesis
 from django.core.wsgi import get_wsgi_application
 from django.test import Client
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from schemathesis.checks import not_a_server_error
 
 from xiaoer.chat import services as chat_services
@@ -62,7 +63,7 @@ def owner_cookies(db, _one_connection, settings) -> dict[str, str]:
 
 
 @schema.parametrize()
-@settings(suppress_health_check=list(HealthCheck), deadline=None)  # one shop for all of an operation's cases
+@hypothesis_settings(suppress_health_check=list(HealthCheck), deadline=None)  # one shop for all of an operation's cases
 def test_no_operation_answers_500(case, owner_cookies):
     response = case.call_and_validate(cookies=owner_cookies, headers={"X-CSRFToken": CSRF}, checks=[not_a_server_error])
     # The owner's session and CSRF token are accepted: otherwise nothing behind them would be fuzzed.
