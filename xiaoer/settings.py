@@ -197,6 +197,10 @@ LOGIN_URL = "/desk/login"
 LOGIN_REDIRECT_URL = "/desk"
 LOGIN_MAX_FAILURES = int_setting("LOGIN_MAX_FAILURES", 5)
 LOGIN_LOCKOUT_SECONDS = int_setting("LOGIN_LOCKOUT_SECONDS", 300)
+# Data minimisation (docs/configuration.md): roles that see receivers' names and addresses, and
+# roles that see phone numbers whole (everyone else who sees a phone sees it masked, 138****0000).
+ORDER_CONTACT_ROLES = list_setting("ORDER_CONTACT_ROLES", "owner,supervisor,agent")
+PHONE_VISIBLE_ROLES = list_setting("PHONE_VISIBLE_ROLES", "owner,supervisor")
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
