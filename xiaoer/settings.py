@@ -114,10 +114,8 @@ ASGI_APPLICATION = "xiaoer.asgi.application"
 # transaction that read first cannot fail with "database is locked" when it then writes
 # (docs/configuration.md, docs/decisions/070-one-sqlite-setup.md).
 SQLITE_OPTIONS = {
-    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000; "
-                    "PRAGMA foreign_keys=ON;",
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;",
     "transaction_mode": "IMMEDIATE",
-    "timeout": 10,
 }
 
 
@@ -149,7 +147,8 @@ if DATABASE_URL:
         DATABASES["default"]["TEST"] = {"NAME": setting("TEST_DATABASE_NAME", "test_xiaoer")}
     elif DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         _name = Path(str(DATABASES["default"]["NAME"]))
-        _sqlite(DATABASES["default"], _name.with_name(f"test_{_name.name}"))
+        _sqlite(DATABASES["default"], DATA_DIR / "test.sqlite3" if str(_name) == ":memory:"
+                else _name.with_name(f"test_{_name.name}"))
 else:
     DATABASES = {"default": _sqlite({"ENGINE": "django.db.backends.sqlite3", "NAME": DATA_DIR / "xiaoer.sqlite3"},
                                     DATA_DIR / "test.sqlite3")}
