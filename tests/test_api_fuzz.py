@@ -8,6 +8,8 @@ conversation, an answer, a product and an order calls every operation, with a CS
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import schemathesis
 from django.core.wsgi import get_wsgi_application
@@ -68,3 +70,37 @@ def test_no_operation_answers_500(case, owner_cookies):
     response = case.call_and_validate(cookies=owner_cookies, headers={"X-CSRFToken": CSRF}, checks=[not_a_server_error])
     # The owner's session and CSRF token are accepted: otherwise nothing behind them would be fuzzed.
     assert response.status_code != 401 and "CSRF" not in response.text
+
+
+def _integer_parameters():
+    """(method, path template, parameter name, where) for every integer path or query parameter."""
+    from xiaoer.api import api
+
+    for path, operations in api.get_openapi_schema()["paths"].items():
+        for method, operation in operations.items():
+            for param in operation.get("parameters", []):
+                schema_ = param.get("schema", {})
+                types = [schema_.get("type")] + [s.get("type") for s in schema_.get("anyOf", [])]
+                if "integer" in types and param["in"] in ("path", "query"):
+                    yield method.upper(), path, param["name"], param["in"]
+
+
+@pytest.mark.parametrize("value", ["9" * 30, "-" + "9" * 30, str(2**63)])
+def test_numbers_too_large_for_the_database_are_4xx(owner_cookies, value):
+    """Schema fuzzing rarely draws a number beyond 64 bits; every integer parameter gets one here."""
+    client = Client()
+    for name, cookie in owner_cookies.items():
+        client.cookies[name] = cookie
+    checked = 0
+    for method, template, name, where in _integer_parameters():
+        path = re.sub(r"\{[^}]+\}", "1", template)
+        query = ""
+        if where == "path":
+            path = template.replace("{" + name + "}", value)
+            path = re.sub(r"\{[^}]+\}", "1", path)
+        else:
+            query = f"?{name}={value}"
+        response = client.generic(method, path + query, "{}", content_type="application/json")
+        assert response.status_code < 500, (method, path + query, response.content[:300])
+        checked += 1
+    assert checked > 20
