@@ -37,9 +37,12 @@ from xiaoer.assistant.models import (
     RobotMode,
     Suggestion,
 )
+from xiaoer.chat import services as chat_services
+from xiaoer.chat import writer
 from xiaoer.chat.models import Conversation, Message
 from xiaoer.conf import setting
 from xiaoer.knowledge import services as knowledge_services
+from xiaoer.knowledge.events import KnowledgeChanged
 from xiaoer.knowledge.models import Product, StandardAnswer
 from xiaoer.knowledge.variables import REQUIRED_FOR_ROBOT
 
@@ -338,8 +341,7 @@ def _record_and_act(message: dict, conversation: Conversation, cfg: AssistantSet
         top_code=top["id"] if top and not data["reject"] else "", top_text=top["text"] if top else "",
         payload=data)
     event = {"message_id": message["id"], "suggestion_id": suggestion.id, **data}
-    transaction.on_commit(lambda: knowledge_services.publish_event(shop.id, "suggestion", event,
-                                                                   conversation_id=conversation.id))
+    chat_services.publish_after_commit(shop.id, "suggestion", event, conversation_id=conversation.id)
     decision = robot_decision(cfg, shop, data)
     if decision == "answer":
         _robot_say(conversation, top["text"], {"robot": {"answer_id": top["id"],
@@ -353,11 +355,6 @@ def _record_and_act(message: dict, conversation: Conversation, cfg: AssistantSet
 
 
 def _post(conversation_id: int, **kwargs) -> dict | None:
-    try:
-        from xiaoer.chat import writer
-    except ImportError:
-        log.warning("chat writer missing; robot message not sent")
-        return None
     return writer.post_message_sync(conversation_id, **kwargs)
 
 
@@ -383,8 +380,7 @@ def do_handoff(conversation: Conversation, data: dict, cfg: AssistantSettings, *
           payload={"handoff": {"intent": data.get("intent"), "confidence": data.get("confidence")}},
           internal=True, client_id=f"handoff-note-{message_id}")
     handoff = {"conversation": conversation.id, "text": "\n".join(lines)[:2000]}
-    transaction.on_commit(lambda: knowledge_services.publish_event(conversation.shop_id, "handoff", handoff,
-                                                                   conversation_id=conversation.id))
+    chat_services.publish_after_commit(conversation.shop_id, "handoff", handoff, conversation_id=conversation.id)
 
 
 # --- learning from agents --------------------------------------------------------------------------
@@ -432,6 +428,15 @@ def robot_active(shop_id: int) -> bool:
 def forget_active(shop_id: int) -> None:
     """Knowledge or robot settings changed in this process: look again at the next message."""
     _active_cache.pop(shop_id, None)
+
+
+def on_knowledge_changed(event: KnowledgeChanged) -> None:
+    """Live listener (AppConfig.ready): look again at the shop and queue one index rebuild. Live is
+    enough: the index is rebuilt lazily on the next suggestion anyway (version check in get_index)."""
+    from xiaoer.assistant import tasks
+
+    forget_active(event.shop_id)
+    tasks.schedule_rebuild(event.shop_id)
 
 
 def process_messages(messages: list[dict]) -> None:

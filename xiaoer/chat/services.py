@@ -39,6 +39,7 @@ from xiaoer.chat import frames
 from xiaoer.chat.models import Attachment, Conversation, ConversationStatus, Message
 from xiaoer.customers import services as customer_services
 from xiaoer.customers.models import Customer
+from xiaoer.knowledge.events import NoticePublished
 
 log = logging.getLogger(__name__)
 
@@ -441,7 +442,7 @@ def do_set_seat_online(staff: Staff, seat: Seat, online: bool) -> Seat:
         raise ValidationError(_("这个客服账号没有人值守，不能上线"))
     with transaction.atomic():
         account_services.do_set_seat_online(seat, online)
-        _publish_after_commit(seat.shop_id, "seat", {"seat": seat.pk, "online": online})
+        publish_after_commit(seat.shop_id, "seat", {"seat": seat.pk, "online": online})
         if online:
             drain_queue(seat.shop_id)
     return seat
@@ -455,7 +456,7 @@ def do_hand_over_seat(staff: Staff, seat: Seat, to: Staff | None) -> Seat:
     with transaction.atomic():
         seat = account_services.do_assign_seat(seat, to, by=staff)
         _seats_changed_after_commit(seat.shop_id)
-        _publish_after_commit(seat.shop_id, "seat", {"seat": seat.pk, "operator": to.pk if to else None})
+        publish_after_commit(seat.shop_id, "seat", {"seat": seat.pk, "operator": to.pk if to else None})
     return seat
 
 
@@ -646,7 +647,9 @@ def _seats_changed_after_commit(shop_id: int) -> None:
     transaction.on_commit(send)
 
 
-def _publish_after_commit(shop_id: int, event: str, data: dict[str, Any], **kwargs: Any) -> None:
+def publish_after_commit(shop_id: int, event: str, data: dict[str, Any], **kwargs: Any) -> None:
+    """An ``event`` frame (hub.publish_event) once the caller's transaction commits; a failed push
+    never breaks the write (the page catches up on its next load)."""
     def send() -> None:
         try:
             from xiaoer.chat import hub
@@ -656,6 +659,18 @@ def _publish_after_commit(shop_id: int, event: str, data: dict[str, Any], **kwar
             log.exception("publish_event %s failed", event)
 
     transaction.on_commit(send)
+
+
+def push_knowledge_notice(event: NoticePublished) -> None:
+    """Live listener (AppConfig.ready): a knowledge broadcast to every agent's workbench."""
+    data = {"id": event.notice_id, "title": event.title, "body": event.body, "product_id": event.product_id,
+            "answer_id": event.answer_id, "created_at": event.created_at}
+    try:
+        from xiaoer.chat import hub
+
+        hub.publish_event(event.shop_id, "knowledge", data)
+    except Exception:  # noqa: BLE001 - the write is committed; the page catches up on its next load
+        log.exception("could not push knowledge notice %s", event.notice_id)
 
 
 def _notify_queue(shop_id: int) -> None:

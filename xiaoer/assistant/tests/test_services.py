@@ -412,3 +412,22 @@ def test_in_worker_mode_the_hook_queues_a_task_instead_of_using_the_server_threa
     assert Suggestion.objects.get(conversation=conv).intent == "shipping"  # the task ran (immediate mode)
     monkeypatch.setenv("XIAOER_ASSISTANT_RUN_IN", "server")
     assert not services.runs_in_workers()
+
+
+def test_one_knowledge_write_bumps_the_version_once_and_queues_one_rebuild(monkeypatch,
+                                                                           django_capture_on_commit_callbacks):
+    """Regression: a model signal and the service both bumped the version and queued two rebuilds."""
+    from xiaoer.assistant import tasks
+    from xiaoer.events.models import OutboxEvent
+
+    shop = make_shop()
+    queued = []
+    monkeypatch.setattr(tasks, "schedule_rebuild", queued.append)
+    version = knowledge_services.knowledge_version(shop.id)
+    with django_capture_on_commit_callbacks(execute=True):
+        knowledge_services.do_save_answer(shop, code="N1", category="other", question="支持以旧换新吗",
+                                          similar=[], answer="亲，暂不支持以旧换新")
+    assert knowledge_services.knowledge_version(shop.id) == version + 1
+    assert queued == [shop.id]
+    assert list(OutboxEvent.objects.filter(name="knowledge.KnowledgeChanged").values_list("payload", flat=True)) \
+        == [{"shop_id": shop.id, "version": version + 1}]
