@@ -30,8 +30,19 @@ from xiaoer.accounts.models import Role, Seat, Shop, Staff
 from xiaoer.chat.models import Conversation, Message, SenderKind
 from xiaoer.conf import setting
 from xiaoer.customers.models import Customer
+from xiaoer.events import Event, emit
 from xiaoer.notify import services as notify_services
 from xiaoer.notify.models import Channel
+from xiaoer.orders.events import (
+    EVENT_BATCH,
+    OrderChanged,
+    OrderClosed,
+    OrderCreated,
+    OrderPaid,
+    OrderShipped,
+    OrderUpdated,
+    PaymentReminderSent,
+)
 from xiaoer.orders.models import (
     TASK_ROLES,
     ConfirmState,
@@ -145,8 +156,18 @@ def _seat_for(staff: Staff, order: Order | None = None, conversation: Conversati
 
 def _log(order: Order, kind: str, *, staff: Staff | None = None, seat: Seat | None = None, reason: str = "",
          changes: dict | None = None, at: dt.datetime | None = None) -> OrderChange:
-    return OrderChange.objects.create(shop_id=order.shop_id, order=order, kind=kind, reason=reason[:300],
-                                      staff=staff, seat=seat, changes=changes or {}, at=at or timezone.now())
+    change = OrderChange.objects.create(shop_id=order.shop_id, order=order, kind=kind, reason=reason[:300],
+                                        staff=staff, seat=seat, changes=changes or {}, at=at or timezone.now())
+    emit(OrderChanged(shop_id=order.shop_id, order_id=order.pk, change_id=change.pk, kind=kind,
+                      staff_id=staff.pk if staff else None, seat_id=seat.pk if seat else None,
+                      fields=sorted(change.changes)))
+    return change
+
+
+def _emit_batches(event_type: type[Event], shop_id: int, order_ids: list[int], **fields) -> None:
+    """One event per EVENT_BATCH orders (xiaoer.orders.events); nothing for no orders."""
+    for start in range(0, len(order_ids), EVENT_BATCH):
+        emit(event_type(shop_id=shop_id, order_ids=order_ids[start:start + EVENT_BATCH], **fields))
 
 
 def _publish(shop_id: int, event: str, data: dict, **targets) -> None:
@@ -250,6 +271,7 @@ def upsert_orders(shop: Shop, rows: list[dict], *, source: str, now: dt.datetime
         customers = _customers(shop, {r.get("buyer_id") or "" for r in latest.values()})
         new_orders, new_items, changed, changes = [], [], [], []
         fields_touched: set[str] = set()
+        became: dict[str, list[Order]] = {"paid": [], "shipped": [], "closed": []}
         for order_no, row in latest.items():
             buyer_id = customers.get(row.get("buyer_id") or "")
             order = existing.get(order_no)
@@ -264,6 +286,7 @@ def upsert_orders(shop: Shop, rows: list[dict], *, source: str, now: dt.datetime
                 continue
             fields_touched.update(diff)
             changed.append(order)
+            _note_milestones(became, order, diff)
             changes.append(OrderChange(shop=shop, order=order, kind="sync", reason=reason[:300],
                                        changes={k: v for k, v in diff.items() if k in FIELD_LABELS}, at=now))
         attribute_seats(new_orders)
@@ -275,9 +298,36 @@ def upsert_orders(shop: Shop, rows: list[dict], *, source: str, now: dt.datetime
             OrderChange.objects.bulk_create(changes, batch_size=500)
         result.imported, result.updated = len(new_orders), len(changed)
         result.orders = new_orders + changed
+        for order in new_orders:
+            _note_milestones(became, order, None)
+        _emit_upsert_events(shop, source, new_orders, changed, fields_touched, became)
         _queue_shipping_notices(shop, [o for o in result.orders if o.carrier and o.tracking_no
                                        and not o.shipping_notified_at], now)
     return result
+
+
+def _note_milestones(became: dict[str, list[Order]], order: Order, diff: dict | None) -> None:
+    """Sort ORDER into the milestones it reached: a new order (DIFF None) by its facts, a
+    changed one by what DIFF moved (paid_at/shipped_at set for the first time, status closed)."""
+    if diff is None:
+        reached = {"paid": order.paid_at is not None, "shipped": order.shipped_at is not None,
+                   "closed": order.status == OrderStatus.CLOSED}
+    else:
+        reached = {"paid": "paid_at" in diff and diff["paid_at"][0] is None,
+                   "shipped": "shipped_at" in diff and diff["shipped_at"][0] is None,
+                   "closed": "status" in diff and diff["status"][1] == OrderStatus.CLOSED}
+    for milestone, yes in reached.items():
+        if yes:
+            became[milestone].append(order)
+
+
+def _emit_upsert_events(shop: Shop, source: str, new_orders: list[Order], changed: list[Order],
+                        fields: set[str], became: dict[str, list[Order]]) -> None:
+    _emit_batches(OrderCreated, shop.pk, [o.pk for o in new_orders], source=source)
+    _emit_batches(OrderUpdated, shop.pk, [o.pk for o in changed], source=source, fields=sorted(fields))
+    _emit_batches(OrderPaid, shop.pk, [o.pk for o in became["paid"]])
+    _emit_batches(OrderShipped, shop.pk, [o.pk for o in became["shipped"]])
+    _emit_batches(OrderClosed, shop.pk, [o.pk for o in became["closed"]])
 
 
 def _new_order(shop: Shop, row: dict, buyer_id: int | None, source: str, now: dt.datetime) -> Order:
@@ -400,14 +450,18 @@ def _queue_shipping_notices(shop: Shop, orders: list[Order], now: dt.datetime) -
 
 # --- payment reminders (催付) -------------------------------------------------------------------
 
-def _mark_reminded(reached: list[Order], unreachable: list[Order], now: dt.datetime) -> int:
-    """Move the orders on; returns how many this transaction moved (a concurrent sweep that got
-    there first leaves nothing to move: the conditional update is the count of our claims)."""
-    moved = Order.objects.filter(pk__in=[o.pk for o in reached], remind_state=RemindState.NONE).update(
-        remind_state=RemindState.SENT, reminded_at=now)
+def _mark_reminded(shop_id: int, reached: list[Order], unreachable: list[Order], now: dt.datetime,
+                   staff: Staff | None = None) -> int:
+    """Move the orders on and emit PaymentReminderSent for them; returns how many this transaction
+    moved. The rows are locked first: a concurrent sweep that got there first leaves them moved,
+    and they are not ours (on SQLite writers are serialised anyway)."""
+    claimed = list(Order.objects.select_for_update().filter(
+        pk__in=[o.pk for o in reached], remind_state=RemindState.NONE).order_by("pk").values_list("pk", flat=True))
+    Order.objects.filter(pk__in=claimed).update(remind_state=RemindState.SENT, reminded_at=now)
     Order.objects.filter(pk__in=[o.pk for o in unreachable], remind_state=RemindState.NONE).update(
         remind_state=RemindState.NO_CHANNEL)
-    return moved
+    _emit_batches(PaymentReminderSent, shop_id, claimed, staff_id=staff.pk if staff else None)
+    return len(claimed)
 
 
 def _shops_with(qs) -> list[Shop]:
@@ -437,7 +491,7 @@ def run_reminder_sweep(*, now: dt.datetime | None = None, batch: int = 1000, del
             with transaction.atomic():
                 notices, reached, unreachable = _notices(shop, orders, "payment_reminder", "remind-{id}", now)
                 keys = notify_services.do_queue_notices(notices, deliver=False)
-                total += _mark_reminded(reached, unreachable, now)
+                total += _mark_reminded(shop.pk, reached, unreachable, now)
             if deliver:
                 notify_services.deliver_due(now=now, keys=keys)
     return total
@@ -459,7 +513,7 @@ def do_remind_now(staff: Staff, order: Order) -> bool:
     if not reached:
         raise ValidationError("无法联系顾客：没有会话，也没有手机号")
     notify_services.do_queue_notices(notices)
-    claimed = _mark_reminded(reached, unreachable, now) == 1
+    claimed = _mark_reminded(order.shop_id, reached, unreachable, now, staff) == 1
     if claimed:
         _log(order, "remind", staff=staff, seat=_seat_for(staff, order), reason="客服手动催付", at=now)
     return claimed
@@ -522,6 +576,7 @@ def do_close_order(staff: Staff, order: Order, reason: str) -> Order:
     order.save(update_fields=["status", "close_reason", "closed_at", "updated_at"])
     _log(order, "close", staff=staff, seat=_seat_for(staff, order), reason=reason,
          changes={"status": [OrderStatus.UNPAID, OrderStatus.CLOSED]}, at=now)
+    emit(OrderClosed(shop_id=order.shop_id, order_ids=[order.pk], staff_id=staff.pk, reason=reason[:200]))
     _notify_one(order, "order_closed", "close-{id}", reason=reason[:200])
     return order
 
@@ -631,6 +686,7 @@ def do_set_shipping(staff: Staff, order: Order, *, carrier: str, tracking_no: st
         if getattr(order, field) != value:
             diff[field] = [getattr(order, field), value]
             setattr(order, field, value)
+    first_shipped = order.shipped_at is None
     if order.status in PRE_SHIP:
         diff["status"] = [order.status, OrderStatus.SHIPPED]
         order.status = OrderStatus.SHIPPED
@@ -638,6 +694,8 @@ def do_set_shipping(staff: Staff, order: Order, *, carrier: str, tracking_no: st
     if diff:
         order.save()
         _log(order, "shipping", staff=staff, seat=_seat_for(staff, order), changes=diff, at=now)
+    if first_shipped and order.shipped_at is not None:
+        emit(OrderShipped(shop_id=order.shop_id, order_ids=[order.pk]))
     if not order.shipping_notified_at:
         # The notice goes out once per order, whoever set the tracking number first.
         notices, _, _ = _notices(order.shop, [order], "shipping_notice", "ship-{id}", now)
