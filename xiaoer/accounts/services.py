@@ -116,7 +116,15 @@ def operator_at(seat: Seat, when) -> Staff | None:
 
 
 def seats_operated_by(staff: Staff) -> list[Seat]:
-    return list(Seat.objects.filter(shop_id=staff.shop_id, operator=staff, is_active=True))
+    return list(Seat.objects.filter(shop_id=staff.shop_id, operator=staff, is_active=True).order_by("pk"))
+
+
+def acting_seat(staff: Staff, seat: Seat | None = None) -> Seat | None:
+    """The seat STAFF acts through: SEAT (the conversation's) if they operate it, else their first
+    own seat. Only active seats: a deactivated seat no longer speaks for anyone."""
+    if seat is not None and seat.operator_id == staff.pk and seat.is_active:
+        return seat
+    return Seat.objects.filter(shop_id=staff.shop_id, operator=staff, is_active=True).order_by("pk").first()
 
 
 def do_set_seat_online(seat: Seat, online: bool) -> None:

@@ -116,10 +116,9 @@ def claim(request, conversation_id: int, data: ClaimIn):
     if data.seat is not None:
         seat = account_services.access_seat(staff, data.seat)
     else:
-        seats = account_services.seats_operated_by(staff)
-        if not seats:
+        seat = account_services.acting_seat(staff)
+        if seat is None:
             raise PermissionDenied(_("你没有值守的客服账号"))
-        seat = seats[0]
     return _detail(services.do_claim(staff, conv, seat))
 
 
@@ -151,10 +150,7 @@ def list_notes(request, conversation_id: int):
 def add_note(request, conversation_id: int, data: NoteIn):
     staff = _staff(request)
     conv = services.access_conversation(staff, conversation_id)
-    seat = conv.seat if conv.seat and conv.seat.operator_id == staff.pk else None
-    if seat is None:
-        seats = account_services.seats_operated_by(staff)
-        seat = seats[0] if seats else None
+    seat = account_services.acting_seat(staff, conv.seat)
     return _note_json(customer_services.do_add_note(staff, conv.customer, data.text, seat=seat))
 
 

@@ -20,12 +20,13 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from django.views.decorators.csrf import csrf_exempt, ensure_csrf_cookie
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from xiaoer.accounts import services as account_services
 from xiaoer.accounts.models import Role, Seat, SeatAssignment, Staff
 from xiaoer.chat import services
 from xiaoer.chat.models import Conversation
+from xiaoer.customers import services as customer_services
 
 VISITOR_COOKIE = "xiaoer_visitor"
 # Titles of settings.XIAOER_SIDE_PANELS, marked here so makemessages puts them in the catalogue.
@@ -268,6 +269,27 @@ def desk_panels(request: HttpRequest, conversation_id: int) -> HttpResponse:
         if url:
             sections.append({"title": _(title), "name": url_name, "url": url})
     return render(request, "chat/panels.html", {"sections": sections})
+
+
+@chat_staff_required
+@require_http_methods(["GET", "POST"])
+def customer_panel(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    """The customer side panel: profile and shop-level notes. It lives in chat, not customers: it is
+    reached through a conversation, and customers come before chat in the import graph."""
+    staff = request.staff
+    conv = services.access_conversation(staff, conversation_id)
+    customer = conv.customer
+    error = ""
+    if request.method == "POST":
+        seat = account_services.acting_seat(staff, conv.seat)
+        try:
+            customer_services.do_add_note(staff, customer, request.POST.get("text", ""), seat=seat)
+        except ValidationError as exc:
+            error = " ".join(exc.messages)
+    return render(request, "customers/panel.html", {
+        "conversation": conv, "customer": customer, "notes": customer_services.notes_for(customer),
+        "error": error, "conversations_count": customer.conversations.count(),
+    })
 
 
 @chat_staff_required

@@ -145,13 +145,10 @@ def orders_of_customer(customer_id: int | None, *, limit: int = 20) -> list[Orde
 
 
 def _seat_for(staff: Staff, order: Order | None = None, conversation: Conversation | None = None) -> Seat | None:
-    """The seat the person acts through: the conversation's, if they operate it, else their own."""
+    """The seat the person acts through (accounts.acting_seat), for the order's conversation."""
     if conversation is None and order is not None and order.buyer_id:
         conversation = Conversation.objects.filter(customer_id=order.buyer_id).select_related("seat").last()
-    if conversation is not None and conversation.seat and conversation.seat.operator_id == staff.pk:
-        return conversation.seat
-    seats = account_services.seats_operated_by(staff)
-    return seats[0] if seats else None
+    return account_services.acting_seat(staff, conversation.seat if conversation is not None else None)
 
 
 def _log(order: Order, kind: str, *, staff: Staff | None = None, seat: Seat | None = None, reason: str = "",
