@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "xiaoer.assistant",
     "xiaoer.orders",
     "xiaoer.notify",
+    "xiaoer.demo",  # site level: the demo command seeds every app
 ]
 
 MIDDLEWARE = [
