@@ -1,6 +1,6 @@
 """The hub: who is connected where, and the fan-out of frames to them.
 
-In-process registry (DESIGN.md "The chat hot path"): conversation → shopper sockets, seat →
+In-process registry (docs/design.md "The chat hot path"): conversation → shopper sockets, seat →
 staff sockets, shop → supervisor/owner sockets and all chat staff sockets, staff → sockets.
 Delivering a frame is a few dict lookups; nothing scans all sockets per message. Each socket has
 a bounded send queue; a socket that cannot keep up is closed with 4008 and catches up by seq on

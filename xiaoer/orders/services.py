@@ -1,4 +1,4 @@
-"""Orders and the pre-sale / in-sale workflow (issue 4; DESIGN.md "Workflow").
+"""Orders and the pre-sale / in-sale workflow (issue 4; docs/decisions/040-workflow-state-and-claims.md).
 
 ``check_*`` validates, ``do_*`` writes (and queues notices / events after commit), ``access_*``
 fetches for a caller's shop or raises Http404, ``run_*`` are the periodic sweeps.
