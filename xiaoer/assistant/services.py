@@ -21,11 +21,11 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import close_old_connections, transaction
-from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from xiaoer.accounts import services as account_services
 from xiaoer.accounts.models import Seat, Shop, Staff
 from xiaoer.assistant import encoder as enc
 from xiaoer.assistant.engine import Entry, ProductInfo, ShopIndex, Tuning
@@ -264,8 +264,7 @@ def settings_for(shop_id: int) -> AssistantSettings:
 
 def do_update_settings(staff: Staff, *, mode: str, threshold: float, work_start: dt.time, work_end: dt.time,
                        handoff_text: str) -> AssistantSettings:
-    if not staff.is_supervisor:
-        raise Http404
+    account_services.require_role(staff, account_services.SUPERVISOR_ROLES)
     if mode not in RobotMode.values:
         raise ValidationError(_("未知的机器人模式"))
     if not 0.3 <= threshold <= 0.99:
@@ -531,7 +530,7 @@ def do_learn_as_phrasing(staff: Staff, pair: LearnedPair, answer_code: str) -> S
     answer = StandardAnswer.objects.filter(shop_id=staff.shop_id, code=answer_code).first()
     if answer is None:
         raise ValidationError(_("标准答案“%s”不存在") % answer_code[:64])
-    knowledge_services.do_add_phrasing(answer, pair.question)
+    knowledge_services.do_add_phrasing(staff, answer, pair.question)
     _resolve(pair, staff, LearnStatus.PHRASING)
     return answer
 
@@ -539,7 +538,7 @@ def do_learn_as_phrasing(staff: Staff, pair: LearnedPair, answer_code: str) -> S
 def do_learn_as_new_answer(staff: Staff, pair: LearnedPair, *, code: str, category: str, question: str = "",
                            answer: str = "") -> StandardAnswer:
     """One step: a new standard answer from the question and the agent's reply (both editable)."""
-    obj = knowledge_services.do_save_answer(staff.shop, code=code, category=category,
+    obj = knowledge_services.do_save_answer(staff, code=code, category=category,
                                             question=(question or pair.question)[:500], similar=[],
                                             answer=answer or pair.reply)
     _resolve(pair, staff, LearnStatus.NEW_ANSWER)
@@ -551,6 +550,7 @@ def do_dismiss_pair(staff: Staff, pair: LearnedPair) -> None:
 
 
 def _resolve(pair: LearnedPair, staff: Staff, status: str) -> None:
+    account_services.require_role(staff, account_services.SUPERVISOR_ROLES)  # the do_* above: one rule
     pair.status, pair.resolved_by = status, staff
     pair.save(update_fields=["status", "resolved_by"])
 

@@ -73,7 +73,7 @@ def list_answers(request, q: str = "", category: str = "", offset: int = 0, limi
 def create_answer(request, data: AnswerIn):
     staff = _staff(request, write=True)
     with transaction.atomic():
-        obj = services.do_save_answer(staff.shop, code=data.code, category=data.category, question=data.question,
+        obj = services.do_save_answer(staff, code=data.code, category=data.category, question=data.question,
                                       similar=data.similar, answer=data.answer, product_code=data.product,
                                       enabled=data.enabled)
     return _answer_json(obj)
@@ -83,7 +83,7 @@ def create_answer(request, data: AnswerIn):
 def update_answer(request, answer_id: int, data: AnswerIn):
     staff = _staff(request, write=True)
     with transaction.atomic():
-        obj = services.do_save_answer(staff.shop, code=data.code, category=data.category, question=data.question,
+        obj = services.do_save_answer(staff, code=data.code, category=data.category, question=data.question,
                                       similar=data.similar, answer=data.answer, product_code=data.product,
                                       enabled=data.enabled, instance=services.access_answer(staff, answer_id))
     return _answer_json(obj)
@@ -93,7 +93,7 @@ def update_answer(request, answer_id: int, data: AnswerIn):
 def delete_answer(request, answer_id: int):
     staff = _staff(request, write=True)
     with transaction.atomic():
-        services.do_delete_answer(services.access_answer(staff, answer_id))
+        services.do_delete_answer(staff, services.access_answer(staff, answer_id))
     return {"ok": True}
 
 
@@ -101,7 +101,7 @@ def delete_answer(request, answer_id: int):
 def answer_must_read(request, answer_id: int):
     staff = _staff(request, write=True)
     with transaction.atomic():
-        notice = services.do_set_must_read(services.access_answer(staff, answer_id), by=staff)
+        notice = services.do_set_must_read(staff, services.access_answer(staff, answer_id))
     return services.notice_dict(notice)
 
 
@@ -121,7 +121,7 @@ def list_products(request, q: str = "", offset: int = 0, limit: int = 50):
 def publish_product(request, product_id: int):
     staff = _staff(request, write=True)
     with transaction.atomic():
-        notice = services.do_publish_product(services.access_product(staff, product_id), by=staff)
+        notice = services.do_publish_product(staff, services.access_product(staff, product_id))
     return services.notice_dict(notice)
 
 

@@ -100,9 +100,18 @@ def check_answer(shop: Shop, *, code: str, category: str, question: str, similar
     return row
 
 
-def do_save_answer(shop: Shop, *, code: str, category: str, question: str, similar: list[str], answer: str,
+def _require_writer(staff: Staff, *objs) -> None:
+    """The permission rule of knowledge writes: supervisors and owners, on their own shop's objects."""
+    account_services.require_role(staff, account_services.SUPERVISOR_ROLES)
+    if any(obj is not None and obj.shop_id != staff.shop_id for obj in objs):
+        raise Http404
+
+
+def do_save_answer(staff: Staff, *, code: str, category: str, question: str, similar: list[str], answer: str,
                    product_code: str = "", enabled: bool = True, instance: StandardAnswer | None = None,
                    ) -> StandardAnswer:
+    _require_writer(staff, instance)
+    shop = staff.shop
     row = check_answer(shop, code=code, category=category, question=question, similar=similar, answer=answer,
                        product_code=product_code, instance=instance)
     obj = instance or StandardAnswer(shop=shop)
@@ -114,8 +123,9 @@ def do_save_answer(shop: Shop, *, code: str, category: str, question: str, simil
     return obj
 
 
-def do_add_phrasing(answer: StandardAnswer, phrasing: str) -> StandardAnswer:
+def do_add_phrasing(staff: Staff, answer: StandardAnswer, phrasing: str) -> StandardAnswer:
     """Learning from agents: one more way shoppers ask this question."""
+    _require_writer(staff, answer)
     phrasing = phrasing.strip()[:500]
     if not phrasing:
         raise ValidationError(_("问法不能为空"))
@@ -126,7 +136,8 @@ def do_add_phrasing(answer: StandardAnswer, phrasing: str) -> StandardAnswer:
     return answer
 
 
-def do_delete_answer(answer: StandardAnswer) -> None:
+def do_delete_answer(staff: Staff, answer: StandardAnswer) -> None:
+    _require_writer(staff, answer)
     shop_id = answer.shop_id
     answer.delete()
     _knowledge_changed(shop_id)
@@ -142,10 +153,12 @@ def _check_lengths(model, fields: dict) -> None:
             raise ValidationError(_("“%(field)s”最多 %(limit)s 个字") % {"field": key, "limit": limit})
 
 
-def do_save_product(shop: Shop, *, instance: Product | None = None, **fields) -> Product:
+def do_save_product(staff: Staff, *, instance: Product | None = None, **fields) -> Product:
     """Create or change a product. PRICE and STOCK may be typed text (``¥1,299.50``, ``30``; empty: no price,
     stock 0): the import file's rules (importer.parse_price/parse_stock). Fields not given are left alone; a
     refused save leaves INSTANCE as it was."""
+    _require_writer(staff, instance)
+    shop = staff.shop
     obj = instance or Product(shop=shop)
     code = str(fields.get("code", obj.code)).strip()
     if not code or not importer._CODE.match(code):
@@ -285,17 +298,20 @@ def do_delete_sku(staff: Staff, sku: Sku) -> None:
     _knowledge_changed(shop_id)
 
 
-def do_publish_product(product: Product, *, by: Staff | None = None) -> KnowledgeNotice:
+def do_publish_product(staff: Staff, product: Product) -> KnowledgeNotice:
     """Put a product on sale and push its knowledge card to every agent's workbench."""
+    _require_writer(staff, product)
     product.published = True
     product.published_at = timezone.now()
     product.save(update_fields=["published", "published_at", "updated_at"])
     _knowledge_changed(product.shop_id)
-    return _create_notice(product.shop_id, product=product, by=by, title=_("新品上架：%s") % product.title,
+    return _create_notice(product.shop_id, product=product, by=staff, title=_("新品上架：%s") % product.title,
                           body=_product_card_text(product))
 
 
-def do_set_must_read(obj: Product | StandardAnswer, *, by: Staff | None = None) -> KnowledgeNotice:
+def do_set_must_read(staff: Staff, obj: Product | StandardAnswer) -> KnowledgeNotice:
+    _require_writer(staff, obj)
+    by = staff
     obj.must_read = True
     obj.save(update_fields=["must_read", "updated_at"])
     if isinstance(obj, Product):
@@ -359,8 +375,10 @@ def initials_of(text: str) -> str:
     return "".join(out)[:200]
 
 
-def do_save_phrase(shop: Shop, *, shortcut: str, text: str, seat: Seat | None = None,
+def do_save_phrase(staff: Staff, *, shortcut: str, text: str, seat: Seat | None = None,
                    instance: QuickPhrase | None = None) -> QuickPhrase:
+    _require_writer(staff, instance)
+    shop = staff.shop
     shortcut, text = shortcut.strip(), text.strip()
     if not shortcut or len(shortcut) > 30:
         raise ValidationError(_("快捷键为空或超过 30 字"))

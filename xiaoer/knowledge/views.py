@@ -67,7 +67,7 @@ def answer_edit(request, answer_id: int | None = None):
         try:
             with transaction.atomic():
                 instance = services.do_save_answer(
-                    staff.shop, code=form.get("code", ""), category=form.get("category", ""),
+                    staff, code=form.get("code", ""), category=form.get("category", ""),
                     question=form.get("question", ""), answer=form.get("answer", ""),
                     similar=[s.strip() for s in form.get("similar", "").splitlines() if s.strip()],
                     product_code=form.get("product", ""), enabled=form.get("enabled") == "on", instance=instance)
@@ -83,7 +83,7 @@ def answer_edit(request, answer_id: int | None = None):
 def answer_delete(request, answer_id: int):
     staff = _staff(request, write=True)
     with transaction.atomic():
-        services.do_delete_answer(services.access_answer(staff, answer_id))
+        services.do_delete_answer(staff, services.access_answer(staff, answer_id))
     return redirect("knowledge-answers")
 
 
@@ -92,7 +92,7 @@ def answer_delete(request, answer_id: int):
 def answer_must_read(request, answer_id: int):
     staff = _staff(request, write=True)
     with transaction.atomic():
-        services.do_set_must_read(services.access_answer(staff, answer_id), by=staff)
+        services.do_set_must_read(staff, services.access_answer(staff, answer_id))
     return redirect("knowledge-notices")
 
 
@@ -126,7 +126,7 @@ def product_edit(request, product_id: int | None = None):
     fields["upsell"] = [c.strip() for c in form.get("upsell", "").split("|") if c.strip()]
     try:
         with transaction.atomic():
-            services.do_save_product(staff.shop, instance=instance, **fields)
+            services.do_save_product(staff, instance=instance, **fields)
         return redirect("knowledge-products")
     except ValidationError as exc:
         error = "；".join(exc.messages)
@@ -203,7 +203,7 @@ def _to_skus(product: Product):
 def product_publish(request, product_id: int):
     staff = _staff(request, write=True)
     with transaction.atomic():
-        services.do_publish_product(services.access_product(staff, product_id), by=staff)
+        services.do_publish_product(staff, services.access_product(staff, product_id))
     return redirect("knowledge-notices")
 
 
@@ -212,7 +212,7 @@ def product_publish(request, product_id: int):
 def product_must_read(request, product_id: int):
     staff = _staff(request, write=True)
     with transaction.atomic():
-        services.do_set_must_read(services.access_product(staff, product_id), by=staff)
+        services.do_set_must_read(staff, services.access_product(staff, product_id))
     return redirect("knowledge-notices")
 
 
@@ -226,7 +226,7 @@ def phrases(request):
         if request.POST.get("seat"):
             seat = account_services.access_seat(staff, int(request.POST["seat"]))
         try:
-            services.do_save_phrase(staff.shop, shortcut=request.POST.get("shortcut", ""),
+            services.do_save_phrase(staff, shortcut=request.POST.get("shortcut", ""),
                                     text=request.POST.get("text", ""), seat=seat)
             return redirect("knowledge-phrases")
         except ValidationError as exc:
