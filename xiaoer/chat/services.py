@@ -158,7 +158,7 @@ def start_shopper_session(shop: Shop, *, visitor_token: str | None = None,
 
 def get_or_create_conversation(shop: Shop, customer: Customer) -> Conversation:
     """One conversation per (shop, customer): created queued, then routed."""
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         _lock_shop(shop.pk)
         conv = Conversation.objects.filter(shop=shop, customer=customer).order_by("-created_at").first()
         if conv is None:
@@ -268,7 +268,7 @@ def _route_locked(conv: Conversation) -> Seat | None:
 
 def route_conversation(conv: Conversation) -> Seat | None:
     """Assign a queued conversation to a seat if one can take it; None leaves it queued."""
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         _lock_shop(conv.shop_id)
         conv = Conversation.objects.get(pk=conv.pk)
         if conv.status != QUEUED:
@@ -279,7 +279,7 @@ def route_conversation(conv: Conversation) -> Seat | None:
 def drain_queue(shop_id: int) -> list[int]:
     """Hand queued conversations, oldest first, to seats with room. Returns the assigned ids."""
     assigned: list[int] = []
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         _lock_shop(shop_id)
         seats = _available_seats(shop_id)
         if not seats:
@@ -339,7 +339,7 @@ def do_transfer(staff: Staff, conv: Conversation, seat: Seat, note: str = "") ->
     text = f"{staff.display_name} 将会话从 {old_seat.display_name if old_seat else '排队'} 转接给 {seat.display_name}"
     if note:
         text += f"：{note}"
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         _lock_shop(conv.shop_id)
         _assign(conv, seat)
         _post_event(conv.pk, text, {"event": "transfer", "from_seat": old_seat.pk if old_seat else None,
@@ -362,7 +362,7 @@ def do_claim(staff: Staff, conv: Conversation, seat: Seat) -> Conversation:
     seat = _fresh_seat(seat)
     if seat.operator_id != staff.pk and not staff.is_supervisor:
         raise PermissionDenied(_("只能领取到你值守的客服账号"))
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         _lock_shop(conv.shop_id)
         fresh = Conversation.objects.select_for_update().get(pk=conv.pk)
         if fresh.status != QUEUED:
@@ -380,7 +380,7 @@ def do_resolve(staff: Staff, conv: Conversation) -> Conversation:
     require_can_act_on(staff, conv)
     if conv.status == RESOLVED:
         return conv
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         _lock_shop(conv.shop_id)
         conv.status = RESOLVED
         conv.resolved_at = timezone.now()
@@ -401,7 +401,7 @@ def do_reopen(staff: Staff, conv: Conversation) -> Conversation:
     require_can_act_on(staff, conv)
     if conv.status != RESOLVED:
         return conv
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         _lock_shop(conv.shop_id)
         if conv.seat is not None and conv.seat.operator_id is not None and conv.seat.is_active:
             _assign(conv, conv.seat)
@@ -440,7 +440,7 @@ def do_set_seat_online(staff: Staff, seat: Seat, online: bool) -> Seat:
         raise PermissionDenied(_("只能切换你值守的客服账号"))
     if online and seat.operator_id is None:
         raise ValidationError(_("这个客服账号没有人值守，不能上线"))
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         account_services.do_set_seat_online(seat, online)
         publish_after_commit(seat.shop_id, "seat", {"seat": seat.pk, "online": online})
         if online:
@@ -453,7 +453,7 @@ def do_hand_over_seat(staff: Staff, seat: Seat, to: Staff | None) -> Seat:
     account_services.require_role(staff, account_services.SUPERVISOR_ROLES)
     if seat.shop_id != staff.shop_id or (to is not None and to.shop_id != staff.shop_id):
         raise Http404("not found")
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         seat = account_services.do_assign_seat(seat, to, by=staff)
         _seats_changed_after_commit(seat.shop_id)
         publish_after_commit(seat.shop_id, "seat", {"seat": seat.pk, "operator": to.pk if to else None})

@@ -6,6 +6,7 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from ninja import Body, Router, Schema
 
 from xiaoer.accounts import services as account_services
@@ -79,13 +80,14 @@ def list_orders(request, customer_id: int | None = None, status: str | None = No
 @router.post("/")
 def upsert_order(request, payload: dict = Body(...)):  # noqa: B008 - ninja idiom
     """Create or update one order (same fields as the webhook's ``order``)."""
-    staff = account_services.require_role(_staff(request), account_services.SUPERVISOR_ROLES)
-    try:
-        row = parsing.clean_order(payload, ZoneInfo(staff.shop.timezone))
-    except ValueError as exc:
-        raise ValidationError(str(exc)) from None
-    order, outcome = order_services.do_upsert_order(staff.shop, row, source=OrderSource.API, reason="接口")
-    return {"status": outcome, "order": order_json(order, detail=True)}
+    with transaction.atomic():  # the edge opens the unit of work (docs/design.md)
+        staff = account_services.require_role(_staff(request), account_services.SUPERVISOR_ROLES)
+        try:
+            row = parsing.clean_order(payload, ZoneInfo(staff.shop.timezone))
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+        order, outcome = order_services.do_upsert_order(staff, staff.shop, row, source=OrderSource.API, reason="接口")
+        return {"status": outcome, "order": order_json(order, detail=True)}
 
 
 @router.get("/{int:order_id}")
@@ -105,22 +107,25 @@ class CauseIn(Schema):
 
 @router.post("/{int:order_id}/cause")
 def record_cause(request, order_id: int, body: CauseIn):
-    staff = _staff(request)
-    order = order_services.do_record_unpaid_cause(staff, order_services.access_order(staff, order_id),
-                                                  body.cause, body.note)
-    return order_json(order)
+    with transaction.atomic():  # the edge opens the unit of work (docs/design.md)
+        staff = _staff(request)
+        order = order_services.do_record_unpaid_cause(staff, order_services.access_order(staff, order_id),
+                                                      body.cause, body.note)
+        return order_json(order)
 
 
 @router.post("/{int:order_id}/remind")
 def remind_now(request, order_id: int):
-    staff = _staff(request)
-    return {"claimed": order_services.do_remind_now(staff, order_services.access_order(staff, order_id))}
+    with transaction.atomic():  # the edge opens the unit of work (docs/design.md)
+        staff = _staff(request)
+        return {"claimed": order_services.do_remind_now(staff, order_services.access_order(staff, order_id))}
 
 
 @router.post("/{int:order_id}/guide")
 def guide_payment(request, order_id: int):
-    staff = _staff(request)
-    return {"sent": order_services.do_guide_payment(staff, order_services.access_order(staff, order_id))}
+    with transaction.atomic():  # the edge opens the unit of work (docs/design.md)
+        staff = _staff(request)
+        return {"sent": order_services.do_guide_payment(staff, order_services.access_order(staff, order_id))}
 
 
 class ReasonIn(Schema):
@@ -129,15 +134,17 @@ class ReasonIn(Schema):
 
 @router.post("/{int:order_id}/close")
 def close_order(request, order_id: int, body: ReasonIn):
-    staff = _staff(request)
-    return order_json(order_services.do_close_order(staff, order_services.access_order(staff, order_id),
-                                                    body.reason))
+    with transaction.atomic():  # the edge opens the unit of work (docs/design.md)
+        staff = _staff(request)
+        return order_json(order_services.do_close_order(staff, order_services.access_order(staff, order_id),
+                                                        body.reason))
 
 
 @router.post("/{int:order_id}/confirm")
 def confirm_order(request, order_id: int):
-    staff = _staff(request)
-    return order_json(order_services.do_confirm_order(staff, order_services.access_order(staff, order_id)))
+    with transaction.atomic():  # the edge opens the unit of work (docs/design.md)
+        staff = _staff(request)
+        return order_json(order_services.do_confirm_order(staff, order_services.access_order(staff, order_id)))
 
 
 class ChangeIn(Schema):
@@ -147,10 +154,11 @@ class ChangeIn(Schema):
 
 @router.post("/{int:order_id}/change")
 def change_order(request, order_id: int, body: ChangeIn):
-    staff = _staff(request)
-    change = order_services.do_change_order(staff, order_services.access_order(staff, order_id),
-                                            reason=body.reason, changes=body.changes)
-    return change_json(change)
+    with transaction.atomic():  # the edge opens the unit of work (docs/design.md)
+        staff = _staff(request)
+        change = order_services.do_change_order(staff, order_services.access_order(staff, order_id),
+                                                reason=body.reason, changes=body.changes)
+        return change_json(change)
 
 
 class ShippingIn(Schema):
@@ -160,10 +168,11 @@ class ShippingIn(Schema):
 
 @router.post("/{int:order_id}/shipping")
 def set_shipping(request, order_id: int, body: ShippingIn):
-    staff = _staff(request)
-    order = order_services.do_set_shipping(staff, order_services.access_order(staff, order_id),
-                                           carrier=body.carrier, tracking_no=body.tracking_no)
-    return order_json(order)
+    with transaction.atomic():  # the edge opens the unit of work (docs/design.md)
+        staff = _staff(request)
+        order = order_services.do_set_shipping(staff, order_services.access_order(staff, order_id),
+                                               carrier=body.carrier, tracking_no=body.tracking_no)
+        return order_json(order)
 
 
 class StockCheckIn(Schema):
@@ -172,9 +181,10 @@ class StockCheckIn(Schema):
 
 @router.post("/{int:order_id}/stock-check")
 def raise_stock_check(request, order_id: int, body: StockCheckIn):
-    staff = _staff(request)
-    task = order_services.do_raise_stock_check(staff, order_services.access_order(staff, order_id), body.question)
-    return task_json(task)
+    with transaction.atomic():  # the edge opens the unit of work (docs/design.md)
+        staff = _staff(request)
+        task = order_services.do_raise_stock_check(staff, order_services.access_order(staff, order_id), body.question)
+        return task_json(task)
 
 
 @router.get("/conversation/{int:conversation_id}")
@@ -200,12 +210,13 @@ class TaskIn(Schema):
 
 @router.post("/tasks")
 def raise_task(request, body: TaskIn):
-    staff = _staff(request)
-    conversation = (order_services.access_conversation(staff, body.conversation_id)
-                    if body.conversation_id else None)
-    order = order_services.access_order(staff, body.order_id) if body.order_id else None
-    return task_json(order_services.do_raise_task(staff, kind=body.kind, question=body.question,
-                                                  conversation=conversation, order=order))
+    with transaction.atomic():  # the edge opens the unit of work (docs/design.md)
+        staff = _staff(request)
+        conversation = (order_services.access_conversation(staff, body.conversation_id)
+                        if body.conversation_id else None)
+        order = order_services.access_order(staff, body.order_id) if body.order_id else None
+        return task_json(order_services.do_raise_task(staff, kind=body.kind, question=body.question,
+                                                      conversation=conversation, order=order))
 
 
 class AnswerIn(Schema):
@@ -216,10 +227,11 @@ class AnswerIn(Schema):
 
 @router.post("/tasks/{int:task_id}/answer")
 def answer_task(request, task_id: int, body: AnswerIn):
-    staff = _staff(request)
-    task = order_services.do_answer_task(staff, order_services.access_task(staff, task_id), answer=body.answer,
-                                         in_stock=body.in_stock, short_by=body.short_by)
-    return task_json(task)
+    with transaction.atomic():  # the edge opens the unit of work (docs/design.md)
+        staff = _staff(request)
+        task = order_services.do_answer_task(staff, order_services.access_task(staff, task_id), answer=body.answer,
+                                             in_stock=body.in_stock, short_by=body.short_by)
+        return task_json(task)
 
 
 @router.get("/recovery")
@@ -251,5 +263,6 @@ def get_settings(request):
 
 @router.put("/settings")
 def put_settings(request, body: SettingsIn):
-    return _settings_json(order_services.do_update_settings(_staff(request), **body.dict()))
+    with transaction.atomic():  # the edge opens the unit of work (docs/design.md)
+        return _settings_json(order_services.do_update_settings(_staff(request), **body.dict()))
 

@@ -263,7 +263,7 @@ def upsert_orders(shop: Shop, rows: list[dict], *, source: str, now: dt.datetime
         if row["order_no"] in latest:
             result.skipped += 1  # the same order twice in one batch: the later row wins
         latest[row["order_no"]] = row
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # a batch is all or nothing, with or without an edge
         existing = {o.order_no: o for o in Order.objects.filter(shop=shop, order_no__in=list(latest))}
         customers = _customers(shop, {r.get("buyer_id") or "" for r in latest.values()})
         new_orders, new_items, changed, changes = [], [], [], []
@@ -376,8 +376,14 @@ def _plain(value):
     return value
 
 
-def do_upsert_order(shop: Shop, row: dict, *, source: str, reason: str = "") -> tuple[Order, str]:
-    """One order (webhook, API). Returns the order and "imported" / "updated" / "skipped"."""
+def do_upsert_order(staff: Staff | None, shop: Shop, row: dict, *, source: str, reason: str = "",
+                    ) -> tuple[Order, str]:
+    """One order (webhook, API). STAFF: a supervisor of SHOP, or None for the system (a webhook
+    whose signature was checked). Returns the order and "imported" / "updated" / "skipped"."""
+    if staff is not None:
+        account_services.require_role(staff, account_services.SUPERVISOR_ROLES)
+        if staff.shop_id != shop.pk:
+            raise Http404("shop not found")
     result = upsert_orders(shop, [row], source=source, reason=reason)
     outcome = "imported" if result.imported else "updated" if result.updated else "skipped"
     return Order.objects.get(shop=shop, order_no=row["order_no"]), outcome
@@ -494,7 +500,7 @@ def run_reminder_sweep(*, now: dt.datetime | None = None, batch: int = 1000, del
     return total
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def do_remind_now(staff: Staff, order: Order) -> bool:
     """The agent sends the payment reminder without waiting for the sweep. Same claim as the
     sweep (notice key "remind-<id>"), so an order still gets one reminder at most. Quiet hours
@@ -534,7 +540,7 @@ def check_cause(cause: str) -> str:
     return cause
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def do_record_unpaid_cause(staff: Staff, order: Order, cause: str, note: str = "") -> Order:
     account_services.require_role(staff, CHAT_ROLES)
     check_cause(cause)
@@ -547,7 +553,7 @@ def do_record_unpaid_cause(staff: Staff, order: Order, cause: str, note: str = "
     return order
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def do_guide_payment(staff: Staff, order: Order) -> bool:
     """Send the payment guide to the shopper (each press is its own notice)."""
     account_services.require_role(staff, CHAT_ROLES)
@@ -559,7 +565,7 @@ def do_guide_payment(staff: Staff, order: Order) -> bool:
     return sent
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def do_close_order(staff: Staff, order: Order, reason: str) -> Order:
     account_services.require_role(staff, CHAT_ROLES)
     reason = (reason or "").strip()
@@ -622,7 +628,7 @@ def run_confirmation_sweep(*, now: dt.datetime | None = None, batch: int = 1000,
     return {"asked": asked, "timed_out": timed_out}
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def do_confirm_order(staff: Staff, order: Order) -> Order:
     """The shopper confirmed (in the chat): the agent marks the order confirmed."""
     account_services.require_role(staff, CHAT_ROLES)
@@ -639,7 +645,7 @@ def do_confirm_order(staff: Staff, order: Order) -> Order:
 
 # --- order changes (订单变更) --------------------------------------------------------------------
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def do_change_order(staff: Staff, order: Order, *, reason: str, changes: dict | None = None,
                     notify: bool = True) -> OrderChange:
     """A change note: the reason, the person, the seat, the time and the field changes (may be
@@ -668,7 +674,7 @@ def do_change_order(staff: Staff, order: Order, *, reason: str, changes: dict | 
     return change
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def do_set_shipping(staff: Staff, order: Order, *, carrier: str, tracking_no: str) -> Order:
     account_services.require_role(staff, SHIPPING_ROLES)
     carrier, tracking_no = (carrier or "").strip()[:50], (tracking_no or "").strip()[:64]
@@ -708,7 +714,7 @@ def _task_data(task: Task) -> dict:
             "order_id": task.order_id, "conversation_id": task.conversation_id}
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def do_raise_task(staff: Staff, *, kind: str, question: str, conversation: Conversation | None = None,
                   order: Order | None = None) -> Task:
     account_services.require_role(staff, CHAT_ROLES)
@@ -730,7 +736,7 @@ def do_raise_task(staff: Staff, *, kind: str, question: str, conversation: Conve
     return task
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def do_raise_stock_check(staff: Staff, order: Order, question: str = "") -> Task:
     account_services.require_role(staff, CHAT_ROLES)
     order = Order.objects.select_for_update().get(pk=order.pk, shop_id=staff.shop_id)
@@ -753,7 +759,7 @@ def check_can_answer(staff: Staff | None, task: Task) -> None:
         raise PermissionDenied(f"这个任务由{dict(Role.choices)[task.assignee_role]}处理")
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def do_answer_task(staff: Staff, task: Task, *, answer: str = "", in_stock: bool | None = None,
                    short_by: int | None = None) -> Task:
     check_can_answer(staff, task)

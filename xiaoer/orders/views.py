@@ -8,6 +8,7 @@ import uuid
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -76,7 +77,8 @@ def order_action(request: HttpRequest, order_id: int, action: str) -> HttpRespon
     if order.buyer_id != conversation.customer_id:
         raise PermissionDenied("这个订单不属于当前会话的顾客")
     try:
-        _run_action(staff, order, action, request.POST)
+        with transaction.atomic():  # the edge's unit of work; the error page is rendered outside it
+            _run_action(staff, order, action, request.POST)
     except ValidationError as exc:
         return _panel(request, staff, conversation, error="；".join(exc.messages), status=422)
     return _panel(request, staff, conversation)
@@ -101,9 +103,10 @@ def tasks_panel(request: HttpRequest, conversation_id: int) -> HttpResponse:
         if request.POST.get("order"):
             order = order_services.access_order(staff, request.POST["order"])
         try:
-            order_services.do_raise_task(staff, kind=request.POST.get("kind", ""),
-                                         question=request.POST.get("question", ""),
-                                         conversation=conversation, order=order)
+            with transaction.atomic():
+                order_services.do_raise_task(staff, kind=request.POST.get("kind", ""),
+                                             question=request.POST.get("question", ""),
+                                             conversation=conversation, order=order)
         except ValidationError as exc:
             return _tasks_panel(request, staff, conversation, "；".join(exc.messages), status=422)
     return _tasks_panel(request, staff, conversation)
@@ -130,10 +133,11 @@ def task_answer(request: HttpRequest, task_id: int) -> HttpResponse:
     stock = request.POST.get("stock")
     short_by = request.POST.get("short_by", "").strip()
     try:
-        order_services.do_answer_task(
-            staff, task, answer=request.POST.get("answer", ""),
-            in_stock={"in": True, "short": False}.get(stock or ""),
-            short_by=int(short_by) if short_by.isdigit() else None)
+        with transaction.atomic():
+            order_services.do_answer_task(
+                staff, task, answer=request.POST.get("answer", ""),
+                in_stock={"in": True, "short": False}.get(stock or ""),
+                short_by=int(short_by) if short_by.isdigit() else None)
     except ValidationError as exc:
         return redirect(reverse("orders-task-queue") + "?error=" + "；".join(exc.messages)[:150])
     return redirect("orders-task-queue")
