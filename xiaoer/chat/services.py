@@ -27,7 +27,7 @@ from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -299,13 +299,12 @@ def drain_queue(shop_id: int) -> list[int]:
 
 
 def queue_position(conv: Conversation) -> int:
-    """1-based place in the shop's FIFO queue; 0 when the conversation is not waiting for a seat."""
-    if conv.status != QUEUED or conv.queued_at is None:
+    """1-based place in the shop's FIFO queue; 0 when the conversation is not waiting for a seat
+    (not queued, or a seat already serves it). The one rule for the API, the socket and the hub."""
+    if conv.status != QUEUED or conv.queued_at is None or conv.seat_id is not None:
         return 0
-    ahead = Conversation.objects.filter(shop_id=conv.shop_id, status=QUEUED, queued_at__lt=conv.queued_at).count()
-    ties = Conversation.objects.filter(shop_id=conv.shop_id, status=QUEUED, queued_at=conv.queued_at,
-                                       pk__lt=conv.pk).count()
-    return ahead + ties + 1
+    waiting = Conversation.objects.filter(shop_id=conv.shop_id, status=QUEUED, seat__isnull=True)
+    return waiting.filter(Q(queued_at__lt=conv.queued_at) | Q(queued_at=conv.queued_at, pk__lt=conv.pk)).count() + 1
 
 
 def queued_conversations(shop_id: int, limit: int = QUEUE_NOTIFY_LIMIT) -> list[Conversation]:
@@ -572,17 +571,19 @@ def post_staff_message(staff: Staff, conv: Conversation, *, body: str = "", kind
 # --- summaries for lists ------------------------------------------------------------------------
 
 def conversation_json(conv: Conversation) -> dict[str, Any]:
+    """The one summary of a conversation: API lists and the hub's ``conversation`` frames."""
     seat = conv.seat
     return {
         "id": conv.pk,
+        "shop": conv.shop_id,
         "status": conv.status,
         "seat": {"id": seat.pk, "display_name": seat.display_name} if seat else None,
         "customer": {"id": conv.customer_id, "name": conv.customer.display_name},
         "last_seq": conv.last_seq,
         "last_message_preview": conv.last_message_preview,
-        "last_message_at": conv.last_message_at.isoformat() if conv.last_message_at else None,
-        "waiting_since": conv.waiting_since.isoformat() if conv.waiting_since else None,
-        "queued_at": conv.queued_at.isoformat() if conv.queued_at else None,
+        "last_message_at": frames.iso(conv.last_message_at),
+        "waiting_since": frames.iso(conv.waiting_since),
+        "queued_at": frames.iso(conv.queued_at),
         "unread": conv.unread_for_agent,
     }
 

@@ -15,7 +15,6 @@ import datetime as dt
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -841,6 +840,3 @@ def card_for_shopper(customer: Customer, order_no: str) -> dict:
 def orders_for_shopper(customer: Customer, limit: int = 20) -> list[dict]:
     return [order_card(o) for o in orders_of_customer(customer.pk, limit=limit)]
 
-
-def open_orders(shop: Shop, ids: Iterable[int]) -> list[Order]:
-    return list(Order.objects.filter(shop=shop, pk__in=list(ids)))
