@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from xiaoer.accounts.models import Role, Seat, SeatAssignment, Shop, Staff
 
@@ -28,6 +29,15 @@ def staff_for_user(user) -> Staff | None:
     except Staff.DoesNotExist:
         return None
     return staff if staff.is_active else None
+
+
+def staff_of(request, roles: Iterable[str] | None = None) -> Staff:
+    """The staff person acting through REQUEST (views, API operations): PermissionDenied when the
+    login belongs to no shop, or, given ROLES, has none of them."""
+    staff = staff_for_user(request.user)
+    if staff is None:
+        raise PermissionDenied(_("这个账号不属于任何店铺"))
+    return staff if roles is None else require_role(staff, roles)
 
 
 def require_role(staff: Staff | None, roles: Iterable[str]) -> Staff:

@@ -35,21 +35,13 @@ PANEL_TITLES = [gettext_noop("顾客"), gettext_noop("订单"), gettext_noop("�
 
 # --- helpers ------------------------------------------------------------------------------------
 
-def _staff(request: HttpRequest) -> Staff | None:
-    return account_services.staff_for_user(request.user)
-
-
 def chat_staff_required(view):
     """Logged in, a staff person of a shop, with a role that reads chats (else 403)."""
 
     @login_required
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs):
-        staff = _staff(request)
-        if staff is None:
-            raise PermissionDenied(_("这个账号不属于任何店铺"))
-        account_services.require_role(staff, account_services.CHAT_ROLES)
-        request.staff = staff
+        request.staff = account_services.staff_of(request, account_services.CHAT_ROLES)
         return view(request, *args, **kwargs)
 
     return wrapper
@@ -59,9 +51,7 @@ def supervisor_required(view):
     @login_required
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs):
-        staff = _staff(request)
-        account_services.require_role(staff, account_services.SUPERVISOR_ROLES)
-        request.staff = staff
+        request.staff = account_services.staff_of(request, account_services.SUPERVISOR_ROLES)
         return view(request, *args, **kwargs)
 
     return wrapper
@@ -209,7 +199,7 @@ def widget_js(request: HttpRequest, slug: str) -> HttpResponse:
 @require_GET
 def attachment_file(request: HttpRequest, token: str) -> HttpResponse:
     """An uploaded image, for staff of its shop (session) or a shopper of its shop (bearer)."""
-    staff = _staff(request)
+    staff = account_services.staff_for_user(request.user)  # or a shopper: no staff is no error here
     claims = shopper_claims(_bearer(request) or request.GET.get("t", ""))
     attachment = services.access_attachment(token, staff=staff, shopper_shop_id=claims[0] if claims else None)
     with attachment.file.open("rb") as fh:  # ≤ MAX_IMAGE_BYTES; a plain body suits the ASGI handler
@@ -225,9 +215,7 @@ def attachment_file(request: HttpRequest, token: str) -> HttpResponse:
 @login_required
 @ensure_csrf_cookie
 def desk(request: HttpRequest, conversation_id: int | None = None) -> HttpResponse:
-    staff = _staff(request)
-    if staff is None:
-        raise PermissionDenied(_("这个账号不属于任何店铺"))
+    staff = account_services.staff_of(request)
     if not staff.can_chat:
         if conversation_id is not None:
             raise PermissionDenied(_("你的角色不能查看聊天"))

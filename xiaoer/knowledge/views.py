@@ -32,19 +32,13 @@ from xiaoer.knowledge.models import (
 MAX_UPLOAD = 20 * 1024 * 1024
 
 
-def _staff(request, *, write: bool = False):
-    staff = account_services.staff_for_user(request.user)
-    roles = account_services.SUPERVISOR_ROLES if write else account_services.CHAT_ROLES
-    return account_services.require_role(staff, roles)
-
-
 def _ctx(staff, **extra) -> dict:
     return {"staff": staff, "can_write": staff.is_supervisor, "categories": Category.choices, **extra}
 
 
 @login_required
 def answers(request):
-    staff = _staff(request)
+    staff = account_services.staff_of(request, account_services.CHAT_ROLES)
     qs = StandardAnswer.objects.filter(shop_id=staff.shop_id).select_related("product")
     q = request.GET.get("q", "").strip()[:100]
     category = request.GET.get("category", "")
@@ -58,11 +52,11 @@ def answers(request):
 
 @login_required
 def answer_edit(request, answer_id: int | None = None):
-    staff = _staff(request)
+    staff = account_services.staff_of(request, account_services.CHAT_ROLES)
     instance = services.access_answer(staff, answer_id) if answer_id else None
     error = None
     if request.method == "POST":
-        staff = _staff(request, write=True)
+        staff = account_services.staff_of(request, account_services.SUPERVISOR_ROLES)
         form = request.POST
         try:
             with transaction.atomic():
@@ -81,7 +75,7 @@ def answer_edit(request, answer_id: int | None = None):
 @login_required
 @require_POST
 def answer_delete(request, answer_id: int):
-    staff = _staff(request, write=True)
+    staff = account_services.staff_of(request, account_services.SUPERVISOR_ROLES)
     with transaction.atomic():
         services.do_delete_answer(staff, services.access_answer(staff, answer_id))
     return redirect("knowledge-answers")
@@ -90,7 +84,7 @@ def answer_delete(request, answer_id: int):
 @login_required
 @require_POST
 def answer_must_read(request, answer_id: int):
-    staff = _staff(request, write=True)
+    staff = account_services.staff_of(request, account_services.SUPERVISOR_ROLES)
     with transaction.atomic():
         services.do_set_must_read(staff, services.access_answer(staff, answer_id))
     return redirect("knowledge-notices")
@@ -98,7 +92,7 @@ def answer_must_read(request, answer_id: int):
 
 @login_required
 def products(request):
-    staff = _staff(request)
+    staff = account_services.staff_of(request, account_services.CHAT_ROLES)
     qs = Product.objects.filter(shop_id=staff.shop_id)
     q = request.GET.get("q", "").strip()[:100]
     if q:
@@ -113,11 +107,11 @@ _PRODUCT_FORM = ["code", *_PRODUCT_TEXT, "price", "stock", "size_chart", "relate
 
 @login_required
 def product_edit(request, product_id: int | None = None):
-    staff = _staff(request)
+    staff = account_services.staff_of(request, account_services.CHAT_ROLES)
     instance = services.access_product(staff, product_id) if product_id else None
     if request.method != "POST":
         return _product_page(request, staff, instance)
-    staff = _staff(request, write=True)
+    staff = account_services.staff_of(request, account_services.SUPERVISOR_ROLES)
     form = request.POST
     fields = {key: form.get(key, "")[:5000] for key in _PRODUCT_TEXT}
     for key in ("code", "size_chart", "price", "stock"):  # price and stock are checked by the service
@@ -170,7 +164,8 @@ def _sku_form(sku: Sku | None) -> dict:
 @login_required
 def sku_edit(request, product_id: int, sku_id: int | None = None):
     """GET: the product page with this SKU in the SKU form; POST: add (no sku_id) or save it."""
-    staff = _staff(request, write=request.method == "POST")
+    staff = account_services.staff_of(request, account_services.SUPERVISOR_ROLES if request.method == "POST"
+                                      else account_services.CHAT_ROLES)
     product = services.access_product(staff, product_id)
     sku = services.access_sku(staff, product, sku_id) if sku_id else None
     if request.method != "POST":
@@ -187,7 +182,7 @@ def sku_edit(request, product_id: int, sku_id: int | None = None):
 @login_required
 @require_POST
 def sku_delete(request, product_id: int, sku_id: int):
-    staff = _staff(request, write=True)
+    staff = account_services.staff_of(request, account_services.SUPERVISOR_ROLES)
     product = services.access_product(staff, product_id)
     with transaction.atomic():
         services.do_delete_sku(staff, services.access_sku(staff, product, sku_id))
@@ -201,7 +196,7 @@ def _to_skus(product: Product):
 @login_required
 @require_POST
 def product_publish(request, product_id: int):
-    staff = _staff(request, write=True)
+    staff = account_services.staff_of(request, account_services.SUPERVISOR_ROLES)
     with transaction.atomic():
         services.do_publish_product(staff, services.access_product(staff, product_id))
     return redirect("knowledge-notices")
@@ -210,7 +205,7 @@ def product_publish(request, product_id: int):
 @login_required
 @require_POST
 def product_must_read(request, product_id: int):
-    staff = _staff(request, write=True)
+    staff = account_services.staff_of(request, account_services.SUPERVISOR_ROLES)
     with transaction.atomic():
         services.do_set_must_read(staff, services.access_product(staff, product_id))
     return redirect("knowledge-notices")
@@ -218,10 +213,10 @@ def product_must_read(request, product_id: int):
 
 @login_required
 def phrases(request):
-    staff = _staff(request)
+    staff = account_services.staff_of(request, account_services.CHAT_ROLES)
     error = None
     if request.method == "POST":
-        staff = _staff(request, write=True)
+        staff = account_services.staff_of(request, account_services.SUPERVISOR_ROLES)
         seat = None
         if request.POST.get("seat"):
             seat = account_services.access_seat(staff, int(request.POST["seat"]))
@@ -238,7 +233,7 @@ def phrases(request):
 
 @login_required
 def import_page(request):
-    staff = _staff(request, write=True)
+    staff = account_services.staff_of(request, account_services.SUPERVISOR_ROLES)
     error = None
     if request.method == "POST":
         upload = request.FILES.get("file")
@@ -259,7 +254,7 @@ def import_page(request):
 
 @login_required
 def import_job(request, job_id: int):
-    staff = _staff(request, write=True)
+    staff = account_services.staff_of(request, account_services.SUPERVISOR_ROLES)
     job = ImportJob.objects.filter(pk=job_id, shop_id=staff.shop_id).first()
     if job is None:
         raise PermissionDenied
@@ -271,7 +266,7 @@ def import_job(request, job_id: int):
 
 @login_required
 def export(request):
-    staff = _staff(request, write=True)
+    staff = account_services.staff_of(request, account_services.SUPERVISOR_ROLES)
     kind = request.GET.get("kind", "answers")
     fmt = "xlsx" if request.GET.get("format") == "xlsx" else "csv"
     if kind not in services.KINDS:
@@ -284,7 +279,7 @@ def export(request):
 
 @login_required
 def notices(request):
-    staff = _staff(request)
+    staff = account_services.staff_of(request, account_services.CHAT_ROLES)
     rows = []
     for notice in KnowledgeNotice.objects.filter(shop_id=staff.shop_id)[:50]:
         acked = notice.acks.filter(staff=staff).exists()
@@ -296,7 +291,7 @@ def notices(request):
 @login_required
 @require_POST
 def notice_ack(request, notice_id: int):
-    staff = _staff(request)
+    staff = account_services.staff_of(request, account_services.CHAT_ROLES)
     services.do_ack_notice(staff, notice_id)
     if request.htmx:
         return HttpResponse("已读 ✓")

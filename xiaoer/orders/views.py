@@ -22,13 +22,6 @@ from xiaoer.orders import webhooks
 from xiaoer.orders.models import OrderStatus, TaskKind, UnpaidCause
 
 
-def _staff(request: HttpRequest):
-    staff = account_services.staff_for_user(request.user)
-    if staff is None:
-        raise PermissionDenied("not staff")
-    return staff
-
-
 def _panel(request: HttpRequest, staff, conversation, error: str = "", status: int = 200) -> HttpResponse:
     orders = order_services.orders_of_customer(conversation.customer_id)
     return render(request, "orders/panel.html", {
@@ -41,7 +34,7 @@ def _panel(request: HttpRequest, staff, conversation, error: str = "", status: i
 @login_required
 @require_GET
 def orders_panel(request: HttpRequest, conversation_id: int) -> HttpResponse:
-    staff = _staff(request)
+    staff = account_services.staff_of(request)
     return _panel(request, staff, order_services.access_conversation(staff, conversation_id))
 
 
@@ -71,7 +64,7 @@ def _run_action(staff, order, action: str, post) -> None:
 @login_required
 @require_POST
 def order_action(request: HttpRequest, order_id: int, action: str) -> HttpResponse:
-    staff = _staff(request)
+    staff = account_services.staff_of(request)
     conversation = order_services.access_conversation(staff, request.POST.get("conversation", ""))
     order = order_services.access_order(staff, order_id)
     if order.buyer_id != conversation.customer_id:
@@ -96,7 +89,7 @@ def _tasks_panel(request, staff, conversation, error: str = "", status: int = 20
 @login_required
 @require_http_methods(["GET", "POST"])
 def tasks_panel(request: HttpRequest, conversation_id: int) -> HttpResponse:
-    staff = _staff(request)
+    staff = account_services.staff_of(request)
     conversation = order_services.access_conversation(staff, conversation_id)
     if request.method == "POST":
         order = None
@@ -115,7 +108,7 @@ def tasks_panel(request: HttpRequest, conversation_id: int) -> HttpResponse:
 @login_required
 @require_GET
 def task_queue(request: HttpRequest) -> HttpResponse:
-    staff = _staff(request)
+    staff = account_services.staff_of(request)
     if staff.role == Role.AGENT:
         return redirect("desk")
     show_all = request.GET.get("all") == "1"
@@ -128,7 +121,7 @@ def task_queue(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def task_answer(request: HttpRequest, task_id: int) -> HttpResponse:
-    staff = _staff(request)
+    staff = account_services.staff_of(request)
     task = order_services.access_task(staff, task_id)
     stock = request.POST.get("stock")
     short_by = request.POST.get("short_by", "").strip()
