@@ -19,7 +19,7 @@ def _setup_django() -> None:
     django.setup()
 
 
-def serve(argv: list[str] | None = None) -> None:
+def serve() -> None:
     import uvicorn
 
     from xiaoer.conf import bool_setting, int_setting, setting
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = argv[0] if argv else "help"
     if command == "serve":
-        serve(argv[1:])
+        serve()  # configured by settings (XIAOER_HOST, XIAOER_PORT, …), not arguments
         return
     _setup_django()
     from django.core.management import call_command, execute_from_command_line
