@@ -22,7 +22,6 @@ from xiaoer.knowledge import services, tasks
 from xiaoer.knowledge.models import (
     Category,
     ImportJob,
-    KnowledgeNotice,
     Product,
     QuickPhrase,
     Sku,
@@ -280,11 +279,7 @@ def export(request):
 @login_required
 def notices(request):
     staff = account_services.staff_of(request, account_services.CHAT_ROLES)
-    rows = []
-    for notice in KnowledgeNotice.objects.filter(shop_id=staff.shop_id)[:50]:
-        acked = notice.acks.filter(staff=staff).exists()
-        unread = services.unread_staff(notice) if staff.is_supervisor else []
-        rows.append({"notice": notice, "acked": acked, "unread": unread})
+    rows = services.notices_with_reads(staff)
     return render(request, "knowledge/notices.html", _ctx(staff, rows=rows, tab="notices"))
 
 
