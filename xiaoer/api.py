@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import DataError
 from django.http import Http404
+from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 from ninja.security import django_auth
 
@@ -23,6 +25,17 @@ def _forbidden(request, exc: PermissionDenied):
 @api.exception_handler(Http404)
 def _not_found(request, exc: Http404):
     return api.create_response(request, {"detail": "not found"}, status=404)
+
+
+@api.exception_handler(OverflowError)
+def _out_of_range(request, exc: OverflowError):
+    # A number too large for the database (an id or offset of 30 digits): bad input, not a fault.
+    return api.create_response(request, {"detail": _("数字超出范围")}, status=400)
+
+
+@api.exception_handler(DataError)
+def _bad_data(request, exc: DataError):
+    return api.create_response(request, {"detail": _("数字超出范围")}, status=400)
 
 
 def _add_routers() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -38,6 +39,29 @@ def staff_of(request, roles: Iterable[str] | None = None) -> Staff:
     if staff is None:
         raise PermissionDenied(_("这个账号不属于任何店铺"))
     return staff if roles is None else require_role(staff, roles)
+
+
+def sees_contact_details(staff: Staff) -> bool:
+    """Whether STAFF's role may see buyers' receiver names and addresses (ORDER_CONTACT_ROLES;
+    the warehouse and after-sales do their tasks without them)."""
+    return staff.role in settings.ORDER_CONTACT_ROLES
+
+
+def sees_whole_phone(staff: Staff) -> bool:
+    """Whether STAFF's role sees phone numbers whole (PHONE_VISIBLE_ROLES); others see them masked."""
+    return staff.role in settings.PHONE_VISIBLE_ROLES
+
+
+def mask_phone(phone: str) -> str:
+    """138****0000: the first three and the last four digits, enough to tell two numbers apart."""
+    phone = (phone or "").strip()
+    if len(phone) <= 7:
+        return "*" * len(phone)
+    return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
+
+
+def phone_for(staff: Staff, phone: str) -> str:
+    return phone if sees_whole_phone(staff) else mask_phone(phone)
 
 
 def require_role(staff: Staff | None, roles: Iterable[str]) -> Staff:

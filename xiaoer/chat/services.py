@@ -17,6 +17,7 @@ import hashlib
 import io
 import logging
 import secrets
+import threading
 import time
 import warnings
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core import signing
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
@@ -50,7 +52,7 @@ BUYER_SALT = "xiaoer.chat.buyer-link"
 BUYER_LINK_MAX_AGE = 7 * 24 * 3600
 NOTE_MAX_CHARS = 1000
 ALLOWED_IMAGE_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp"}
-MAX_IMAGE_PIXELS = 40_000_000  # a 10 MB file may not unpack to gigabytes of pixels
+_DECODING = threading.BoundedSemaphore(2)  # images decoded at once, whoever uploads them
 QUEUE_NOTIFY_LIMIT = 100
 
 
@@ -526,30 +528,55 @@ def do_hand_over_seat(staff: Staff, seat: Seat, to: Staff | None) -> Seat:
 # --- uploads --------------------------------------------------------------------------------------
 
 def check_image(data: bytes) -> tuple[str, int, int]:
-    """(content type, width, height) if DATA really is an allowed image; ValidationError otherwise."""
+    """(content type, width, height) if DATA really is an allowed image; ValidationError otherwise.
+    The size is read from the header before anything is decoded, and at most two images are
+    decoded at once: a small file claiming tens of millions of pixels costs nothing."""
     if len(data) > settings.MAX_IMAGE_BYTES:
         raise ValidationError(_("图片不能超过 %(mb)s MB") % {"mb": settings.MAX_IMAGE_BYTES // (1024 * 1024)})
     if not data:
         raise ValidationError(_("文件是空的"))
+    too_large = ValidationError(_("图片尺寸太大（最多 %(mp)s 百万像素）")
+                                % {"mp": settings.MAX_IMAGE_PIXELS // 1_000_000})
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as probe:
-                probe.verify()
-            with Image.open(io.BytesIO(data)) as img:
-                fmt, (width, height) = img.format, img.size
-                if width * height > MAX_IMAGE_PIXELS:
-                    raise ValidationError(_("图片尺寸太大"))
-                img.load()  # decode fully: a truncated or corrupt body fails here
+            with Image.open(io.BytesIO(data)) as head:  # reads the header only
+                fmt, (width, height) = head.format, head.size
+            if width * height > settings.MAX_IMAGE_PIXELS:
+                raise too_large
+            with _DECODING:
+                with Image.open(io.BytesIO(data)) as probe:
+                    probe.verify()
+                with Image.open(io.BytesIO(data)) as img:
+                    if img.format == "JPEG":  # decode at 1/8 scale: still reads every byte of the file
+                        img.draft(img.mode, (max(1, width // 8), max(1, height // 8)))
+                    img.load()  # decode: a truncated or corrupt body fails here
     except ValidationError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombWarning, Image.DecompressionBombError):
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise too_large from None
+    except UnidentifiedImageError:
         raise ValidationError(_("只能发送图片（PNG、JPEG、GIF、WebP）")) from None
     except (OSError, SyntaxError, ValueError):
         raise ValidationError(_("图片已损坏，无法打开")) from None
     if fmt not in ALLOWED_IMAGE_FORMATS:
         raise ValidationError(_("只能发送图片（PNG、JPEG、GIF、WebP）"))
     return ALLOWED_IMAGE_FORMATS[fmt], width, height
+
+
+def check_upload_rate(shop_id: int, customer_id: int) -> None:
+    """A shopper may upload CHAT_SHOPPER_UPLOADS_PER_MINUTE images a minute (per shop and shopper;
+    the counter is in the cache, shared between processes with Redis)."""
+    window = int(time.time() // 60)
+    key = f"upload-rate:{shop_id}:{customer_id}:{window}"
+    cache.add(key, 0, 120)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, 120)
+        count = 1
+    if count > settings.CHAT_SHOPPER_UPLOADS_PER_MINUTE:
+        raise ValidationError(_("发送图片太频繁，请稍后再试"), code="rate")
 
 
 def do_store_image(shop: Shop, file) -> Attachment:

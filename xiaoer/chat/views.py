@@ -18,6 +18,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
+from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from django.views.decorators.csrf import csrf_exempt, ensure_csrf_cookie
@@ -189,6 +190,10 @@ def shopper_upload(request: HttpRequest, slug: str) -> JsonResponse:
         return JsonResponse({"detail": _("请先开始会话")}, status=401)
     if (refused := _too_big(request)) is not None:
         return refused
+    try:
+        services.check_upload_rate(shop.pk, claims[1])
+    except ValidationError as exc:
+        return _json_error(exc, status=429)
     upload = request.FILES.get("file")
     if upload is None:
         return JsonResponse({"detail": _("没有收到文件")}, status=400)
@@ -202,14 +207,18 @@ def shopper_upload(request: HttpRequest, slug: str) -> JsonResponse:
 @require_GET
 def widget_js(request: HttpRequest, slug: str) -> HttpResponse:
     shop = services.access_shop_by_slug(slug)
-    origin = request.build_absolute_uri("/").rstrip("/")
+    # PUBLIC_URL when configured; otherwise this request's own address, whose Host Django has checked
+    # against ALLOWED_HOSTS — and then the answer depends on Host, so no shared cache may keep it.
+    origin = settings.PUBLIC_URL or request.build_absolute_uri("/").rstrip("/")
     body = render_to_string("chat/widget.js", {
         "chat_url": json.dumps(f"{origin}{reverse('shopper-chat', args=[shop.slug])}?embed=1"),
         "label": json.dumps(_("联系客服")),
         "title": json.dumps(f"{shop.name} · {_('在线客服')}"),
     })
     response = HttpResponse(body, content_type="text/javascript; charset=utf-8")
-    response["Cache-Control"] = "public, max-age=300"
+    response["Cache-Control"] = "public, max-age=300" if settings.PUBLIC_URL else "private, max-age=300"
+    if not settings.PUBLIC_URL:
+        patch_vary_headers(response, ["Host"])
     return response
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.http import JsonResponse
+from django.utils.translation import gettext as _
 from ninja import File, Form, Router, Schema
 from ninja.files import UploadedFile
 
@@ -33,6 +34,9 @@ def phrases(request, q: str = "", seat_id: int | None = None, limit: int = 10):
     return [{"id": p.id, "shortcut": p.shortcut, "text": p.text, "shared": p.seat_id is None} for p in rows]
 
 
+MAX_OFFSET = 10**9  # further than any shop's list: an empty page, not a database error
+
+
 class AnswerIn(Schema):
     code: str
     category: str
@@ -57,7 +61,8 @@ def list_answers(request, q: str = "", category: str = "", offset: int = 0, limi
         qs = qs.filter(question__icontains=q[:100])
     if category:
         qs = qs.filter(category=category)
-    return [_answer_json(a) for a in qs[max(0, offset): max(0, offset) + max(1, min(limit, 200))]]
+    offset = max(0, min(offset, MAX_OFFSET))
+    return [_answer_json(a) for a in qs[offset: offset + max(1, min(limit, 200))]]
 
 
 @router.post("/answers")
@@ -102,10 +107,11 @@ def list_products(request, q: str = "", offset: int = 0, limit: int = 50):
     qs = Product.objects.filter(shop_id=staff.shop_id)
     if q:
         qs = qs.filter(title__icontains=q[:100])
+    offset = max(0, min(offset, MAX_OFFSET))
     return [{"id": p.id, "code": p.code, "title": p.title, "material": p.material, "size_chart": p.size_chart,
              "usage": p.usage, "precautions": p.precautions, "care": p.care, "suits": p.suits,
              "not_suits": p.not_suits, "published": p.published, "must_read": p.must_read}
-            for p in qs[max(0, offset): max(0, offset) + max(1, min(limit, 200))]]
+            for p in qs[offset: offset + max(1, min(limit, 200))]]
 
 
 @router.post("/products/{product_id}/publish")
@@ -141,9 +147,9 @@ def import_file(request, kind: Form[str], file: File[UploadedFile], skip_bad_row
     """Synchronous import for scripts; the web page uses the task queue with progress instead."""
     staff = account_services.staff_of(request, account_services.SUPERVISOR_ROLES)
     if kind not in services.KINDS:
-        return JsonResponse({"detail": f"kind must be one of {list(services.KINDS)}"}, status=400)
+        return JsonResponse({"detail": _("kind 只能是 %s") % " / ".join(services.KINDS)}, status=400)
     if file.size > 20 * 1024 * 1024:
-        return JsonResponse({"detail": "文件太大（上限 20 MB）"}, status=400)
+        return JsonResponse({"detail": _("文件太大（上限 20 MB）")}, status=413)
     try:
         result = services.import_file(staff.shop, kind, file.read(), file.name or "", skip_bad_rows=skip_bad_rows)
     except FileProblem as exc:

@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from xiaoer.accounts import services as account_services
@@ -216,10 +217,11 @@ def phrases(request):
     error = None
     if request.method == "POST":
         staff = account_services.staff_of(request, account_services.SUPERVISOR_ROLES)
-        seat = None
-        if request.POST.get("seat"):
-            seat = account_services.access_seat(staff, int(request.POST["seat"]))
+        seat_field = request.POST.get("seat", "").strip()
         try:
+            if seat_field and not (seat_field.isascii() and seat_field.isdigit() and len(seat_field) < 19):
+                raise ValidationError(_("客服账号“%s”不存在") % seat_field[:50])
+            seat = account_services.access_seat(staff, int(seat_field)) if seat_field else None
             services.do_save_phrase(staff, shortcut=request.POST.get("shortcut", ""),
                                     text=request.POST.get("text", ""), seat=seat)
             return redirect("knowledge-phrases")

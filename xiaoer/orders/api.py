@@ -8,8 +8,10 @@ from zoneinfo import ZoneInfo
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from ninja import Body, Router, Schema
+from pydantic import field_validator
 
 from xiaoer.accounts import services as account_services
+from xiaoer.accounts.models import Staff
 from xiaoer.orders import parsing
 from xiaoer.orders import services as order_services
 from xiaoer.orders.models import Order, OrderSource, OrderStatus, Task
@@ -17,7 +19,9 @@ from xiaoer.orders.models import Order, OrderSource, OrderStatus, Task
 router = Router(tags=["orders"])
 
 
-def order_json(order: Order, *, detail: bool = False) -> dict:
+def order_json(order: Order, viewer: Staff, *, detail: bool = False) -> dict:
+    """An order as VIEWER's role may see it: receiver name, phone and address only for
+    ORDER_CONTACT_ROLES, the phone masked unless the role is in PHONE_VISIBLE_ROLES."""
     data = {
         "id": order.pk, "order_no": order.order_no, "status": order.status,
         "status_label": OrderStatus(order.status).label, "buyer_id": order.buyer_id,
@@ -29,6 +33,10 @@ def order_json(order: Order, *, detail: bool = False) -> dict:
         "unpaid_cause": order.unpaid_cause, "confirm_state": order.confirm_state,
         "source": order.source,
     }
+    if not account_services.sees_contact_details(viewer):
+        data["receiver_name"] = data["receiver_phone"] = data["receiver_address"] = None
+    else:
+        data["receiver_phone"] = account_services.phone_for(viewer, order.receiver_phone)
     for field in ("created_at", "paid_at", "confirmed_at", "shipped_at", "delivered_at", "completed_at",
                   "closed_at", "refund_at", "reminded_at"):
         value = getattr(order, field)
@@ -68,7 +76,7 @@ def list_orders(request, customer_id: int | None = None, status: str | None = No
         qs = qs.filter(status=status)
     if q:
         qs = qs.filter(order_no__startswith=q[:64])
-    return {"orders": [order_json(o) for o in qs[:max(1, min(limit, 200))]]}
+    return {"orders": [order_json(o, staff) for o in qs[:max(1, min(limit, 200))]]}
 
 
 @router.post("/")
@@ -81,12 +89,13 @@ def upsert_order(request, payload: dict = Body(...)):  # noqa: B008 - ninja idio
         except ValueError as exc:
             raise ValidationError(str(exc)) from None
         order, outcome = order_services.do_upsert_order(staff, staff.shop, row, source=OrderSource.API, reason="接口")
-        return {"status": outcome, "order": order_json(order, detail=True)}
+        return {"status": outcome, "order": order_json(order, staff, detail=True)}
 
 
 @router.get("/{int:order_id}")
 def get_order(request, order_id: int):
-    return order_json(order_services.access_order(account_services.staff_of(request), order_id), detail=True)
+    staff = account_services.staff_of(request)
+    return order_json(order_services.access_order(staff, order_id), staff, detail=True)
 
 
 @router.get("/{int:order_id}/card")
@@ -105,7 +114,7 @@ def record_cause(request, order_id: int, body: CauseIn):
         staff = account_services.staff_of(request)
         order = order_services.do_record_unpaid_cause(staff, order_services.access_order(staff, order_id),
                                                       body.cause, body.note)
-        return order_json(order)
+        return order_json(order, staff)
 
 
 @router.post("/{int:order_id}/remind")
@@ -131,14 +140,14 @@ def close_order(request, order_id: int, body: ReasonIn):
     with transaction.atomic():  # the edge opens the unit of work (docs/design.md)
         staff = account_services.staff_of(request)
         return order_json(order_services.do_close_order(staff, order_services.access_order(staff, order_id),
-                                                        body.reason))
+                                                        body.reason), staff)
 
 
 @router.post("/{int:order_id}/confirm")
 def confirm_order(request, order_id: int):
     with transaction.atomic():  # the edge opens the unit of work (docs/design.md)
         staff = account_services.staff_of(request)
-        return order_json(order_services.do_confirm_order(staff, order_services.access_order(staff, order_id)))
+        return order_json(order_services.do_confirm_order(staff, order_services.access_order(staff, order_id)), staff)
 
 
 class ChangeIn(Schema):
@@ -166,7 +175,7 @@ def set_shipping(request, order_id: int, body: ShippingIn):
         staff = account_services.staff_of(request)
         order = order_services.do_set_shipping(staff, order_services.access_order(staff, order_id),
                                                carrier=body.carrier, tracking_no=body.tracking_no)
-        return order_json(order)
+        return order_json(order, staff)
 
 
 class StockCheckIn(Schema):
@@ -184,8 +193,9 @@ def raise_stock_check(request, order_id: int, body: StockCheckIn):
 @router.get("/conversation/{int:conversation_id}")
 def conversation_orders(request, conversation_id: int):
     """The shopper's orders for a conversation (chat roles only: this reads a chat)."""
-    conversation = order_services.access_conversation(account_services.staff_of(request), conversation_id)
-    return {"orders": [order_json(o, detail=True) for o in order_services.orders_of_customer(conversation.customer_id)],
+    staff = account_services.staff_of(request)
+    conversation = order_services.access_conversation(staff, conversation_id)
+    return {"orders": [order_json(o, staff, detail=True) for o in order_services.orders_of_customer(conversation.customer_id)],
             "tasks": [task_json(t) for t in order_services.tasks_of_conversation(conversation)]}
 
 
@@ -241,6 +251,14 @@ class SettingsIn(Schema):
     quiet_start: dt.time | None = None
     quiet_end: dt.time | None = None
     quiet_enabled: bool | None = None
+
+    @field_validator("quiet_start", "quiet_end")
+    @classmethod
+    def _local_time(cls, value: dt.time | None) -> dt.time | None:
+        # Quiet hours are the shop's local clock (its time zone is the shop's), so "22:00+08:00" is refused.
+        if value is not None and value.tzinfo is not None:
+            raise ValueError("a local time HH:MM without a time zone (the shop's time zone applies)")
+        return value
 
 
 def _settings_json(row) -> dict:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task
 
-from xiaoer.orders import services
+from xiaoer.orders import services, webhooks
 
 
 @db_periodic_task(crontab(minute="*"))
@@ -20,3 +20,8 @@ def reminder_sweep() -> int:
 @db_periodic_task(crontab(minute="*"))
 def confirmation_sweep() -> dict:
     return services.run_confirmation_sweep()
+
+
+@db_periodic_task(crontab(minute="17"))
+def webhook_prune() -> int:
+    return webhooks.prune_delivery_ids()

@@ -146,6 +146,7 @@ class Command(BaseCommand):
         w(f"  顾客聊天     {base}/s/{shop.slug}/chat")
         w(f"  老顾客小雨   {base}{link}")
         w(f"  嵌入挂件     <script src=\"{base}/s/{shop.slug}/widget.js\" async></script>")
+        w("               （放在别的网站上时，把该网站加入 EMBED_ORIGINS，见 docs/operations.md）")
         w(f"  后台管理     {base}/admin/  (用 xiaoer createsuperuser 建超级用户)")
         w("")
         w(f"  登录（密码都是 {PASSWORD}）:")
