@@ -56,9 +56,9 @@ def owner_cookies(db, _one_connection, settings) -> dict[str, str]:
     make_seat(shop, operator=agent)
     conv = chat_services.start_shopper_session(shop).conversation
     writer.post_message_sync(conv.pk, sender_kind="shopper", body="你好")
-    knowledge_services.do_save_answer(shop, code="Q1", category="other", question="在吗", similar=[],
+    knowledge_services.do_save_answer(owner_of(shop), code="Q1", category="other", question="在吗", similar=[],
                                       answer="亲，在的")
-    order_services.do_upsert_order(shop, {"order_no": "F1", "items": []}, source=OrderSource.IMPORT, reason="fuzz")
+    order_services.do_upsert_order(None, shop, {"order_no": "F1", "items": []}, source=OrderSource.IMPORT, reason="fuzz")
     client = Client()
     client.force_login(owner_of(shop).user)
     return {"sessionid": client.cookies["sessionid"].value, "csrftoken": CSRF}

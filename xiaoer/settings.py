@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "xiaoer.assistant",
     "xiaoer.orders",
     "xiaoer.notify",
+    "xiaoer.demo",  # site level: the demo command seeds every app
 ]
 
 MIDDLEWARE = [
@@ -142,7 +143,7 @@ if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
     if DATABASES["default"]["ENGINE"].endswith("postgresql"):
         # The group-commit writer's statements must not stick to a generic plan made on empty
-        # tables (DESIGN.md "The chat hot path").
+        # tables (docs/design.md "The chat hot path").
         DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c plan_cache_mode=force_custom_plan"
         DATABASES["default"]["TEST"] = {"NAME": setting("TEST_DATABASE_NAME", "test_xiaoer")}
     elif DATABASES["default"]["ENGINE"].endswith("sqlite3"):

@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.contrib import admin
 from django.contrib.staticfiles.views import serve as staticfiles_serve
 from django.http import HttpRequest, HttpResponse
@@ -17,13 +16,7 @@ urlpatterns = [
     path("", include("xiaoer.chat.urls")),
 ]
 
-for app in ("xiaoer.knowledge", "xiaoer.assistant", "xiaoer.orders", "xiaoer.notify", "xiaoer.customers"):
-    if app in settings.INSTALLED_APPS:
-        try:
-            urlpatterns.append(path("", include(f"{app}.urls")))
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{app}.urls":
-                raise
+urlpatterns += [path("", include(f"xiaoer.{app}.urls")) for app in ("knowledge", "assistant", "orders")]
 
 
 def static_file(request: HttpRequest, path: str) -> HttpResponse:

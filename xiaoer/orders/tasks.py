@@ -1,4 +1,4 @@
-"""Periodic workflow sweeps (DESIGN.md: state in the database, idempotent periodic tasks).
+"""Periodic workflow sweeps (docs/decisions/040: state in the database, idempotent periodic tasks).
 
 Every minute; any number of workers may run them at once (services.run_reminder_sweep).
 No task lock on purpose: a lock left by a crashed worker would stop the sweeps, and the claims in the database already make a second

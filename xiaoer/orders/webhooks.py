@@ -90,7 +90,7 @@ def handle(slug: str, body: bytes, signature: str | None) -> dict:
             return {"status": "duplicate", "event_id": event_id}
         # Same transaction as the event row: a failed apply leaves the event unseen, so the
         # platform's retry is applied instead of being taken for a replay.
-        order, outcome = order_services.do_upsert_order(shop, row, source=OrderSource.WEBHOOK,
+        order, outcome = order_services.do_upsert_order(None, shop, row, source=OrderSource.WEBHOOK,
                                                         reason=f"平台推送 {event}")
     return {"status": outcome, "event_id": event_id, "order_id": order.pk}
 

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def shop():
     shop = make_shop()
-    order_services.do_upsert_order(shop, {"order_no": "M1", "receiver_name": "王五", "receiver_phone": "13712345678",
+    order_services.do_upsert_order(None, shop, {"order_no": "M1", "receiver_name": "王五", "receiver_phone": "13712345678",
                                           "receiver_address": "浙江省杭州市西湖区文三路 1 号", "items": []},
                                    source=OrderSource.IMPORT, reason="test")
     return shop
