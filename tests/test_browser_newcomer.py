@@ -68,3 +68,102 @@ def test_phone_input_bar_is_one_row_with_a_flexible_box(browser, shop_world):  #
         shopper.context.close()
     assert widths[600] - widths[390] > 150  # flexible
     assert dialogs == []
+
+
+def _bottom_in_view(page) -> bool:
+    return page.evaluate("""() => { const box = document.getElementById('messages');
+        const last = [...box.querySelectorAll('.msg')].pop();
+        const r = last.getBoundingClientRect(), b = box.getBoundingClientRect();
+        return r.bottom <= b.bottom + 1 && r.top >= b.top - 1
+            && box.scrollHeight - box.scrollTop - box.clientHeight < 2; }""")
+
+
+def test_workbench_row_chat_view_notes_and_resolved(browser, shop_world, tmp_path):  # noqa: F811 - fixtures
+    """The row previews the agent's own reply and stops counting 已等, live; a chat opened again
+    shows its newest message (images included); a note shows no 已送达/已读 and note mode turns
+    off after it; a resolved chat offers no 转接 and shows no unread badge."""
+    from playwright.sync_api import expect
+
+    from tests.test_browser import png_file
+    from xiaoer.chat import services as chat_services
+    from xiaoer.chat import writer
+    from xiaoer.chat.models import Attachment
+    from xiaoer.customers import services as customer_services
+
+    expect.set_options(timeout=TIMEOUT)
+    base, shop = shop_world["base"], shop_world["shop"]
+    # an older chat with many messages and images (they load after the list is drawn)
+    old = chat_services.get_or_create_conversation(shop, customer_services.get_or_create_buyer(shop, "tb_long", "老王"))
+    with open(png_file(tmp_path, (10, 200, 10)), "rb") as fh:
+        from django.core.files.uploadedfile import SimpleUploadedFile
+        att = chat_services.do_store_image(shop, SimpleUploadedFile("a.png", fh.read(), content_type="image/png"))
+    assert isinstance(att, Attachment)
+    for i in range(30):
+        writer.post_message_sync(old.pk, sender_kind="shopper", body=f"老王第 {i} 条")
+        writer.post_message_sync(old.pk, sender_kind="shopper", kind="image", payload={"attachment": att.token})
+    writer.post_message_sync(old.pk, sender_kind="shopper", body="老王最后一条")
+
+    dialogs: list[str] = []
+    agent = new_page(browser, dialogs, viewport={"width": 1400, "height": 860})
+    shopper = new_page(browser, dialogs, viewport={"width": 390, "height": 760})
+    login(agent, base, shop_world["lina"])
+    shopper.goto(base + chat_services.make_buyer_link(shop, "tb_new", name="小雨"))
+    expect(shopper.locator("#conn-state")).to_have_attribute("data-state", "open")
+    send(shopper, "你好，在吗？")
+    row = agent.locator(".conv").filter(has_text="小雨")
+    expect(row.locator(".wait")).to_be_visible()
+    row.click()
+    send(agent, "亲，在的呢")
+    expect(row.locator(".conv-preview")).to_have_text("亲，在的呢")  # live, no reload
+    expect(row.locator(".wait")).to_have_count(0)  # 已等 stops
+    agent.wait_for_timeout(1500)
+    expect(row.locator(".wait")).to_have_count(0)
+
+    # an internal note: no 已送达/已读, and the next message is a reply again
+    agent.check("#note-mode")
+    send(agent, "顾客是老客户，优先处理")
+    note = agent.locator("#messages .msg.internal").filter(has_text="优先处理")
+    expect(note).not_to_have_class("pending")
+    expect(note).not_to_have_class(" msg mine internal pending")
+    expect(agent.locator("#note-mode")).not_to_be_checked()
+    expect(agent.locator("#composer")).not_to_have_class("composer note")
+    expect(row.locator(".conv-preview")).to_have_text("亲，在的呢")  # a note is no preview
+    reply = agent.locator("#messages .msg.mine:not(.internal)").filter(has_text="亲，在的呢")
+    expect(reply.locator(".status")).to_have_text("已读")  # the shopper's page is open and read it
+    send(shopper, "好的")  # the shopper reads again (after the note)
+    expect(agent.locator("#messages .msg").filter(has_text="好的")).to_have_count(1)
+    agent.wait_for_timeout(500)
+    expect(note.locator(".status")).to_have_text("")
+
+    # a chat opened again shows its newest message, also after its images loaded
+    agent.locator(".tabs button[data-tab=all]").click()
+    old_row = agent.locator(".conv").filter(has_text="老王")
+    old_row.click()
+    expect(agent.locator("#messages .bubble").filter(has_text="老王最后一条")).to_be_visible()
+    row.click()
+    expect(agent.locator("#messages .bubble").filter(has_text="好的")).to_be_visible()
+    old_row.click()
+    expect(agent.locator("#messages .bubble").filter(has_text="老王最后一条")).to_have_count(1)
+    agent.wait_for_function("() => [...document.querySelectorAll('#messages img')].filter(i => i.complete"
+                            " && i.naturalWidth).length >= 20")
+    agent.wait_for_timeout(300)
+    assert _bottom_in_view(agent), agent.evaluate("() => { const b = document.getElementById('messages');"
+        " return [b.scrollHeight, b.scrollTop, b.clientHeight, window.xiaoerDesk.current.pinned,"
+        " [...b.querySelectorAll('.msg')].pop().textContent]; }")
+
+    # resolved: no 转接, no unread badge (老王's messages were never read before it was resolved)
+    assert chat_services.list_conversations(shop_world["lina"], "all")
+    old_row.click()
+    agent.click("#btn-resolve")
+    expect(agent.locator("#btn-reopen")).to_be_visible()
+    expect(agent.locator("#btn-transfer")).to_be_hidden()
+    fresh = chat_services.get_or_create_conversation(
+        shop, customer_services.get_or_create_buyer(shop, "tb_unread", "未读客"))
+    writer.post_message_sync(fresh.pk, sender_kind="shopper", body="没人看的消息")
+    chat_services.do_resolve(shop_world["lina"], fresh)
+    agent.reload()
+    agent.locator(".tabs button[data-tab=all]").click()
+    unread_row = agent.locator(".conv").filter(has_text="未读客")
+    expect(unread_row.locator(".tag.resolved")).to_be_visible()
+    expect(unread_row.locator(".count")).to_have_count(0)
+    assert dialogs == []

@@ -116,7 +116,7 @@ function renderRow(c) {
     el("div", { class: "conv-preview", text: c.last_message_preview || "" }),
     el("div", { class: "conv-side" },
       since ? el("span", { class: "wait", "data-since": since }) : null,
-      c.unread ? el("span", { class: "count", text: c.unread > 99 ? "99+" : c.unread }) : null));
+      c.unread && c.status !== "resolved" ? el("span", { class: "count", text: c.unread > 99 ? "99+" : c.unread }) : null));
   li.addEventListener("click", () => openConversation(c.id));
   return li;
 }
@@ -146,26 +146,48 @@ function renderChatHead() {
   $("chat-sub").textContent = [statusText, c.seat ? `${L.seat}: ${c.seat.display_name}` : null].filter(Boolean).join(" · ");
   $("btn-claim").classList.toggle("hidden", c.status !== "queued" || !config.mySeats.length);
   $("btn-resolve").classList.toggle("hidden", c.status === "resolved");
+  $("btn-transfer").classList.toggle("hidden", c.status === "resolved");
   $("btn-reopen").classList.toggle("hidden", c.status !== "resolved");
 }
 
 function imageSrc(token) { return `/files/${encodeURIComponent(token)}`; }
 
+function nearBottom(box, margin) { return box.scrollHeight - box.scrollTop - box.clientHeight < margin; }
+
+// The row follows what was said last: a visible reply ends the shopper's wait (已等), a shopper's
+// message starts it; internal notes change neither (the server keeps the same rule).
+function noteInRow(m) {
+  const c = state.convs.get(m.conversation);
+  if (!c || m.internal) return;
+  c.last_message_preview = m.kind === "image" ? L.imagePreview : (m.body || (m.payload && m.payload.title) || "");
+  c.last_message_at = m.created_at;
+  if (m.sender_kind === "shopper") c.waiting_since = c.waiting_since || m.created_at;
+  else if (m.sender_kind === "agent" || m.sender_kind === "robot") c.waiting_since = null;
+}
+
 function addMessages(messages) {
   const box = $("messages");
   const cur = state.current;
-  const stick = box.scrollHeight - box.scrollTop - box.clientHeight < 150;
+  const stick = nearBottom(box, 150);
   for (const m of messages) {
     if (m.conversation !== cur.id || cur.nodes.has(m.seq)) continue;
     const pendingNode = m.client_id ? box.querySelector(`.msg.pending[data-client="${CSS.escape(m.client_id)}"]`) : null;
     if (pendingNode) pendingNode.remove();
     const node = renderMessage(m, { viewer: "agent", imageSrc, timeZone: TZ, labels: L });
+    if (m.internal) node.querySelector(".status").remove(); // a note is never 已送达/已读
     cur.nodes.set(m.seq, node);
     box.insertBefore(node, insertionPoint(box, m.seq));
     cur.firstSeq = cur.firstSeq ? Math.min(cur.firstSeq, m.seq) : m.seq;
     cur.lastSeq = Math.max(cur.lastSeq, m.seq);
   }
   if (stick) box.scrollTop = box.scrollHeight;
+}
+
+// Images load after the list is drawn and push the newest message down: while the agent is at
+// the bottom (just opened, or reading the latest), keep it there.
+function keepPinned() {
+  const box = $("messages");
+  if (state.current && state.current.pinned) box.scrollTop = box.scrollHeight;
 }
 
 async function loadOlder() {
@@ -193,7 +215,8 @@ async function openConversation(id) {
   $("chat").classList.remove("hidden");
   const box = $("messages");
   box.replaceChildren(el("div", { class: "load-more muted small", id: "load-more" }));
-  state.current = { id, summary: state.convs.get(id), firstSeq: 0, lastSeq: 0, more: true, loading: false, nodes: new Map() };
+  state.current = { id, summary: state.convs.get(id), firstSeq: 0, lastSeq: 0, more: true, loading: false, nodes: new Map(),
+    pinned: true };
   history.replaceState(null, "", `/desk/c/${id}`);
   renderList();
   renderChatHead();
@@ -230,10 +253,12 @@ function sendFrame(kind, body, payload) {
   if (!cur) return;
   const frame = { type: "send", client_id: newClientId(), conversation: cur.id, kind, body, payload };
   const seat = cur.summary && cur.summary.seat;
-  const node = renderMessage({ ...frame, sender_kind: "agent", internal: kind === "note", seat,
-    created_at: new Date().toISOString(), seq: "" }, { viewer: "agent", imageSrc, timeZone: TZ, labels: L });
+  const draft = { ...frame, sender_kind: "agent", internal: kind === "note", seat, created_at: new Date().toISOString(), seq: "" };
+  const node = renderMessage(draft, { viewer: "agent", imageSrc, timeZone: TZ, labels: L });
   node.classList.add("pending");
+  node.draft = draft;
   node.querySelector(".status").textContent = L.sending;
+  cur.pinned = true;
   $("messages").append(node);
   $("messages").scrollTop = $("messages").scrollHeight;
   socket.sendMessage(frame);
@@ -245,8 +270,15 @@ function submit(event) {
   const body = text.value.trim();
   if (!body || !state.current) return;
   if (body.length > config.maxChars) { flashError(L.tooLong); return; }
-  sendFrame($("note-mode").checked ? "note" : "text", body, {});
+  const note = $("note-mode").checked;
+  sendFrame(note ? "note" : "text", body, {});
   text.value = "";
+  if (note) setNoteMode(false); // a note is one message; the next one is a reply again
+}
+
+function setNoteMode(on) {
+  $("note-mode").checked = on;
+  $("composer").classList.toggle("note", on);
 }
 
 async function uploadImage(file) {
@@ -321,10 +353,7 @@ function onFrame(frame) {
         addMessages([m]);
         if (m.sender_kind === "shopper") { $("typing").textContent = ""; markRead(); }
       }
-      if (c && !m.internal) {
-        c.last_message_preview = m.kind === "image" ? L.imagePreview : m.body;
-        c.last_message_at = m.created_at;
-      }
+      if (c) noteInRow(m);
       if (m.sender_kind === "shopper") notify(m);
       renderList();
       break;
@@ -340,7 +369,10 @@ function onFrame(frame) {
       if (node) {
         node.classList.remove("pending");
         node.dataset.seq = frame.seq;
-        node.querySelector(".status").textContent = L.delivered;
+        const draft = node.draft || {};
+        node.querySelector(".status").textContent = draft.internal ? "" : L.delivered;
+        noteInRow({ ...draft, conversation: frame.conversation, created_at: frame.created_at || new Date().toISOString() });
+        renderList();
         const cur = state.current;
         if (cur && cur.id === frame.conversation && !cur.nodes.has(frame.seq)) cur.nodes.set(frame.seq, node);
       }
@@ -360,7 +392,9 @@ function onFrame(frame) {
     case "read":
       if (state.current && frame.conversation === state.current.id && frame.by === "shopper") {
         for (const [seq, node] of state.current.nodes) {
-          if (seq <= frame.seq && node.classList.contains("mine")) node.querySelector(".status").textContent = L.read;
+          if (seq <= frame.seq && node.classList.contains("mine") && !node.classList.contains("internal")) {
+            node.querySelector(".status").textContent = L.read;
+          }
         }
       }
       break;
@@ -478,13 +512,23 @@ $("composer-text").addEventListener("input", () => {
     socket.raw({ type: "typing", conversation: state.current.id });
   }
 });
-$("note-mode").addEventListener("change", (e) => $("composer").classList.toggle("note", e.target.checked));
+$("note-mode").addEventListener("change", (e) => setNoteMode(e.target.checked));
 $("image-input").addEventListener("change", (e) => {
   const file = e.target.files[0];
   e.target.value = "";
   if (file) uploadImage(file);
 });
-$("messages").addEventListener("scroll", () => { if ($("messages").scrollTop < 60) loadOlder(); });
+// Only the agent's own scrolling unpins (images growing above move scrollTop too).
+let userScrolledAt = 0;
+for (const kind of ["wheel", "touchmove", "keydown", "mousedown"]) {
+  $("messages").addEventListener(kind, () => { userScrolledAt = Date.now(); }, { passive: true });
+}
+$("messages").addEventListener("scroll", () => {
+  const box = $("messages");
+  if (state.current && Date.now() - userScrolledAt < 1500) state.current.pinned = nearBottom(box, 40);
+  if (box.scrollTop < 60) loadOlder();
+});
+$("messages").addEventListener("load", keepPinned, true); // (load does not bubble: capture it)
 $("btn-resolve").addEventListener("click", () => action("resolve").catch(() => {}));
 $("btn-reopen").addEventListener("click", () => action("reopen").catch(() => {}));
 $("btn-claim").addEventListener("click", () => action("claim", { seat: config.mySeats[0].id }).catch(() => {}));
