@@ -167,3 +167,49 @@ def test_workbench_row_chat_view_notes_and_resolved(browser, shop_world, tmp_pat
     expect(unread_row.locator(".tag.resolved")).to_be_visible()
     expect(unread_row.locator(".count")).to_have_count(0)
     assert dialogs == []
+
+
+def test_must_read_notice_is_a_card_with_variables_rendered_and_goes_on_acknowledgement(browser, shop_world):  # noqa: F811
+    """A notice waiting since before login and one pushed live show as cards above the chat, with
+    an answer's variables shown as what they stand for (never a raw {顾客}); 我已阅读 records the
+    read and removes the card at once, and it stays gone after a reload."""
+    from playwright.sync_api import expect
+
+    from xiaoer.knowledge import services as knowledge_services
+    from xiaoer.knowledge.models import NoticeAck
+
+    expect.set_options(timeout=TIMEOUT)
+    base, shop, lina = shop_world["base"], shop_world["shop"], shop_world["lina"]
+    earlier = knowledge_services.do_save_answer(
+        shop, code="A1", category="other", question="退货运费谁出", similar=[],
+        answer="{顾客}您好，7 天无理由退货运费由买家承担哦")
+    knowledge_services.do_set_must_read(earlier)
+    dialogs: list[str] = []
+    agent = new_page(browser, dialogs, viewport={"width": 1400, "height": 860})
+    login(agent, base, lina)
+    cards = agent.locator("#notices .notice-card")
+    expect(cards).to_have_count(1)
+    expect(cards.first).to_contain_text("必读：退货运费谁出")
+    expect(cards.first).to_contain_text("亲您好，7 天无理由退货运费由买家承担哦")
+
+    live = knowledge_services.do_save_answer(
+        shop, code="A2", category="other", question="大促发货时间", similar=[],
+        answer="{顾客}，大促期间 48 小时内发货，{客服}会跟进")
+    knowledge_services.do_set_must_read(live)
+    expect(cards).to_have_count(2)
+    live_card = cards.filter(has_text="大促发货时间")
+    expect(live_card).to_contain_text("亲，大促期间 48 小时内发货，小二会跟进")
+    assert "{" not in agent.locator("#notices").text_content()
+    assert agent.locator("#composer-error").text_content() == ""  # not squeezed into the error slot
+    shot(agent, "desk-notices")
+
+    live_card.get_by_role("button", name="我已阅读").click()
+    expect(cards).to_have_count(1)
+    cards.first.get_by_role("button", name="我已阅读").click()
+    expect(cards).to_have_count(0)
+    assert NoticeAck.objects.filter(staff=lina).count() == 2
+    agent.reload()
+    expect(agent.locator("#conn-state")).to_have_attribute("data-state", "open")
+    agent.wait_for_timeout(500)
+    expect(cards).to_have_count(0)
+    assert dialogs == []

@@ -121,6 +121,7 @@ def _labels() -> dict[str, str]:
         "noMore": _("没有更早的消息了"), "earlier": _("查看更早的消息"), "newMessage": _("新消息"),
         "offline": _("离线"),
         "order": _("订单"), "myOrders": _("我的订单"), "noOrders": _("还没有订单"),
+        "mustRead": _("必读通知"), "acknowledge": _("我已阅读"),
     }
 
 
@@ -251,6 +252,7 @@ def desk(request: HttpRequest, conversation_id: int | None = None) -> HttpRespon
         "uploadUrl": reverse("desk-upload"),
         # quick phrases come from the knowledge app when it is installed
         "phrasesUrl": "/api/knowledge/phrases" if apps.is_installed("xiaoer.knowledge") else "",
+        "noticesUrl": "/api/knowledge/notices" if apps.is_installed("xiaoer.knowledge") else "",
         "maxChars": settings.CHAT_MAX_MESSAGE_CHARS,
         "labels": _labels(),
     }

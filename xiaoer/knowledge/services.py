@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 
 from xiaoer.accounts import services as account_services
 from xiaoer.accounts.models import Seat, Shop, Staff
-from xiaoer.knowledge import importer
+from xiaoer.knowledge import importer, variables
 from xiaoer.knowledge.models import (
     Category,
     KnowledgeNotice,
@@ -323,8 +323,14 @@ def _create_notice(shop_id: int, *, title: str, body: str, by: Staff | None, pro
     return notice
 
 
+def notice_text(text: str) -> str:
+    """A notice as a person reads it: an answer's variables shown as what they stand for (the
+    placeholder an agent fills in), never a raw ``{顾客}``."""
+    return variables.fill(text, {})[0]
+
+
 def notice_dict(notice: KnowledgeNotice) -> dict:
-    return {"id": notice.id, "title": notice.title, "body": notice.body,
+    return {"id": notice.id, "title": notice_text(notice.title), "body": notice_text(notice.body),
             "product_id": notice.product_id, "answer_id": notice.answer_id,
             "created_at": notice.created_at.isoformat() if notice.created_at else None}
 

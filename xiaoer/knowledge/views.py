@@ -289,7 +289,8 @@ def notices(request):
     for notice in KnowledgeNotice.objects.filter(shop_id=staff.shop_id)[:50]:
         acked = notice.acks.filter(staff=staff).exists()
         unread = services.unread_staff(notice) if staff.is_supervisor else []
-        rows.append({"notice": notice, "acked": acked, "unread": unread})
+        rows.append({"notice": notice, "title": services.notice_text(notice.title),
+                     "body": services.notice_text(notice.body), "acked": acked, "unread": unread})
     return render(request, "knowledge/notices.html", _ctx(staff, rows=rows, tab="notices"))
 
 

@@ -49,12 +49,32 @@ function refreshPanelFor(eventName) {
   if (body && window.htmx) htmx.ajax("GET", body.getAttribute("hx-get"), { target: body, swap: "innerHTML" });
 }
 
-function announceKnowledge(data) {
-  // A product launch or a must-read card: tell the agent now, the knowledge page records the read.
-  const title = data.title || data.name || "";
-  const node = $("composer-error");
-  node.textContent = `📢 ${title}`;
-  setTimeout(() => { if (node.textContent === `📢 ${title}`) node.textContent = ""; }, 15000);
+// Must-read notices (a product launch, a must-read answer): a card above the chat until the
+// agent presses 我已阅读; the acknowledgement is recorded (the supervisor sees who has not read).
+function showNotice(data) {
+  if (!data || !data.id || document.querySelector(`.notice-card[data-notice="${Number(data.id)}"]`)) return;
+  const ack = el("button", { type: "button", class: "primary", text: L.acknowledge });
+  const card = el("article", { class: "notice-card", role: "alert", "data-notice": Number(data.id) },
+    el("header", {}, el("span", { class: "notice-kind", text: L.mustRead }),
+      el("strong", { text: data.title || data.name || "" })),
+    data.body ? el("p", { class: "notice-body", text: data.body }) : null,
+    el("div", { class: "notice-actions" }, ack));
+  ack.addEventListener("click", async () => {
+    ack.disabled = true;
+    try {
+      const res = await fetch(`${config.noticesUrl}/${Number(data.id)}/ack`, {
+        method: "POST", credentials: "same-origin", headers: { "X-CSRFToken": csrf } });
+      if (!res.ok) throw new Error(`${res.status}`);
+      card.remove();
+    } catch (e) { ack.disabled = false; flashError(L.error); }
+  });
+  $("notices").append(card);
+}
+
+async function loadNotices() {
+  if (!config.noticesUrl) return;
+  const res = await fetch(`${config.noticesUrl}/pending`, { credentials: "same-origin" });
+  if (res.ok) for (const notice of (await res.json()).reverse()) showNotice(notice);
 }
 
 // Robot suggestions and other panels offer text to insert: put it in the input for editing.
@@ -400,7 +420,7 @@ function onFrame(frame) {
       break;
     case "event":
       if (frame.event === "seat" || frame.event === "queue") loadLists().catch(() => {});
-      if (frame.event === "knowledge") announceKnowledge(frame.data || {});
+      if (frame.event === "knowledge") showNotice(frame.data || {});
       if (state.current && frame.conversation === state.current.id) refreshPanelFor(frame.event);
       break;
     case "error": {
@@ -566,5 +586,6 @@ socket = new ChatSocket(wsUrl("/ws/desk"), {
   },
 });
 socket.connect();
+loadNotices().catch(() => {});
 loadLists().then(() => { if (config.conversation) openConversation(config.conversation); }).catch((e) => flashError(e.message));
 window.xiaoerDesk = state;
