@@ -213,3 +213,52 @@ def test_must_read_notice_is_a_card_with_variables_rendered_and_goes_on_acknowle
     agent.wait_for_timeout(500)
     expect(cards).to_have_count(0)
     assert dialogs == []
+
+
+def test_suggestion_after_reassignment_carries_the_new_seat_and_size_advice_leads(browser, shop_world):  # noqa: F811
+    """The suggestion computed while 小美 served the chat is inserted by 阿杰 after a transfer with
+    阿杰's name; for 「165 110斤穿什么码」 about a dress with a size chart the size advice comes first."""
+    import time
+
+    from playwright.sync_api import expect
+
+    from xiaoer.accounts.models import Seat
+    from xiaoer.assistant import demo as assistant_demo
+    from xiaoer.assistant.models import Suggestion
+    from xiaoer.chat import services as chat_services
+    from xiaoer.chat import writer
+    from xiaoer.chat.models import Conversation
+
+    expect.set_options(timeout=30_000)
+    base, shop = shop_world["base"], shop_world["shop"]
+    assistant_demo.seed(shop)
+    dialogs: list[str] = []
+    shopper = new_page(browser, dialogs, viewport={"width": 390, "height": 760})
+    shopper.goto(base + chat_services.make_buyer_link(shop, "tb_size", name="小雨"))
+    expect(shopper.locator("#seat-line")).to_contain_text("小美")
+    send(shopper, "看看这条裙子")
+    conv = Conversation.objects.get(shop=shop, customer__buyer_id="tb_size")
+    writer.post_message_sync(conv.pk, sender_kind="shopper", kind="card", payload={"product_code": "P100"})
+    send(shopper, "165 110斤穿什么码")
+    deadline = time.monotonic() + 30
+    while not Suggestion.objects.filter(conversation=conv, question="165 110斤穿什么码").exists():
+        assert time.monotonic() < deadline, "no suggestion stored"
+        time.sleep(0.2)
+    stored = Suggestion.objects.get(conversation=conv, question="165 110斤穿什么码").payload
+    assert any("小美帮您" in a["text"] for a in stored["answers"])  # computed for 小美
+
+    ajie = Seat.objects.get(pk=shop_world["ajie"].pk)
+    chat_services.do_transfer(shop_world["lina"], conv, ajie)
+    agent = new_page(browser, dialogs, viewport={"width": 1400, "height": 860})
+    login(agent, base, shop_world["qiang"])
+    agent.locator(".conv").filter(has_text="小雨").click()
+    inserts = agent.locator('[data-panel="assistant-panel"] .answer [data-insert-text]')
+    expect(inserts.first).to_be_visible()
+    assert "L 码" in inserts.first.get_attribute("data-insert-text")  # the size advice leads
+    ask = agent.locator('[data-panel="assistant-panel"] .answer').filter(has_text="帮您对照尺码表")
+    expect(ask).to_contain_text("阿杰帮您")
+    ask.locator("[data-insert-text]").click()
+    value = agent.input_value("#composer-text")
+    assert "阿杰帮您" in value and "小美" not in value
+    shot(agent, "desk-suggestion")
+    assert dialogs == []

@@ -14,6 +14,7 @@ from xiaoer.accounts import services as account_services
 from xiaoer.assistant import services
 from xiaoer.assistant.models import LearnedPair, LearnStatus, RobotMode
 from xiaoer.knowledge.models import Category, StandardAnswer
+from xiaoer.knowledge.variables import LABELS
 
 
 def _staff(request, *, write: bool = False):
@@ -27,6 +28,8 @@ def panel(request, conversation_id: int):
     """Suggestions for the conversation's latest shopper message; buttons carry data-insert-text."""
     staff = _staff(request)
     conversation, suggestion = services.panel_suggestion(staff, conversation_id)
+    for answer in (suggestion or {}).get("answers") or []:
+        answer["missing"] = [str(LABELS.get(key, key)) for key in answer.get("missing") or []]
     return render(request, "assistant/panel.html", {"staff": staff, "conversation": conversation, "s": suggestion})
 
 

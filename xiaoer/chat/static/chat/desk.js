@@ -94,6 +94,8 @@ function upsert(summary) {
   if (state.current && state.current.id === summary.id) {
     state.current.summary = state.convs.get(summary.id);
     renderChatHead();
+    // another seat now: suggestions are filled with the seat that will send them
+    if (old.seat && summary.seat && old.seat.id !== summary.seat.id) refreshPanelFor("suggestion");
   }
 }
 
