@@ -571,6 +571,26 @@ def run_confirmation_sweep(*, now: dt.datetime | None = None, batch: int = 1000,
 
 
 @transaction.atomic
+def do_ask_confirmation(staff: Staff, order: Order) -> bool:
+    """The agent asks the shopper now to check receiver, phone and address (the same message the
+    sweep sends, in the chat or by SMS). The first ask claims the sweep's key ("confirm-<id>"),
+    so the shopper is not asked twice by the two; asking again later is the agent's decision."""
+    account_services.require_role(staff, CHAT_ROLES)
+    order = Order.objects.select_for_update().get(pk=order.pk, shop_id=staff.shop_id)
+    if order.status != OrderStatus.PAID:
+        raise ValidationError("只有已付款、未核对的订单需要顾客核对")
+    now = timezone.now()
+    key = "confirm-{id}" if order.confirm_state == ConfirmState.NONE else f"confirm-{{id}}-{now.timestamp():.0f}"
+    notices, reached, _ = _notices(order.shop, [order], "order_confirm", key, now)
+    if not reached:
+        raise ValidationError("无法联系顾客：没有会话，也没有手机号")
+    notify_services.do_queue_notices(notices)
+    order.confirm_state, order.confirm_asked_at = ConfirmState.ASKED, now
+    order.save(update_fields=["confirm_state", "confirm_asked_at", "updated_at"])
+    return True
+
+
+@transaction.atomic
 def do_confirm_order(staff: Staff, order: Order) -> Order:
     """The shopper confirmed (in the chat): the agent marks the order confirmed."""
     account_services.require_role(staff, CHAT_ROLES)
@@ -692,10 +712,22 @@ def do_raise_stock_check(staff: Staff, order: Order, question: str = "") -> Task
     return task
 
 
+def unstaffed_roles(shop_id: int) -> set[str]:
+    """Task roles nobody active in the shop holds: their tasks fall to a supervisor."""
+    held = set(Staff.objects.filter(shop_id=shop_id, is_active=True).values_list("role", flat=True))
+    return set(TASK_ROLES.values()) - held
+
+
 def check_can_answer(staff: Staff | None, task: Task) -> None:
-    """Only the role a task is addressed to answers it: an agent never answers a stock check."""
-    if staff is None or staff.shop_id != task.shop_id or staff.role != task.assignee_role:
-        raise PermissionDenied(f"这个任务由{dict(Role.choices)[task.assignee_role]}处理")
+    """The role a task is addressed to answers it (an agent never answers a stock check). When
+    nobody in the shop holds that role, a supervisor takes it instead of it waiting forever."""
+    if staff is None or staff.shop_id != task.shop_id:
+        raise PermissionDenied("not found")
+    if staff.role == task.assignee_role:
+        return
+    if staff.role in account_services.SUPERVISOR_ROLES and task.assignee_role in unstaffed_roles(task.shop_id):
+        return
+    raise PermissionDenied(f"这个任务由{dict(Role.choices)[task.assignee_role]}处理")
 
 
 @transaction.atomic
