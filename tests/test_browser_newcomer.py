@@ -262,3 +262,45 @@ def test_suggestion_after_reassignment_carries_the_new_seat_and_size_advice_lead
     assert "阿杰帮您" in value and "小美" not in value
     shot(agent, "desk-suggestion")
     assert dialogs == []
+
+
+def test_knowledge_robot_and_task_pages_have_the_common_layout_and_a_favicon(browser, shop_world):  # noqa: F811
+    """Every page a supervisor opens: the top bar, a centred column with styled forms and tables,
+    the right title, the nav to 知识库/机器人 from the supervisor page, and no 404 (favicon)."""
+    from playwright.sync_api import expect
+
+    from xiaoer.accounts.models import Role
+    from xiaoer.testing import make_staff
+
+    expect.set_options(timeout=TIMEOUT)
+    base, shop = shop_world["base"], shop_world["shop"]
+    boss = make_staff(shop, Role.SUPERVISOR, display_name="主管老周")
+    dialogs: list[str] = []
+    page = new_page(browser, dialogs, viewport={"width": 1400, "height": 860})
+    missing: list[str] = []
+    page.on("response", lambda r: missing.append(r.url) if r.status == 404 else None)
+    login(page, base, boss)
+    page.goto(f"{base}/desk/supervisor")
+    nav = page.locator(".topnav")
+    expect(nav.get_by_role("link", name="知识库")).to_be_visible()
+    expect(nav.get_by_role("link", name="机器人")).to_be_visible()
+    pages = {"/desk/knowledge": "知识库", "/desk/knowledge/answers/new": "知识库", "/desk/knowledge/import": "知识库",
+             "/desk/robot": "机器人客服", "/desk/robot/learned": "从客服回复中学习", "/desk/tasks": "内部任务"}
+    for path, title in pages.items():
+        page.goto(base + path)
+        assert page.title().startswith(title), (path, page.title())
+        expect(page.locator(".topbar")).to_be_visible()
+        main = page.locator("main").bounding_box()
+        assert main["width"] <= 1100 and main["x"] >= 100, (path, main)  # a centred column, not the raw page
+        form = page.locator("form.form").first
+        if form.count():
+            assert form.evaluate("f => getComputedStyle(f).borderTopStyle") == "solid", path
+            label = page.locator("form.form label").first
+            assert label.evaluate("l => getComputedStyle(l).display") == "flex", path
+        shot(page, "page" + path.replace("/", "-"))
+    robot_nav = page.goto(f"{base}/desk/robot") and page.locator(".topnav a.active")
+    expect(robot_nav).to_have_text("机器人")
+    assert page.request.get(f"{base}/favicon.ico").status == 200
+    assert page.locator("link[rel=icon]").count() == 1
+    assert missing == []
+    assert dialogs == []

@@ -50,7 +50,8 @@ def robot_settings(request):
         except (ValidationError, ValueError) as exc:
             error = "；".join(getattr(exc, "messages", [str(exc)]))
     return render(request, "assistant/settings.html",
-                  {"staff": staff, "cfg": cfg, "modes": RobotMode.choices, "error": error, "can_write": True})
+                  {"staff": staff, "cfg": cfg, "modes": RobotMode.choices, "error": error, "can_write": True,
+                   "tab": "robot"})
 
 
 @login_required
@@ -60,7 +61,7 @@ def learned(request):
     codes = StandardAnswer.objects.filter(shop_id=staff.shop_id).values_list("code", "question")
     return render(request, "assistant/learned.html",
                   {"staff": staff, "pairs": pairs, "codes": codes, "categories": Category.choices,
-                   "error": request.GET.get("error", "")[:200], "can_write": True})
+                   "error": request.GET.get("error", "")[:200], "can_write": True, "tab": "learned"})
 
 
 @login_required
