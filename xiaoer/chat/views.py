@@ -122,6 +122,12 @@ def _labels() -> dict[str, str]:
         "offline": _("离线"),
         "order": _("订单"), "myOrders": _("我的订单"), "noOrders": _("还没有订单"),
         "mustRead": _("必读通知"), "acknowledge": _("我已阅读"),
+        # socket error codes (docs/protocol.md) in the page's language; the frame's detail is for developers
+        "errors": {
+            "forbidden": _("这个会话不由你的客服账号接待，不能在这里回复"), "not_found": _("会话不存在或已无权查看"),
+            "rate_limited": _("发送太快了，请稍等再发"), "too_long": _("消息太长了"), "empty": _("不能发送空消息"),
+            "unavailable": _("服务器正在重启，消息会自动重发"), "invalid": _("消息格式不对，请刷新页面后再试"),
+        },
     }
 
 

@@ -577,7 +577,8 @@ def _write_skus(ids: dict[str, int], rows: list[dict]) -> None:
 def export_rows(shop: Shop, kind: str) -> tuple[list[str], list[list]]:
     if kind == "answers":
         header = ["id", "category", "question", "similar", "answer", "product", "enabled"]
-        rows = [[a.code, a.category, a.question, "|".join(a.similar), a.answer,
+        # the category by its Chinese name (the import reads names and codes alike)
+        rows = [[a.code, a.get_category_display(), a.question, "|".join(a.similar), a.answer,
                  a.product.code if a.product else "", "1" if a.enabled else "0"]
                 for a in StandardAnswer.objects.filter(shop=shop).select_related("product")]
     elif kind == "phrases":

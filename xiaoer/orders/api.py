@@ -25,7 +25,7 @@ def _staff(request) -> Staff:
 def order_json(order: Order, *, detail: bool = False) -> dict:
     data = {
         "id": order.pk, "order_no": order.order_no, "status": order.status,
-        "status_label": OrderStatus(order.status).label, "buyer_id": order.buyer_id,
+        "status_label": str(OrderStatus(order.status).label), "buyer_id": order.buyer_id,
         "total_amount": str(order.total_amount), "paid_amount": str(order.paid_amount),
         "refunded_amount": str(order.refunded_amount), "receiver_name": order.receiver_name,
         "receiver_phone": order.receiver_phone, "receiver_address": order.receiver_address,

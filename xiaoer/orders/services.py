@@ -19,11 +19,12 @@ from collections.abc import Iterable
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import F, Prefetch, Q
 from django.http import Http404
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from xiaoer.accounts import services as account_services
 from xiaoer.accounts.models import Role, Seat, Shop, Staff
@@ -794,8 +795,10 @@ def order_card(order: Order) -> dict:
     items = [{"title": i.title, "sku": i.sku, "quantity": i.quantity,
               "unit_price": str(i.unit_price) if i.unit_price is not None else None}
              for i in order.items.all()[:10]]
+    with translation.override(settings.LANGUAGE_CODE):  # stored in the chat: the shop's language
+        status_label = str(OrderStatus(order.status).label)
     return {"type": "order", "order_id": order.pk, "order_no": order.order_no, "status": order.status,
-            "status_label": OrderStatus(order.status).label, "total_amount": str(order.total_amount),
+            "status_label": status_label, "total_amount": str(order.total_amount),
             "paid_amount": str(order.paid_amount), "created_at": order.created_at.isoformat(),
             "items": items, "carrier": order.carrier, "tracking_no": order.tracking_no}
 

@@ -426,7 +426,7 @@ function onFrame(frame) {
       if (state.current && frame.conversation === state.current.id) refreshPanelFor(frame.event);
       break;
     case "error": {
-      flashError(frame.detail || L.error);
+      flashError((L.errors && L.errors[frame.code]) || L.error);
       if (frame.client_id) {
         const node = document.querySelector(`.msg[data-client="${CSS.escape(frame.client_id)}"]`);
         if (node) { node.classList.add("failed"); node.querySelector(".status").textContent = L.failed; }

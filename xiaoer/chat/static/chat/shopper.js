@@ -188,7 +188,7 @@ function onFrame(frame) {
       if (frame.event === "seat" && frame.data && frame.data.seat) setSeat(frame.data.seat);
       break;
     case "error": {
-      showError(frame.detail || L.error);
+      showError((L.errors && L.errors[frame.code]) || L.error);
       if (!frame.client_id && !state.started) { // the first history page failed: ask again
         setTimeout(() => { if (!state.started && socket) askHistory(null); }, 2000);
       } else if (!frame.client_id && state.loadingOlder) { state.loadingOlder = false; showLoadMore(); }
