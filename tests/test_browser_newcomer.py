@@ -304,3 +304,51 @@ def test_knowledge_robot_and_task_pages_have_the_common_layout_and_a_favicon(bro
     assert page.locator("link[rel=icon]").count() == 1
     assert missing == []
     assert dialogs == []
+
+
+def test_order_picker_and_stock_check_show_what_was_bought(browser, shop_world):  # noqa: F811
+    """The shopper's order picker (phone) names the items of each order; the warehouse's stock
+    check lists the items with their SKUs."""
+    import re
+
+    from playwright.sync_api import expect
+
+    from tests.test_browser import PASSWORD
+    from xiaoer.accounts.models import Role
+    from xiaoer.chat import services as chat_services
+    from xiaoer.orders import services as order_services
+    from xiaoer.orders.models import Order, OrderSource
+    from xiaoer.testing import make_staff
+
+    expect.set_options(timeout=TIMEOUT)
+    base, shop = shop_world["base"], shop_world["shop"]
+    order_services.upsert_orders(shop, [{
+        "order_no": "T20261128009", "buyer_id": "tb_pick", "total_amount": "258.00", "status": "paid",
+        "paid_amount": "258.00", "receiver_name": "小雨", "receiver_phone": "13800000000",
+        "receiver_address": "杭州市西湖区", "items": [
+            {"title": "碎花连衣裙", "sku": "P100-L-RED", "quantity": 1, "unit_price": "189.00"},
+            {"title": "纯棉短袖T恤", "sku": "P200-M-WHT", "quantity": 1, "unit_price": "69.00"}]}],
+        source=OrderSource.MANUAL)
+    dialogs: list[str] = []
+    shopper = new_page(browser, dialogs, viewport={"width": 390, "height": 760})
+    shopper.goto(base + chat_services.make_buyer_link(shop, "tb_pick", name="小雨"))
+    expect(shopper.locator("#conn-state")).to_have_attribute("data-state", "open")
+    shopper.click("#orders-button")
+    row = shopper.locator(".order-row").filter(has_text="T20261128009")
+    expect(row).to_contain_text("碎花连衣裙 ×1")
+    expect(row).to_contain_text("纯棉短袖T恤 ×1")
+    shot(shopper, "shopper-order-picker")
+
+    order_services.do_raise_stock_check(shop_world["lina"], Order.objects.get(order_no="T20261128009"))
+    keeper = make_staff(shop, Role.WAREHOUSE, display_name="库管老陈")
+    page = new_page(browser, dialogs, viewport={"width": 1200, "height": 800})
+    page.goto(f"{base}/desk/login")
+    page.fill("input[name=username]", keeper.user.username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r".*/desk/tasks$"))
+    task = page.locator(".task").filter(has_text="T20261128009")
+    expect(task).to_contain_text("碎花连衣裙 · SKU P100-L-RED × 1")
+    expect(task).to_contain_text("纯棉短袖T恤 · SKU P200-M-WHT × 1")
+    shot(page, "warehouse-stock-check")
+    assert dialogs == []

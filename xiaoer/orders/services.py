@@ -772,7 +772,8 @@ def _stock_answered(staff: Staff, task: Task) -> None:
 
 def task_queue(staff: Staff, *, include_answered: bool = False) -> list[Task]:
     """The caller's queue: tasks addressed to their role, oldest first (supervisors: all)."""
-    qs = Task.objects.filter(shop_id=staff.shop_id).select_related("order", "raised_by", "raised_seat")
+    qs = Task.objects.filter(shop_id=staff.shop_id).select_related("order", "raised_by", "raised_seat").prefetch_related(
+        "order__items")
     if staff.role in {Role.WAREHOUSE, Role.AFTERSALES}:
         qs = qs.filter(assignee_role=staff.role)
     elif staff.role not in account_services.SUPERVISOR_ROLES:
