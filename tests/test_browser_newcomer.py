@@ -352,3 +352,39 @@ def test_order_picker_and_stock_check_show_what_was_bought(browser, shop_world):
     expect(task).to_contain_text("纯棉短袖T恤 · SKU P200-M-WHT × 1")
     shot(page, "warehouse-stock-check")
     assert dialogs == []
+
+
+def test_keyboard_moves_between_conversations_and_sends(browser, shop_world):  # noqa: F811
+    """Alt+↓ / Alt+↑ open the next / previous conversation of the list; the input keeps the focus,
+    so typing and Enter answer the one just opened."""
+    from playwright.sync_api import expect
+
+    from xiaoer.chat import services as chat_services
+    from xiaoer.chat import writer
+    from xiaoer.customers import services as customer_services
+
+    expect.set_options(timeout=TIMEOUT)
+    base, shop = shop_world["base"], shop_world["shop"]
+    for buyer, name in (("tb_k1", "甲顾客"), ("tb_k2", "乙顾客")):
+        conv = chat_services.get_or_create_conversation(shop, customer_services.get_or_create_buyer(shop, buyer, name))
+        writer.post_message_sync(conv.pk, sender_kind="shopper", body=f"{name}的问题")
+    dialogs: list[str] = []
+    agent = new_page(browser, dialogs, viewport={"width": 1400, "height": 860})
+    login(agent, base, shop_world["lina"])
+    rows = agent.locator("#conv-list .conv")
+    expect(rows).to_have_count(2)
+    first, second = rows.nth(0).locator(".conv-name").text_content(), rows.nth(1).locator(".conv-name").text_content()
+    agent.keyboard.press("Alt+ArrowDown")
+    expect(agent.locator("#chat-title")).to_have_text(first)
+    agent.keyboard.press("Alt+ArrowDown")
+    expect(agent.locator("#chat-title")).to_have_text(second)
+    agent.keyboard.press("Alt+ArrowDown")  # the last stays
+    expect(agent.locator("#chat-title")).to_have_text(second)
+    agent.keyboard.press("Alt+ArrowUp")
+    expect(agent.locator("#chat-title")).to_have_text(first)
+    expect(agent.locator("#composer-text")).to_be_focused()
+    agent.keyboard.type("亲，在的")
+    agent.keyboard.press("Enter")
+    expect(agent.locator("#messages .msg.mine").filter(has_text="亲，在的")).to_have_count(1)
+    expect(rows.filter(has_text=first).locator(".conv-preview")).to_have_text("亲，在的")
+    assert dialogs == []

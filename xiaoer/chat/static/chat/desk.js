@@ -573,6 +573,17 @@ $("transfer-form").addEventListener("submit", async (e) => {
     $("transfer-dialog").close();
   } catch (err) { $("transfer-error").textContent = err.message; }
 });
+// Keyboard: Alt+↓ / Alt+↑ open the next / previous conversation of the list as shown (the input
+// keeps the focus, so the agent types and presses Enter without touching the mouse).
+document.addEventListener("keydown", (e) => {
+  if (!e.altKey || e.ctrlKey || e.metaKey || !(e.key === "ArrowDown" || e.key === "ArrowUp")) return;
+  const rows = [...document.querySelectorAll("#conv-list .conv")];
+  if (!rows.length) return;
+  e.preventDefault();
+  const at = rows.findIndex((row) => state.current && Number(row.dataset.id) === state.current.id);
+  const next = at < 0 ? 0 : Math.min(rows.length - 1, Math.max(0, at + (e.key === "ArrowDown" ? 1 : -1)));
+  if (next !== at) openConversation(Number(rows[next].dataset.id));
+});
 document.addEventListener("visibilitychange", () => {
   if (!document.hidden) { state.unseen = 0; document.title = state.baseTitle; markRead(); }
 });
