@@ -388,3 +388,58 @@ def test_keyboard_moves_between_conversations_and_sends(browser, shop_world):  #
     expect(agent.locator("#messages .msg.mine").filter(has_text="亲，在的")).to_have_count(1)
     expect(rows.filter(has_text=first).locator(".conv-preview")).to_have_text("亲，在的")
     assert dialogs == []
+
+
+def test_search_finds_conversations_by_buyer_phone_tail_order_number_and_text(browser, shop_world):  # noqa: F811
+    """The search box above the list finds a conversation by the buyer's name, a phone tail, an
+    order number or words in a message, says what matched, and opens it; Esc goes back. Another
+    shop's conversations are never found."""
+    from playwright.sync_api import expect
+
+    from xiaoer.chat import services as chat_services
+    from xiaoer.chat import writer
+    from xiaoer.customers import services as customer_services
+    from xiaoer.orders import services as order_services
+    from xiaoer.orders.models import OrderSource
+    from xiaoer.testing import make_shop
+
+    expect.set_options(timeout=TIMEOUT)
+    base, shop = shop_world["base"], shop_world["shop"]
+
+    def chat(s, buyer, name, text, phone=""):
+        customer = customer_services.get_or_create_buyer(s, buyer, name)
+        if phone:
+            customer.phone = phone
+            customer.save(update_fields=["phone"])
+        conv = chat_services.get_or_create_conversation(s, customer)
+        writer.post_message_sync(conv.pk, sender_kind="shopper", body=text)
+        return conv
+
+    chat(shop, "tb_s1", "王小明", "你好")
+    chat(shop, "tb_s2", "李四", "在吗", phone="13912348888")
+    chat(shop, "tb_s3", "赵六", "我想问一下退货地址是哪里")
+    chat(shop, "tb_s4", "钱七", "发货了吗")
+    order_services.upsert_orders(shop, [{"order_no": "T2026112800123", "buyer_id": "tb_s4", "total_amount": "9.90",
+                                         "items": [{"title": "袜子", "quantity": 1}]}], source=OrderSource.MANUAL)
+    other = make_shop(slug="other-shop", name="别家")
+    chat(other, "tb_x", "王小明的邻居", "退货地址给我")
+    dialogs: list[str] = []
+    agent = new_page(browser, dialogs, viewport={"width": 1400, "height": 860})
+    login(agent, base, shop_world["lina"])
+    rows = agent.locator("#conv-list .conv")
+    expect(rows).to_have_count(4)
+    for query, name, match in (("王小明", "王小明", "王小明"), ("8888", "李四", "手机尾号 8888"),
+                               ("00123", "钱七", "订单 T2026112800123"), ("退货地址", "赵六", "退货地址")):
+        agent.fill("#conv-search", query)
+        expect(rows).to_have_count(1)
+        expect(rows.first.locator(".conv-name")).to_contain_text(name)
+        expect(rows.first.locator(".conv-preview")).to_contain_text(match)
+    shot(agent, "desk-search")
+    rows.first.click()
+    expect(agent.locator("#messages .bubble").filter(has_text="退货地址是哪里")).to_be_visible()
+    agent.fill("#conv-search", "没有这个人")
+    expect(agent.locator("#conv-list")).to_contain_text("没有找到匹配的会话")
+    agent.press("#conv-search", "Escape")
+    expect(rows).to_have_count(4)
+    assert "王小明的邻居" not in agent.content()
+    assert dialogs == []

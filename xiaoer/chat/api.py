@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import File, Router, Schema
+from ninja.errors import HttpError
 from ninja.files import UploadedFile
 
 from xiaoer.accounts import services as account_services
@@ -70,6 +71,17 @@ def _detail(conv) -> dict[str, Any]:
 def list_conversations(request, tab: str = "mine"):
     staff = _staff(request)
     return [services.conversation_json(c) for c in services.list_conversations(staff, tab)]
+
+
+@router.get("/search")
+def search(request, q: str = ""):
+    """Conversations by buyer, phone tail, order number or message text, each with what matched."""
+    staff = _staff(request)
+    try:
+        rows = services.search_conversations(staff, q)
+    except ValidationError as exc:
+        raise HttpError(422, "；".join(exc.messages)) from exc
+    return [{**services.conversation_json(c), "match": match} for c, match in rows]
 
 
 @router.get("/conversations/{conversation_id}")

@@ -122,6 +122,7 @@ def _labels() -> dict[str, str]:
         "offline": _("离线"),
         "order": _("订单"), "myOrders": _("我的订单"), "noOrders": _("还没有订单"),
         "mustRead": _("必读通知"), "acknowledge": _("我已阅读"),
+        "searchResults": _("搜索结果"), "noResults": _("没有找到匹配的会话"),
         # socket error codes (docs/protocol.md) in the page's language; the frame's detail is for developers
         "errors": {
             "forbidden": _("这个会话不由你的客服账号接待，不能在这里回复"), "not_found": _("会话不存在或已无权查看"),

@@ -25,6 +25,7 @@ from django.db import transaction
 from django.db.models import F, Prefetch, Q
 from django.http import Http404
 from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from xiaoer.accounts import services as account_services
 from xiaoer.accounts.models import Role, Seat, Shop, Staff
@@ -124,6 +125,18 @@ def access_task(staff: Staff, task_id: int) -> Task:
         return Task.objects.select_related("order", "conversation").get(pk=task_id, shop_id=staff.shop_id)
     except (Task.DoesNotExist, ValueError, TypeError):
         raise Http404("task not found") from None
+
+
+def customers_by_order_no(shop_id: int, query: str, limit: int = 30) -> dict[int, str]:
+    """For the workbench search: buyers of the shop's orders whose number contains QUERY."""
+    if len(query) < 4:
+        return {}
+    rows = Order.objects.filter(shop_id=shop_id, order_no__icontains=query, buyer_id__isnull=False).order_by(
+        "-created_at").values_list("buyer_id", "order_no")[:limit]
+    found: dict[int, str] = {}
+    for buyer_id, order_no in rows:
+        found.setdefault(buyer_id, gettext("订单 %s") % order_no)
+    return found
 
 
 def orders_of_customer(customer_id: int | None, *, limit: int = 20) -> list[Order]:

@@ -114,6 +114,15 @@ function sortKey(c) {
 
 function renderList() {
   const ul = $("conv-list");
+  if (state.search) {
+    // search results: newest first, each row saying what matched instead of the last message
+    const found = state.search.results.map((r) => ({ ...(state.convs.get(r.id) || r), last_message_preview: r.match }));
+    ul.replaceChildren(el("li", { class: "search-head muted small", text: `${L.searchResults} · ${found.length}` }),
+      ...found.map(renderRow));
+    if (!found.length) ul.append(el("li", { class: "muted pad", text: L.noResults }));
+    tick();
+    return;
+  }
   const rows = [...state.convs.values()].filter((c) => inTab(c, state.tab));
   rows.sort((a, b) => { const x = sortKey(a), y = sortKey(b); return x[0] - y[0] || x[1] - y[1] || b.id - a.id; });
   ul.replaceChildren(...rows.map(renderRow));
@@ -573,6 +582,26 @@ $("transfer-form").addEventListener("submit", async (e) => {
     $("transfer-dialog").close();
   } catch (err) { $("transfer-error").textContent = err.message; }
 });
+// Search across conversations and messages (buyer, phone tail, order number, text).
+let searchTimer = null;
+async function runSearch() {
+  const q = $("conv-search").value.trim();
+  if (!q) { state.search = null; renderList(); return; }
+  const asked = q;
+  try {
+    const results = await api(`/search?q=${encodeURIComponent(q)}`);
+    if ($("conv-search").value.trim() !== asked) return; // typed on meanwhile
+    for (const r of results) if (!state.convs.has(r.id)) upsert({ ...r, match: undefined });
+    state.search = { q, results };
+    renderList();
+  } catch (e) { flashError(e.message); }
+}
+$("conv-search").addEventListener("input", () => { clearTimeout(searchTimer); searchTimer = setTimeout(runSearch, 250); });
+$("conv-search").addEventListener("keydown", (e) => {
+  if (e.key === "Escape") { $("conv-search").value = ""; runSearch(); }
+  if (e.key === "Enter") { e.preventDefault(); clearTimeout(searchTimer); runSearch(); }
+});
+
 // Keyboard: Alt+↓ / Alt+↑ open the next / previous conversation of the list as shown (the input
 // keeps the focus, so the agent types and presses Enter without touching the mouse).
 document.addEventListener("keydown", (e) => {
