@@ -172,6 +172,8 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "/desk/login"
 LOGIN_REDIRECT_URL = "/desk"
 LOGIN_MAX_FAILURES = int_setting("LOGIN_MAX_FAILURES", 5)
+# Roles that see buyers' phone numbers whole on pages; everyone else sees 138****0000.
+PHONE_FULL_ROLES = {r.strip() for r in str(setting("PHONE_FULL_ROLES", "owner,supervisor")).split(",") if r.strip()}
 LOGIN_LOCKOUT_SECONDS = int_setting("LOGIN_LOCKOUT_SECONDS", 300)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -35,6 +36,27 @@ def require_role(staff: Staff | None, roles: Iterable[str]) -> Staff:
     if staff is None or staff.role not in set(roles):
         raise PermissionDenied("你的角色不能执行这个操作")
     return staff
+
+
+def sees_full_phone(staff: Staff | None) -> bool:
+    """Roles in PHONE_FULL_ROLES (default owner, supervisor) see buyers' phone numbers whole."""
+    return staff is not None and staff.role in settings.PHONE_FULL_ROLES
+
+
+def mask_phone(phone: str) -> str:
+    """138****0000: enough to recognise a number and talk about it, not enough to call it."""
+    digits = [i for i, ch in enumerate(phone) if ch.isdigit()]
+    if len(digits) < 7:
+        return "*" * len(phone)
+    hide = set(digits[3:-4])
+    return "".join("*" if i in hide else ch for i, ch in enumerate(phone))
+
+
+def phone_for(staff: Staff | None, phone: str | None) -> str:
+    """A buyer's phone as STAFF may see it on a page."""
+    if not phone:
+        return ""
+    return phone if sees_full_phone(staff) else mask_phone(phone)
 
 
 def access_seat(staff: Staff, seat_id: int) -> Seat:

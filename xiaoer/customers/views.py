@@ -31,5 +31,5 @@ def customer_panel(request: HttpRequest, conversation_id: int) -> HttpResponse:
             error = " ".join(exc.messages)
     return render(request, "customers/panel.html", {
         "conversation": conv, "customer": customer, "notes": services.notes_for(customer), "error": error,
-        "conversations_count": customer.conversations.count(),
+        "conversations_count": customer.conversations.count(), "staff": staff,
     })
