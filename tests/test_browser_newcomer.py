@@ -443,3 +443,39 @@ def test_search_finds_conversations_by_buyer_phone_tail_order_number_and_text(br
     expect(rows).to_have_count(4)
     assert "王小明的邻居" not in agent.content()
     assert dialogs == []
+
+
+def test_agent_sends_a_product_card(browser, shop_world):  # noqa: F811
+    """商品 in the composer: the agent searches the shop's products and sends one; the shopper (phone)
+    sees a card with the title and price, built on the server from the database."""
+    from playwright.sync_api import expect
+
+    from xiaoer.chat import services as chat_services
+    from xiaoer.chat.models import Message
+    from xiaoer.knowledge import services as knowledge_services
+
+    expect.set_options(timeout=TIMEOUT)
+    base, shop = shop_world["base"], shop_world["shop"]
+    knowledge_services.do_save_product(shop, code="P100", title="小清新碎花连衣裙", price="189.00", material="雪纺")
+    knowledge_services.do_save_product(shop, code="P200", title="纯棉短袖T恤", price="69.00")
+    dialogs: list[str] = []
+    shopper = new_page(browser, dialogs, viewport={"width": 390, "height": 760})
+    shopper.goto(base + chat_services.make_buyer_link(shop, "tb_card2", name="小雨"))
+    expect(shopper.locator("#conn-state")).to_have_attribute("data-state", "open")
+    send(shopper, "有没有适合夏天的裙子")
+    agent = new_page(browser, dialogs, viewport={"width": 1400, "height": 860})
+    login(agent, base, shop_world["lina"])
+    agent.locator(".conv").filter(has_text="小雨").click()
+    agent.click("#btn-product")
+    agent.fill("#product-search", "连衣裙")
+    expect(agent.locator("#product-list button")).to_have_count(1)
+    agent.locator("#product-list button").click()
+    card = shopper.locator(".msg:not(.mine) .product-card")
+    expect(card).to_contain_text("小清新碎花连衣裙")
+    expect(card).to_contain_text("¥189.00")
+    expect(agent.locator("#messages .msg.mine .product-card")).to_contain_text("小清新碎花连衣裙")
+    stored = Message.objects.get(kind="card")
+    assert stored.payload["product_code"] == "P100" and stored.sender_kind == "agent"
+    shot(shopper, "shopper-product-card")
+    expect(shopper.locator(".msg.mine .status")).not_to_have_text("发送中…")
+    assert dialogs == []

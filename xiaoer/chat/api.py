@@ -105,6 +105,18 @@ def post_message(request, conversation_id: int, data: MessageIn):
                                        client_id=data.client_id)
 
 
+class ProductCardIn(Schema):
+    product: int
+
+
+@router.post("/conversations/{conversation_id}/product-card")
+def send_product_card(request, conversation_id: int, data: ProductCardIn):
+    """Send one of the shop's products into the conversation as a card built from the database."""
+    staff = _staff(request)
+    conv = services.access_conversation(staff, conversation_id)
+    return services.do_send_product_card(staff, conv, data.product)
+
+
 @router.post("/conversations/{conversation_id}/transfer")
 def transfer(request, conversation_id: int, data: SeatIn):
     staff = _staff(request)

@@ -569,6 +569,25 @@ def post_staff_message(staff: Staff, conv: Conversation, *, body: str = "", kind
                                     staff_id=staff.pk, client_id=client_id)
 
 
+def do_send_product_card(staff: Staff, conv: Conversation, product_id: int) -> dict[str, Any]:
+    """The agent sends one of the shop's products as a card (same rule as a socket send: the
+    conversation's seat is theirs, or they supervise)."""
+    from xiaoer.chat import writer
+    from xiaoer.knowledge import services as knowledge_services
+    from xiaoer.knowledge.models import Product
+
+    account_services.require_role(staff, account_services.CHAT_ROLES)
+    conv = _fresh_conv(conv)
+    if not staff.is_supervisor and (conv.seat_id is None or conv.seat.operator_id != staff.pk):
+        raise PermissionDenied(_("这个会话不由你的客服账号接待，不能在这里回复"))
+    product = Product.objects.filter(shop_id=staff.shop_id, pk=product_id).first()
+    if product is None:
+        raise Http404("product not found")
+    return writer.post_message_sync(conv.pk, sender_kind="agent", kind="card", body=product.title,
+                                    payload=knowledge_services.product_card(product), seat_id=conv.seat_id,
+                                    staff_id=staff.pk)
+
+
 # --- summaries for lists ------------------------------------------------------------------------
 
 def conversation_json(conv: Conversation) -> dict[str, Any]:

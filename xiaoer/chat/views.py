@@ -260,6 +260,7 @@ def desk(request: HttpRequest, conversation_id: int | None = None) -> HttpRespon
         # quick phrases come from the knowledge app when it is installed
         "phrasesUrl": "/api/knowledge/phrases" if apps.is_installed("xiaoer.knowledge") else "",
         "noticesUrl": "/api/knowledge/notices" if apps.is_installed("xiaoer.knowledge") else "",
+        "productsUrl": "/api/knowledge/products" if apps.is_installed("xiaoer.knowledge") else "",
         "maxChars": settings.CHAT_MAX_MESSAGE_CHARS,
         "labels": _labels(),
     }

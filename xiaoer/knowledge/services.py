@@ -309,6 +309,13 @@ def do_set_must_read(obj: Product | StandardAnswer, *, by: Staff | None = None) 
                           body=obj.answer)
 
 
+def product_card(product: Product) -> dict:
+    """The payload of a product card in the chat, built from the database (never from a client)."""
+    return {"type": "product", "product_id": product.pk, "product_code": product.code, "title": product.title,
+            "price": str(product.price) if product.price is not None else None,
+            "material": (product.material or "")[:80]}
+
+
 def _product_card_text(product: Product) -> str:
     parts = [(_("材质"), product.material), (_("用途"), product.usage), (_("注意事项"), product.precautions),
              (_("保养"), product.care), (_("适合"), product.suits), (_("不适合"), product.not_suits)]

@@ -582,6 +582,35 @@ $("transfer-form").addEventListener("submit", async (e) => {
     $("transfer-dialog").close();
   } catch (err) { $("transfer-error").textContent = err.message; }
 });
+// The agent sends a product of the shop as a card (built on the server from the database).
+async function listProducts() {
+  const q = $("product-search").value.trim();
+  const res = await fetch(`${config.productsUrl}?limit=30&q=${encodeURIComponent(q)}`, { credentials: "same-origin" });
+  const products = res.ok ? await res.json() : [];
+  $("product-list").replaceChildren(...products.map((p) => {
+    const pick = el("button", { type: "button", text: `${p.title} · ${p.code}` });
+    pick.addEventListener("click", async () => {
+      const cur = state.current;
+      $("product-dialog").close();
+      if (!cur) return;
+      try { await api(`/conversations/${cur.id}/product-card`, { method: "POST", body: { product: p.id } }); }
+      catch (e) { flashError(e.message); }
+    });
+    return el("li", {}, pick);
+  }));
+  if (!products.length) $("product-list").append(el("li", { class: "muted small", text: L.noResults }));
+}
+if (config.productsUrl) {
+  $("btn-product").addEventListener("click", () => {
+    $("product-search").value = "";
+    $("product-dialog").showModal();
+    listProducts().catch(() => {});
+  });
+  $("product-search").addEventListener("input", () => { listProducts().catch(() => {}); });
+  $("product-search").addEventListener("keydown", (e) => { if (e.key === "Enter") e.preventDefault(); });
+  $("product-cancel").addEventListener("click", () => $("product-dialog").close());
+}
+
 // Search across conversations and messages (buyer, phone tail, order number, text).
 let searchTimer = null;
 async function runSearch() {
