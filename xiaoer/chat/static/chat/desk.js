@@ -327,6 +327,10 @@ async function action(path, body) {
   try { upsert(await api(`/conversations/${cur.id}/${path}`, { method: "POST", body: body || {} })); renderList(); }
   catch (e) { flashError(e.message); throw e; }
   await catchUp(cur);
+  if (path === "reopen" && state.current === cur) { // back to work: at the newest message
+    cur.pinned = true;
+    $("messages").scrollTop = $("messages").scrollHeight;
+  }
 }
 
 // Fetch what was stored after the last message shown (e.g. the event line of a transfer, which
