@@ -150,7 +150,11 @@ else:
         "name": HUEY_NAME,
         "filename": str(DATA_DIR / "huey.sqlite3"),
         "immediate": HUEY_IMMEDIATE,
-        "consumer": {"workers": int_setting("HUEY_WORKERS", 2), "worker_type": "thread"},
+        # SQLite has no blocking dequeue: an idle worker polls, by default backing off to every
+        # 10 s — the delay before an event's listeners start after a quiet spell. Poll at most
+        # every 0.5 s (one indexed SELECT); Redis blocks on the queue instead.
+        "consumer": {"workers": int_setting("HUEY_WORKERS", 2), "worker_type": "thread",
+                     "initial_delay": 0.02, "max_delay": 0.5},
     }
 
 # Domain events (docs/events.md): outbox retention, delivery batch, retry back-off ceiling,
@@ -206,6 +210,13 @@ CHAT_SEND_QUEUE = int_setting("CHAT_SEND_QUEUE", 1000)
 CHAT_HEARTBEAT_SECONDS = int_setting("CHAT_HEARTBEAT_SECONDS", 25)
 CHAT_SHOPPER_RATE = float(setting("CHAT_SHOPPER_RATE", 5))  # messages per second, sustained
 CHAT_SHOPPER_BURST = int_setting("CHAT_SHOPPER_BURST", 20)
+# a seat stays routable this long after its operator's last workbench socket closed (reconnects)
+CHAT_PRESENCE_GRACE_SECONDS = float(setting("CHAT_PRESENCE_GRACE_SECONDS", 30))
+# sync, history, typing and read frames per socket (per second sustained, burst)
+CHAT_SHOPPER_REQUEST_RATE = float(setting("CHAT_SHOPPER_REQUEST_RATE", 5))
+CHAT_SHOPPER_REQUEST_BURST = int_setting("CHAT_SHOPPER_REQUEST_BURST", 30)
+CHAT_STAFF_REQUEST_RATE = float(setting("CHAT_STAFF_REQUEST_RATE", 50))
+CHAT_STAFF_REQUEST_BURST = int_setting("CHAT_STAFF_REQUEST_BURST", 500)
 SHOPPER_TOKEN_MAX_AGE = int_setting("SHOPPER_TOKEN_MAX_AGE", 60 * 60 * 24 * 365)
 
 # Side-panel sections of the workbench: (title, url name taking conversation_id). Apps add theirs;

@@ -27,7 +27,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from xiaoer.accounts.models import Seat, Shop, Staff
+from xiaoer.accounts.models import Shop, Staff
 from xiaoer.assistant import encoder as enc
 from xiaoer.assistant.engine import Entry, ProductInfo, ShopIndex, Tuning
 from xiaoer.assistant.models import (
@@ -285,7 +285,10 @@ def in_working_hours(cfg: AssistantSettings, shop: Shop, now: dt.datetime | None
 
 
 def agents_online(shop_id: int) -> bool:
-    return Seat.objects.filter(shop_id=shop_id, is_active=True, is_online=True, operator__isnull=False).exists()
+    """Someone takes shoppers now (the chat's routing rule: available and at a workbench)."""
+    from xiaoer.chat import services as chat_services
+
+    return chat_services.seats_available(shop_id)
 
 
 def robot_decision(cfg: AssistantSettings, shop: Shop, suggestion: dict, now: dt.datetime | None = None) -> str:

@@ -78,6 +78,8 @@ class Conn:
     tokens: float = 0.0  # shopper rate limit (token bucket)
     tokens_at: float = 0.0
     last_typing: float = 0.0
+    req_tokens: float = 0.0  # sync/history/typing/read rate limit (token bucket)
+    req_tokens_at: float = 0.0
 
     def start(self, maxsize: int) -> None:
         self.queue = asyncio.Queue(maxsize=maxsize)

@@ -62,6 +62,9 @@ async def startup() -> None:
             await bridge.start()
             hub.HUB.bridge = bridge
             log.info("chat hub: redis pub/sub on %s", bridge.channel)
+        from xiaoer.chat import presence
+
+        presence.TRACKER.start(loop)
         _register_app_callbacks()
         _tune_gc()
         if _started_callbacks:
@@ -102,6 +105,9 @@ async def shutdown() -> None:
     bridge, hub.HUB.bridge = hub.HUB.bridge, None
     if bridge is not None:
         await bridge.stop()
+    from xiaoer.chat import presence
+
+    await presence.TRACKER.stop()
     await hub.HUB.unbind()
     from xiaoer.chat import events, socket
 

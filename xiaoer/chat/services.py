@@ -44,6 +44,7 @@ from xiaoer.customers.models import Customer
 log = logging.getLogger(__name__)
 
 QUEUED, OPEN, RESOLVED = ConversationStatus.QUEUED, ConversationStatus.OPEN, ConversationStatus.RESOLVED
+VISITOR = ConversationStatus.VISITOR
 VISITOR_SALT = "xiaoer.chat.visitor"
 BUYER_SALT = "xiaoer.chat.buyer-link"
 BUYER_LINK_MAX_AGE = 7 * 24 * 3600
@@ -57,7 +58,9 @@ QUEUE_NOTIFY_LIMIT = 100
 
 def make_visitor_token(shop: Shop, visitor_id: str) -> str:
     """Signed with the shop's own secret: a visitor token of one shop means nothing in another."""
-    return signing.dumps({"v": visitor_id}, key=shop.secret, salt=VISITOR_SALT, compress=False)
+    # A fresh nonce per session start: the token (and the cookie) rotate, the visitor stays.
+    return signing.dumps({"v": visitor_id, "n": secrets.token_urlsafe(6)}, key=shop.secret, salt=VISITOR_SALT,
+                         compress=False)
 
 
 def check_visitor_token(shop: Shop, token: str | None) -> str | None:
@@ -151,17 +154,22 @@ def start_shopper_session(shop: Shop, *, visitor_token: str | None = None,
         customer = customer_services.get_or_create_visitor(shop, visitor_id)
         visitor = make_visitor_token(shop, visitor_id)
     customer_services.do_touch(customer)
-    conversation = get_or_create_conversation(shop, customer)
+    # Opening the page makes a visitor, not a conversation: no seat, no load, not in the queue,
+    # until the first message (_on_messages_committed admits it).
+    conversation = get_or_create_conversation(shop, customer, visitor=True)
     return ShopperSession(shop=shop, customer=customer, conversation=conversation, visitor_token=visitor,
                           token=auth.make_shopper_token(shop, customer))
 
 
-def get_or_create_conversation(shop: Shop, customer: Customer) -> Conversation:
-    """One conversation per (shop, customer): created queued, then routed."""
+def get_or_create_conversation(shop: Shop, customer: Customer, *, visitor: bool = False) -> Conversation:
+    """One conversation per (shop, customer): created queued, then routed. With VISITOR (the
+    shopper page opened) a new one is created as a visitor: it waits for a first message."""
     with transaction.atomic():
         _lock_shop(shop.pk)
         conv = Conversation.objects.filter(shop=shop, customer=customer).order_by("-created_at").first()
-        if conv is None:
+        if conv is None and visitor:
+            conv = Conversation.objects.create(shop=shop, customer=customer, status=VISITOR)
+        elif conv is None:
             conv = Conversation.objects.create(shop=shop, customer=customer, status=QUEUED,
                                                queued_at=timezone.now())
             _changed(conv.pk)  # staff lists learn of the newcomer even when no seat can take it
@@ -208,6 +216,37 @@ def _fresh_conv(conv: Conversation) -> Conversation:
     return Conversation.objects.select_related("seat", "customer", "shop").get(pk=conv.pk)
 
 
+def seat_ids_of(staff: Staff) -> frozenset[int]:
+    return frozenset(Seat.objects.filter(shop_id=staff.shop_id, operator=staff, is_active=True)
+                     .values_list("pk", flat=True))
+
+
+def may_reply(staff: Staff, conv: Conversation) -> bool:
+    """The one rule (xiaoer.chat.access) for a Staff and a Conversation of their shop."""
+    from xiaoer.chat import access
+
+    if conv.shop_id != staff.shop_id or not staff.can_chat:
+        return False
+    return access.may_reply(seat_ids_of(staff), staff.is_supervisor, conv.seat_id)
+
+
+def require_may_reply(staff: Staff, conv: Conversation) -> None:
+    """PermissionDenied with the reason the agent sees, unless STAFF may answer in CONV."""
+    from xiaoer.chat import access
+
+    if not may_reply(staff, conv):
+        raise PermissionDenied(str(access.REPLY_REFUSED))
+
+
+def require_may_reply_to_customer(staff: Staff, customer_id: int | None) -> None:
+    """Order actions reach the customer: the rule applies to their conversation, if they have one."""
+    if customer_id is None:
+        return
+    conv = Conversation.objects.filter(shop_id=staff.shop_id, customer_id=customer_id).order_by("-id").first()
+    if conv is not None:
+        require_may_reply(staff, conv)
+
+
 def require_can_act_on(staff: Staff, conv: Conversation) -> None:
     """Agents act on their own seats' and queued conversations; supervisors on all of the shop."""
     if staff.is_supervisor:
@@ -234,8 +273,28 @@ def seat_loads(shop_id: int) -> dict[int, int]:
 
 
 def _available_seats(shop_id: int) -> list[Seat]:
-    return list(Seat.objects.filter(shop_id=shop_id, is_active=True, is_online=True, operator__isnull=False)
+    """Seats that take shoppers: available (not 挂起) and operated by someone at a workbench."""
+    from xiaoer.chat import presence
+
+    return list(Seat.objects.filter(shop_id=shop_id, is_active=True, is_online=True, operator__isnull=False,
+                                    operator_id__in=presence.present_staff_ids())
                 .select_related("shop").order_by("pk"))
+
+
+def seats_available(shop_id: int) -> bool:
+    """Does any seat of the shop take shoppers right now?"""
+    return bool(_available_seats(shop_id))
+
+
+def presence_changed(staff: Staff, *, present: bool) -> None:
+    """STAFF opened their first workbench (PRESENT) or closed their last one (after the grace
+    period): tell the workbenches, and let seats that can take shoppers drain the queue."""
+    seats = list(Seat.objects.filter(shop_id=staff.shop_id, operator=staff, is_active=True))
+    for seat in seats:
+        _publish_after_commit(seat.shop_id, "seat", {"seat": seat.pk, "online": seat.is_online and present,
+                                                     "available": seat.is_online, "present": present})
+    if present and any(seat.is_online for seat in seats):
+        drain_queue(staff.shop_id)
 
 
 def _pick_seat(seats: list[Seat], loads: dict[int, int], preferred_id: int | None) -> Seat | None:
@@ -416,12 +475,13 @@ def do_reopen(staff: Staff, conv: Conversation) -> Conversation:
 
 
 def reopen_for_shopper(conversation_ids: set[int]) -> list[int]:
-    """A shopper wrote into resolved conversations: queue them again and route (last seat first)."""
+    """A shopper wrote into resolved conversations, or wrote their first message as a visitor:
+    queue them (again) and route (last seat first)."""
     reopened: list[int] = []
-    for conv in Conversation.objects.filter(pk__in=conversation_ids, status=RESOLVED):
+    for conv in Conversation.objects.filter(pk__in=conversation_ids, status__in=[RESOLVED, VISITOR]):
         with transaction.atomic():
             _lock_shop(conv.shop_id)
-            n = Conversation.objects.filter(pk=conv.pk, status=RESOLVED).update(
+            n = Conversation.objects.filter(pk=conv.pk, status__in=[RESOLVED, VISITOR]).update(
                 status=QUEUED, queued_at=timezone.now(), resolved_at=None, seat=None)
             if n:
                 _changed(conv.pk)
@@ -440,9 +500,13 @@ def do_set_seat_online(staff: Staff, seat: Seat, online: bool) -> Seat:
         raise PermissionDenied(_("只能切换你值守的客服账号"))
     if online and seat.operator_id is None:
         raise ValidationError(_("这个客服账号没有人值守，不能上线"))
+    from xiaoer.chat import presence
+
+    present = seat.operator_id is not None and presence.is_present(seat.operator_id)
     with transaction.atomic():
         account_services.do_set_seat_online(seat, online)
-        _publish_after_commit(seat.shop_id, "seat", {"seat": seat.pk, "online": online})
+        _publish_after_commit(seat.shop_id, "seat", {"seat": seat.pk, "online": online and present,
+                                                     "available": online, "present": present})
         if online:
             drain_queue(seat.shop_id)
     return seat
@@ -550,8 +614,18 @@ def post_staff_message(staff: Staff, conv: Conversation, *, body: str = "", kind
     from xiaoer.chat import writer
 
     account_services.require_role(staff, account_services.CHAT_ROLES)
-    if kind not in {"text", "image", "note"}:
+    require_may_reply(staff, conv)  # the socket's rule: notes included
+    if kind not in {"text", "image", "note", "card"}:
         raise ValidationError(_("不支持的消息类型"))
+    if kind == "card":  # built from the database (xiaoer.chat.cards), as on the socket
+        from xiaoer.chat import cards
+
+        try:
+            body, payload = cards.build(conv.pk, payload or {}, shopper=False)
+        except ValueError:
+            raise ValidationError(_("卡片须指定一个订单号（order）或商品（product）")) from None
+        except LookupError:
+            raise Http404("not found") from None
     body = (body or "").strip()
     if kind in {"text", "note"} and not body:
         raise ValidationError(_("消息不能为空"))
@@ -564,28 +638,33 @@ def post_staff_message(staff: Staff, conv: Conversation, *, body: str = "", kind
     seat = seat or conv.seat
     if seat is not None and seat.shop_id != staff.shop_id:
         raise Http404("seat not found")
-    return writer.post_message_sync(conv.pk, sender_kind="agent", kind=kind, body=body, payload=payload or {},
-                                    internal=internal or kind == "note", seat_id=seat.pk if seat else None,
-                                    staff_id=staff.pk, client_id=client_id)
+    try:
+        return writer.post_message_sync(conv.pk, sender_kind="agent", kind=kind, body=body,
+                                        payload=payload or {}, internal=internal or kind == "note",
+                                        seat_id=seat.pk if seat else None, staff_id=staff.pk,
+                                        client_id=client_id, clients_id=True)
+    except ValueError as exc:  # the socket's `invalid`: a sys: id, a bad length, someone else's id
+        log.info("refused staff message: %s", exc)
+        raise ValidationError(_("client_id 无效：须为 1–64 个字符，不能以 sys: 开头，也不能是对方用过的")) from None
+    except LookupError:
+        raise Http404("not found") from None
 
 
 def do_send_product_card(staff: Staff, conv: Conversation, product_id: int) -> dict[str, Any]:
     """The agent sends one of the shop's products as a card (same rule as a socket send: the
     conversation's seat is theirs, or they supervise)."""
-    from xiaoer.chat import writer
-    from xiaoer.knowledge import services as knowledge_services
-    from xiaoer.knowledge.models import Product
+    from xiaoer.chat import cards, writer
 
     account_services.require_role(staff, account_services.CHAT_ROLES)
     conv = _fresh_conv(conv)
     if not staff.is_supervisor and (conv.seat_id is None or conv.seat.operator_id != staff.pk):
         raise PermissionDenied(_("这个会话不由你的客服账号接待，不能在这里回复"))
-    product = Product.objects.filter(shop_id=staff.shop_id, pk=product_id).first()
-    if product is None:
-        raise Http404("product not found")
-    return writer.post_message_sync(conv.pk, sender_kind="agent", kind="card", body=product.title,
-                                    payload=knowledge_services.product_card(product), seat_id=conv.seat_id,
-                                    staff_id=staff.pk)
+    try:  # the card every path builds: from the database, shop-scoped (chat/cards.py)
+        body, payload = cards.build(conv.pk, {"product": int(product_id)}, shopper=False)
+    except LookupError as exc:
+        raise Http404("product not found") from exc
+    return writer.post_message_sync(conv.pk, sender_kind="agent", kind="card", body=body, payload=payload,
+                                    seat_id=conv.seat_id, staff_id=staff.pk)
 
 
 # --- summaries for lists ------------------------------------------------------------------------
@@ -617,6 +696,8 @@ def list_conversations(staff: Staff, tab: str = "mine", limit: int = 200) -> lis
         qs = qs.filter(seat__operator=staff, status=OPEN)
     elif tab == "resolved":
         qs = qs.filter(status=RESOLVED)
+    else:
+        qs = qs.exclude(status=VISITOR)  # a visitor who wrote nothing is not a conversation yet
     rows = list(qs.order_by("-last_message_at", "-pk")[:limit])
     far_future = timezone.now()
 
@@ -695,9 +776,14 @@ def _snippet(body: str, query: str, around: int = 16) -> str:
 
 def shop_load(shop_id: int) -> list[dict[str, Any]]:
     """Every active seat: open conversations against its cap, online, who operates it."""
+    from xiaoer.chat import presence
+
     loads = seat_loads(shop_id)
     seats = Seat.objects.filter(shop_id=shop_id, is_active=True).select_related("operator", "shop").order_by("pk")
-    return [{"seat": s, "id": s.pk, "display_name": s.display_name, "online": s.is_online,
+    present = set(presence.present_staff_ids().values_list("staff_id", flat=True))
+    return [{"seat": s, "id": s.pk, "display_name": s.display_name,
+             "online": s.is_online and s.operator_id in present, "available": s.is_online,
+             "present": s.operator_id in present,
              "operator": s.operator.display_name if s.operator else None,
              "operator_id": s.operator_id, "open": loads.get(s.pk, 0), "capacity": s.capacity}
             for s in seats]
@@ -706,6 +792,11 @@ def shop_load(shop_id: int) -> list[dict[str, Any]]:
 # --- after-commit plumbing ------------------------------------------------------------------------
 
 def _changed(conversation_id: int) -> None:
+    """After commit, one ``conversation_changed`` per conversation however many changes this
+    transaction made (creating and routing a conversation used to send two identical frames)."""
+    if _change_pending(conversation_id):
+        return
+
     def send() -> None:
         try:
             from xiaoer.chat import hub
@@ -714,7 +805,17 @@ def _changed(conversation_id: int) -> None:
         except Exception:  # noqa: BLE001 - a live update failing must not fail the write
             log.exception("conversation_changed failed for %s", conversation_id)
 
+    send.xiaoer_conversation = conversation_id  # type: ignore[attr-defined]
     transaction.on_commit(send)
+
+
+def _change_pending(conversation_id: int) -> bool:
+    """Is a ``conversation_changed`` for CONVERSATION_ID already waiting for this commit? (Django
+    drops the callbacks of a rolled-back block, so the check can't outlive it.)"""
+    from django.db import connection
+
+    return any(getattr(entry[1], "xiaoer_conversation", None) == conversation_id
+               for entry in connection.run_on_commit)
 
 
 def _seats_changed_after_commit(shop_id: int) -> None:
@@ -743,14 +844,19 @@ def _publish_after_commit(shop_id: int, event: str, data: dict[str, Any], **kwar
 
 def _notify_queue(shop_id: int) -> None:
     """After commit, tell every queued shopper their place (the hub's ``queue`` frame, sent with the
-    conversation summary); the queue head moving shifts everybody behind it."""
+    conversation summary); the queue head moving shifts everybody behind it. Conversations whose
+    own change is announced in the same commit are not announced twice."""
+    from django.db import connection
+
+    announced = {getattr(entry[1], "xiaoer_conversation", None) for entry in connection.run_on_commit}
 
     def send() -> None:
         try:
             from xiaoer.chat import hub
 
             for conv in queued_conversations(shop_id, limit=QUEUE_NOTIFY_LIMIT):
-                hub.conversation_changed(conv.pk)
+                if conv.pk not in announced:
+                    hub.conversation_changed(conv.pk)
         except Exception:  # noqa: BLE001
             log.exception("queue notification failed for shop %s", shop_id)
 
@@ -774,7 +880,7 @@ def _on_messages_committed(messages: list[dict[str, Any]]) -> None:
     # before a resolve (delivered to us after it) must not reopen the conversation.
     ids = {int(m["conversation"]) for m in messages
            if m.get("sender_kind") == "shopper" and m.get("conversation") is not None
-           and m.get("conversation_status", RESOLVED) == RESOLVED}
+           and m.get("conversation_status", RESOLVED) in (RESOLVED, VISITOR)}
     if ids:
         reopen_for_shopper(ids)
 

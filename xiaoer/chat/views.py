@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from functools import wraps
+from urllib.parse import urlsplit
 
 from django.apps import apps
 from django.conf import settings
@@ -115,7 +116,7 @@ def _labels() -> dict[str, str]:
         "error": _("出错了，请稍后再试"), "tooLong": _("消息太长了"), "tooBig": _("图片不能超过 10 MB"),
         "uploadFailed": _("图片上传失败"), "connecting": _("连接中…"), "reconnecting": _("重新连接中…"),
         "online": _("已连接"), "servedBy": _("为您服务的是"), "waitingSeat": _("正在为您安排客服…"),
-        "queue": _("当前排队人数较多，您前面还有 %s 位，请稍候"), "agentTyping": _("客服正在输入…"),
+        "queue": _("当前排队人数较多，您前面还有 %s 位，请稍候"), "queueNext": _("马上就轮到您了，请稍候"), "agentTyping": _("客服正在输入…"),
         "shopperTyping": _("顾客正在输入…"), "queued": _("排队中"), "open": _("进行中"), "resolved": _("已解决"),
         "seat": _("客服账号"), "waited": _("已等"), "emptyList": _("这里没有会话"), "loading": _("加载中…"),
         "noMore": _("没有更早的消息了"), "earlier": _("查看更早的消息"), "newMessage": _("新消息"),
@@ -156,10 +157,26 @@ def shopper_chat(request: HttpRequest, slug: str) -> HttpResponse:
     return response
 
 
-@csrf_exempt  # no cookie authority here: identity comes from the signed token in the body
+def _cross_site(request: HttpRequest) -> bool:
+    """A browser request sent by another site's page (a form post, a cross-origin fetch).
+    Non-browser clients send neither header and are not a session-fixation vector."""
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site not in ("same-origin", "none")
+    origin = request.headers.get("Origin")
+    if not origin or origin == "null":
+        return origin == "null"
+    return urlsplit(origin).netloc != request.get_host() and origin not in settings.CSRF_TRUSTED_ORIGINS
+
+
+@csrf_exempt  # the visitor cookie is only read and set on same-origin requests (_cross_site)
 @require_POST
 def shopper_session(request: HttpRequest, slug: str) -> JsonResponse:
     shop = services.access_shop_by_slug(slug)
+    if _cross_site(request):
+        # Another site could otherwise plant its own visitor identity in the shopper's browser
+        # (session fixation) and read what they write. docs/decisions/084-shopper-session-origin.md
+        return JsonResponse({"detail": _("请在店铺的聊天页面中打开")}, status=403)
     try:
         data = json.loads(request.body or b"{}")
     except ValueError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.http import JsonResponse
 from ninja import File, Form, Router, Schema
 from ninja.files import UploadedFile
 
@@ -150,12 +151,11 @@ def import_file(request, kind: Form[str], file: File[UploadedFile], skip_bad_row
     """Synchronous import for scripts; the web page uses the task queue with progress instead."""
     staff = _staff(request, write=True)
     if kind not in services.KINDS:
-        return router.api.create_response(request, {"detail": f"kind must be one of {list(services.KINDS)}"},
-                                          status=400)
+        return JsonResponse({"detail": f"kind must be one of {list(services.KINDS)}"}, status=400)
     if file.size > 20 * 1024 * 1024:
-        return router.api.create_response(request, {"detail": "文件太大（上限 20 MB）"}, status=400)
+        return JsonResponse({"detail": "文件太大（上限 20 MB）"}, status=400)
     try:
         result = services.import_file(staff.shop, kind, file.read(), file.name or "", skip_bad_rows=skip_bad_rows)
     except FileProblem as exc:
-        return router.api.create_response(request, {"detail": str(exc), "errors": []}, status=400)
+        return JsonResponse({"detail": str(exc), "errors": []}, status=400)
     return result.as_dict()

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.http import Http404
@@ -95,6 +95,8 @@ def check_answer(shop: Shop, *, code: str, category: str, question: str, similar
     parsed = importer.parse_answers(table, codes)
     if parsed.errors:
         raise ValidationError(parsed.errors[0].message)
+    if not parsed.rows:  # the importer skips an all-blank row without an error
+        raise ValidationError(_("标准问题（question）为空"))
     row = parsed.rows[0]
     clash = StandardAnswer.objects.filter(shop=shop, code=row["code"])
     if instance is not None:
@@ -309,13 +311,6 @@ def do_set_must_read(obj: Product | StandardAnswer, *, by: Staff | None = None) 
                           body=obj.answer)
 
 
-def product_card(product: Product) -> dict:
-    """The payload of a product card in the chat, built from the database (never from a client)."""
-    return {"type": "product", "product_id": product.pk, "product_code": product.code, "title": product.title,
-            "price": str(product.price) if product.price is not None else None,
-            "material": (product.material or "")[:80]}
-
-
 def _product_card_text(product: Product) -> str:
     parts = [(_("材质"), product.material), (_("用途"), product.usage), (_("注意事项"), product.precautions),
              (_("保养"), product.care), (_("适合"), product.suits), (_("不适合"), product.not_suits)]
@@ -374,6 +369,18 @@ def unread_staff(notice: KnowledgeNotice) -> list[Staff]:
     return [s for s in notice_readers(notice.shop) if s.id not in acked]
 
 
+def notices_with_reads(staff: Staff, limit: int = 50) -> list[dict]:
+    """The shop's latest notices for the notices page: whether STAFF has read each, and (for
+    supervisors) who has not. Three queries whatever the number of notices and readers."""
+    notices = list(KnowledgeNotice.objects.filter(shop_id=staff.shop_id)[:limit])
+    acked: dict[int, set[int]] = {n.pk: set() for n in notices}
+    for notice_id, staff_id in NoticeAck.objects.filter(notice__in=notices).values_list("notice_id", "staff_id"):
+        acked[notice_id].add(staff_id)
+    readers = notice_readers(staff.shop) if staff.is_supervisor and notices else []
+    return [{"notice": n, "acked": staff.pk in acked[n.pk],
+             "unread": [s for s in readers if s.pk not in acked[n.pk]]} for n in notices]
+
+
 def pending_notices(staff: Staff, limit: int = 20) -> list[KnowledgeNotice]:
     return list(KnowledgeNotice.objects.filter(shop_id=staff.shop_id).exclude(acks__staff=staff)[:limit])
 
@@ -410,6 +417,10 @@ def search_phrases(staff: Staff, query: str, *, seat_id: int | None = None, limi
     query = query.strip().lstrip("/").lower()[:30]
     scope = Q(seat__isnull=True)
     if seat_id is not None:
+        # A seat's own phrases are private to whoever operates it (and the shop's supervisors).
+        if not staff.is_supervisor and not Seat.objects.filter(pk=seat_id, shop_id=staff.shop_id,
+                                                               operator=staff).exists():
+            raise PermissionDenied(_("只能查看你值守的客服账号的快捷短语"))
         scope |= Q(seat_id=seat_id)
     base = QuickPhrase.objects.filter(scope, shop_id=staff.shop_id)
     if not query:

@@ -22,7 +22,6 @@ from xiaoer.knowledge import services, tasks
 from xiaoer.knowledge.models import (
     Category,
     ImportJob,
-    KnowledgeNotice,
     Product,
     QuickPhrase,
     Sku,
@@ -285,12 +284,8 @@ def export(request):
 @login_required
 def notices(request):
     staff = _staff(request)
-    rows = []
-    for notice in KnowledgeNotice.objects.filter(shop_id=staff.shop_id)[:50]:
-        acked = notice.acks.filter(staff=staff).exists()
-        unread = services.unread_staff(notice) if staff.is_supervisor else []
-        rows.append({"notice": notice, "title": services.notice_text(notice.title),
-                     "body": services.notice_text(notice.body), "acked": acked, "unread": unread})
+    rows = [{**row, "title": services.notice_text(row["notice"].title), "body": services.notice_text(row["notice"].body)}
+            for row in services.notices_with_reads(staff)]
     return render(request, "knowledge/notices.html", _ctx(staff, rows=rows, tab="notices"))
 
 

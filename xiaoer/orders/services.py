@@ -29,6 +29,7 @@ from django.utils.translation import gettext
 
 from xiaoer.accounts import services as account_services
 from xiaoer.accounts.models import Role, Seat, Shop, Staff
+from xiaoer.chat import services as chat_services
 from xiaoer.chat.models import Conversation, Message, SenderKind
 from xiaoer.conf import setting
 from xiaoer.customers.models import Customer
@@ -115,8 +116,6 @@ def access_order(staff: Staff, order_id: int) -> Order:
 def access_conversation(staff: Staff | None, conversation_id: int) -> Conversation:
     """A conversation of the caller's shop (the chat app's rule): warehouse and after-sales
     colleagues get PermissionDenied — they see tasks, never the chat."""
-    from xiaoer.chat import services as chat_services
-
     return chat_services.access_conversation(staff, conversation_id)
 
 
@@ -463,6 +462,7 @@ def do_remind_now(staff: Staff, order: Order) -> bool:
     sweep (notice key "remind-<id>"), so an order still gets one reminder at most. Quiet hours
     don't apply: a person decided. Returns False when it had been reminded already."""
     account_services.require_role(staff, CHAT_ROLES)
+    chat_services.require_may_reply_to_customer(staff, order.buyer_id)  # the chat's one rule
     order = Order.objects.select_for_update().get(pk=order.pk, shop_id=staff.shop_id)
     if order.status != OrderStatus.UNPAID:
         raise ValidationError("订单已付款或已关闭")
@@ -514,6 +514,7 @@ def do_record_unpaid_cause(staff: Staff, order: Order, cause: str, note: str = "
 def do_guide_payment(staff: Staff, order: Order) -> bool:
     """Send the payment guide to the shopper (each press is its own notice)."""
     account_services.require_role(staff, CHAT_ROLES)
+    chat_services.require_may_reply_to_customer(staff, order.buyer_id)  # the chat's one rule
     if order.status != OrderStatus.UNPAID:
         raise ValidationError("订单已付款或已关闭")
     sent = _notify_one(order, "payment_guide", "guide-{id}-" + uuid.uuid4().hex[:12])
@@ -525,6 +526,7 @@ def do_guide_payment(staff: Staff, order: Order) -> bool:
 @transaction.atomic
 def do_close_order(staff: Staff, order: Order, reason: str) -> Order:
     account_services.require_role(staff, CHAT_ROLES)
+    chat_services.require_may_reply_to_customer(staff, order.buyer_id)  # the chat's one rule
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError("关闭订单必须填写原因")
@@ -608,6 +610,7 @@ def do_ask_confirmation(staff: Staff, order: Order) -> bool:
 def do_confirm_order(staff: Staff, order: Order) -> Order:
     """The shopper confirmed (in the chat): the agent marks the order confirmed."""
     account_services.require_role(staff, CHAT_ROLES)
+    chat_services.require_may_reply_to_customer(staff, order.buyer_id)  # the chat's one rule
     order = Order.objects.select_for_update().get(pk=order.pk, shop_id=staff.shop_id)
     if order.status != OrderStatus.PAID:
         raise ValidationError("只有已付款、未核对的订单可以核对")
@@ -627,6 +630,7 @@ def do_change_order(staff: Staff, order: Order, *, reason: str, changes: dict | 
     """A change note: the reason, the person, the seat, the time and the field changes (may be
     none: a plain note). The shopper is told through the chat or SMS."""
     account_services.require_role(staff, CHAT_ROLES)
+    chat_services.require_may_reply_to_customer(staff, order.buyer_id)  # the chat's one rule
     reason = (reason or "").strip()[:300]
     if not reason:
         raise ValidationError("变更必须填写原因")
@@ -824,6 +828,14 @@ def card_for_shopper(customer: Customer, order_no: str) -> dict:
     except Order.DoesNotExist:
         raise Http404("order not found") from None
     return order_card(order)
+
+
+def chat_order_card(shop_id: int, customer_id: int, order_no) -> tuple[str, dict]:
+    """The chat's order card (xiaoer.chat.cards): only an order of the conversation's customer."""
+    order = Order.objects.filter(shop_id=shop_id, buyer_id=customer_id, order_no=str(order_no)[:64]).first()
+    if order is None:
+        raise LookupError("order not found")
+    return f"订单 {order.order_no}", order_card(order)
 
 
 def orders_for_shopper(customer: Customer, limit: int = 20) -> list[dict]:

@@ -16,6 +16,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from xiaoer.accounts import services as account_services
 from xiaoer.accounts.models import Role
+from xiaoer.chat import access
+from xiaoer.chat import services as chat_services
 from xiaoer.orders import services as order_services
 from xiaoer.orders import webhooks
 from xiaoer.orders.models import OrderStatus, TaskKind, UnpaidCause
@@ -33,7 +35,9 @@ def _panel(request: HttpRequest, staff, conversation, error: str = "", status: i
     return render(request, "orders/panel.html", {
         "staff": staff, "conversation": conversation, "orders": orders, "error": error,
         "causes": UnpaidCause.choices, "S": OrderStatus,
-        "can_act": staff.role in order_services.CHAT_ROLES,
+        # the chat's one rule: order actions only where the agent may answer the customer
+        "can_act": staff.role in order_services.CHAT_ROLES and chat_services.may_reply(staff, conversation),
+        "refused": "" if chat_services.may_reply(staff, conversation) else str(access.REPLY_REFUSED),
     }, status=status)
 
 
@@ -81,6 +85,8 @@ def order_action(request: HttpRequest, order_id: int, action: str) -> HttpRespon
         _run_action(staff, order, action, request.POST)
     except ValidationError as exc:
         return _panel(request, staff, conversation, error="；".join(exc.messages), status=422)
+    except PermissionDenied as exc:
+        return _panel(request, staff, conversation, error=str(exc), status=403)
     return _panel(request, staff, conversation)
 
 

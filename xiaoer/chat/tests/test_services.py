@@ -14,7 +14,7 @@ from xiaoer.chat import services, writer
 from xiaoer.chat.models import Conversation, Message
 from xiaoer.customers import services as customer_services
 from xiaoer.customers.models import CustomerNote
-from xiaoer.testing import make_seat, make_shop, make_staff, owner_of
+from xiaoer.testing import make_seat, make_shop, make_staff, owner_of, shopper_arrives
 
 pytestmark = pytest.mark.django_db
 
@@ -93,7 +93,7 @@ def test_transfer_keeps_history_and_leaves_a_note_only_staff_see():
     alice, bob = make_staff(shop), make_staff(shop)
     seat_a = make_seat(shop, "小美", operator=alice)
     seat_b = make_seat(shop, "阿杰", operator=bob, online=False)
-    conv = services.start_shopper_session(shop).conversation
+    conv = shopper_arrives(shop).conversation
     assert conv.seat == seat_a
     shopper_says(conv, "这件有货吗")
     agent_says(conv, "有的亲")
@@ -117,7 +117,7 @@ def test_agent_cannot_transfer_someone_elses_conversation_but_supervisor_can_rea
     alice, bob = make_staff(shop), make_staff(shop)
     lead = make_staff(shop, Role.SUPERVISOR)
     seat_a, seat_b = make_seat(shop, operator=alice), make_seat(shop, operator=bob)
-    conv = services.start_shopper_session(shop).conversation
+    conv = shopper_arrives(shop).conversation
     owner_seat, other_seat = (seat_a, seat_b) if conv.seat == seat_a else (seat_b, seat_a)
     intruder = bob if owner_seat == seat_a else alice
     with pytest.raises(PermissionDenied):
@@ -134,7 +134,7 @@ def test_transfer_to_a_seat_of_another_shop_is_not_found():
     alice = make_staff(shop)
     make_seat(shop, operator=alice)
     foreign = make_seat(other, operator=make_staff(other))
-    conv = services.start_shopper_session(shop).conversation
+    conv = shopper_arrives(shop).conversation
     with pytest.raises(Http404):
         services.do_transfer(alice, conv, foreign)
 
@@ -143,7 +143,7 @@ def test_resolve_then_shopper_writes_again_reopens_to_the_same_seat():
     shop = make_shop()
     alice = make_staff(shop)
     seat = make_seat(shop, operator=alice)
-    conv = services.start_shopper_session(shop).conversation
+    conv = shopper_arrives(shop).conversation
     services.do_resolve(alice, conv)
     conv.refresh_from_db()
     assert conv.status == "resolved" and conv.resolved_at is not None
@@ -159,7 +159,7 @@ def test_message_stored_before_the_resolve_does_not_reopen():
     shop = make_shop()
     alice = make_staff(shop)
     make_seat(shop, operator=alice)
-    conv = services.start_shopper_session(shop).conversation
+    conv = shopper_arrives(shop).conversation
     message = shopper_says(conv, "谢谢")
     services.do_resolve(alice, conv)
     services._on_messages_committed([dict(message, conversation_status="open")])
@@ -171,7 +171,7 @@ def test_staff_reopen_and_claim():
     shop = make_shop()
     alice = make_staff(shop)
     seat = make_seat(shop, operator=alice, online=False)
-    conv = services.start_shopper_session(shop).conversation
+    conv = shopper_arrives(shop).conversation
     assert conv.status == "queued"
     services.do_claim(alice, conv, seat)
     conv.refresh_from_db()
@@ -191,7 +191,7 @@ def test_seat_handover_keeps_conversations_notes_and_history():
     leaving, newcomer = make_staff(shop), make_staff(shop)
     lead = make_staff(shop, Role.SUPERVISOR)
     seat = make_seat(shop, "小美", operator=leaving)
-    session = services.start_shopper_session(shop)
+    session = shopper_arrives(shop)
     conv = session.conversation
     shopper_says(conv, "上次的袜子很好穿")
     customer_services.do_add_note(leaving, session.customer, "老顾客，喜欢纯棉", seat=seat)
@@ -235,7 +235,7 @@ def test_agent_toggles_only_their_own_seat():
 def test_access_conversation_is_scoped_to_shop_and_role():
     shop, other = make_shop(), make_shop()
     make_seat(shop, operator=make_staff(shop))
-    conv = services.start_shopper_session(shop).conversation
+    conv = shopper_arrives(shop).conversation
     with pytest.raises(Http404):
         services.access_conversation(owner_of(other), conv.pk)
     with pytest.raises(Http404):
@@ -250,7 +250,7 @@ def test_access_conversation_is_scoped_to_shop_and_role():
 def test_messages_page_scrolls_back_in_order():
     shop = make_shop()
     make_seat(shop, operator=make_staff(shop))
-    conv = services.start_shopper_session(shop).conversation
+    conv = shopper_arrives(shop).conversation
     for i in range(7):
         shopper_says(conv, f"m{i}")
     newest, more = services.messages_page(conv, limit=3)
@@ -265,7 +265,7 @@ def test_list_puts_the_longest_waiting_shopper_on_top():
     shop = make_shop()
     alice = make_staff(shop)
     make_seat(shop, operator=alice)
-    convs = [services.start_shopper_session(shop).conversation for _ in range(3)]
+    convs = [shopper_arrives(shop).conversation for _ in range(3)]
     shopper_says(convs[1], "先来的")
     time.sleep(0.01)
     shopper_says(convs[2], "后来的")

@@ -122,7 +122,8 @@ def test_file_is_served_to_its_shop_only():
     assert res.content == att.file.open("rb").read()
     assert login(owner_of(other)).get(url).status_code == 404
     assert login(make_staff(shop, Role.WAREHOUSE)).get(url).status_code == 404
-    assert Client().get(url, HTTP_AUTHORIZATION=f"Bearer {shopper.token}").status_code == 200
+    own = Client().get(url, HTTP_AUTHORIZATION=f"Bearer {shopper.token}")
+    assert own.status_code == 200 and own.content == att.file.open("rb").read()  # the image, not a page
     assert Client().get(url, HTTP_AUTHORIZATION=f"Bearer {foreign_shopper.token}").status_code == 404
     assert login(owner_of(shop)).get("/files/not-a-token").status_code == 404
 

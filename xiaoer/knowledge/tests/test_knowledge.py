@@ -156,3 +156,26 @@ def test_every_knowledge_page_renders_for_a_supervisor():
                                                                "size_chart": "S: 身高150-160 体重40-50; M 坏",
                                                                "price": "", "stock": "0"})
     assert res.status_code == 200 and "冒号" in res.content.decode()
+
+
+def test_an_empty_answer_form_is_an_error_on_the_page_not_a_crash():
+    """Found by the role × route walk: an all-blank form made check_answer index an empty list (500)."""
+    shop = make_shop()
+    res = client_for(owner_of(shop)).post("/desk/knowledge/answers/new", {})
+    assert res.status_code == 200
+    assert "标准问题（question）为空" in res.content.decode()
+    assert not StandardAnswer.objects.filter(shop=shop).exists()
+
+
+@pytest.mark.parametrize("kind, name, content", [
+    ("answers", "a.csv", "编号\n".encode()),  # a file the importer refuses (missing columns)
+    ("nonsense", "a.csv", b"x"),  # an unknown kind
+])
+def test_import_api_answers_a_bad_file_with_400_and_the_reason(kind, name, content):
+    """Found by the role × route walk: these answers crashed (500, `router.api` does not exist)."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    res = client_for(owner_of(make_shop())).post("/api/knowledge/import", {
+        "kind": kind, "file": SimpleUploadedFile(name, content, content_type="text/csv")})
+    assert res.status_code == 400
+    assert res.json()["detail"]

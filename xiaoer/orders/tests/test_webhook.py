@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 from django.utils import timezone
@@ -78,8 +79,13 @@ def test_shipped_event_sends_one_shipping_notice(world, client):
 
 
 def test_shipping_notice_not_sent_for_old_orders(world, client):
-    """Loading last month's orders from the platform must not text anybody."""
-    _post(client, world.shop, _created(paid_at="2026-03-01T10:01:00+08:00", carrier="中通", tracking_no="ZT1"))
+    """Loading last month's orders from the platform must not text anybody (a month before today,
+    not a fixed calendar date whose age depends on when the suite runs)."""
+    month_ago = timezone.now() - dt.timedelta(days=30)
+    _post(client, world.shop, _created(created_at=month_ago.isoformat(),
+                                       paid_at=(month_ago + dt.timedelta(minutes=1)).isoformat(),
+                                       carrier="中通", tracking_no="ZT1"))
+    assert Order.objects.get().status == OrderStatus.SHIPPED  # it did arrive shipped: only its age holds it back
     notify_services.sweep()
     assert not Message.objects.filter(conversation=world.conversation, sender_kind="system").exists()
 
