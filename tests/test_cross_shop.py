@@ -22,6 +22,7 @@ from PIL import Image
 from xiaoer.accounts.models import Shop
 from xiaoer.assistant.models import LearnedPair
 from xiaoer.chat import services, writer
+from xiaoer.chat.models import Conversation
 from xiaoer.customers import services as customer_services
 from xiaoer.knowledge import services as knowledge_services
 from xiaoer.knowledge.models import ImportJob, Product
@@ -47,6 +48,7 @@ def world(settings, tmp_path):
     agent_b = make_staff(shop_b, display_name=f"{SECRET}员工")
     seat_b = make_seat(shop_b, f"{SECRET}座席", operator=agent_b)
     own = services.start_shopper_session(shop_a).conversation
+    Conversation.objects.filter(pk=own.pk).update(status="queued")  # a visitor who wrote is listed
     session = services.start_shopper_session(shop_b, buyer_signature=services.make_buyer_signature(
         shop_b, f"{SECRET}买家", name=f"{SECRET}顾客"))
     conv_b = session.conversation

@@ -100,9 +100,9 @@ def test_notices_view():
         shop, agents, _seats = _shop_with_agents(n)
         owner = owner_of(shop)
         for i in range(n):
-            answer = knowledge_services.do_save_answer(shop, code=f"A{i}", category="shipping",
+            answer = knowledge_services.do_save_answer(owner, code=f"A{i}", category="shipping",
                                                        question=f"问题{i}", similar=[], answer="答")
-            notice = knowledge_services.do_set_must_read(answer, by=owner)
+            notice = knowledge_services.do_set_must_read(owner, answer)
             knowledge_services.do_ack_notice(agents[i % len(agents)], notice.pk)
         return client_for(owner)
 
@@ -119,7 +119,7 @@ def _order(shop, buyer: str, **fields):
            "quantity": "1", "created_at": now - dt.timedelta(hours=1), **fields}
     from zoneinfo import ZoneInfo
 
-    order, _ = order_services.do_upsert_order(shop, parsing.clean_order(row, ZoneInfo("Asia/Shanghai")),
+    order, _ = order_services.do_upsert_order(None, shop, parsing.clean_order(row, ZoneInfo("Asia/Shanghai")),
                                               source="api")
     return order
 

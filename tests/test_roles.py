@@ -28,6 +28,7 @@ from xiaoer.accounts.models import Role
 from xiaoer.assistant.models import LearnedPair
 from xiaoer.chat import services as chat_services
 from xiaoer.chat import writer
+from xiaoer.chat.models import Conversation
 from xiaoer.knowledge import services as knowledge_services
 from xiaoer.knowledge.models import ImportJob, Product
 from xiaoer.testing import PASSWORD, make_seat, make_shop, make_staff, owner_of
@@ -50,6 +51,8 @@ def shop_world(settings, tmp_path):
         shop, "tb_role_buyer", name="顾客"))
     conv = session.conversation
     writer.post_message_sync(conv.pk, sender_kind="shopper", body="你好")
+    # Served by the agent's seat: the agent's column is about their own conversation.
+    Conversation.objects.filter(pk=conv.pk).update(seat=seat, status="open")
     _seed_other_apps(shop)
     product = Product.objects.filter(shop=shop).order_by("pk").first()
     knowledge_services.do_save_sku(people["owner"], product, code="sku1", attrs={"颜色": "黑"}, price="10", stock=3)

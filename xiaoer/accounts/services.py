@@ -14,6 +14,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from xiaoer.accounts.models import Role, Seat, SeatAssignment, Shop, Staff
 
@@ -31,32 +32,43 @@ def staff_for_user(user) -> Staff | None:
     return staff if staff.is_active else None
 
 
+def staff_of(request, roles: Iterable[str] | None = None) -> Staff:
+    """The staff person acting through REQUEST (views, API operations): PermissionDenied when the
+    login belongs to no shop, or, given ROLES, has none of them."""
+    staff = staff_for_user(request.user)
+    if staff is None:
+        raise PermissionDenied(_("这个账号不属于任何店铺"))
+    return staff if roles is None else require_role(staff, roles)
+
+
+def sees_contact_details(staff: Staff) -> bool:
+    """Whether STAFF's role may see buyers' receiver names and addresses (ORDER_CONTACT_ROLES;
+    the warehouse and after-sales do their tasks without them)."""
+    return staff.role in settings.ORDER_CONTACT_ROLES
+
+
+def sees_whole_phone(staff: Staff) -> bool:
+    """Whether STAFF's role sees phone numbers whole (PHONE_VISIBLE_ROLES); others see them masked."""
+    return staff.role in settings.PHONE_VISIBLE_ROLES
+
+
+def mask_phone(phone: str) -> str:
+    """138****0000: the first three and the last four digits, enough to tell two numbers apart."""
+    phone = (phone or "").strip()
+    if len(phone) <= 7:
+        return "*" * len(phone)
+    return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
+
+
+def phone_for(staff: Staff, phone: str) -> str:
+    return phone if sees_whole_phone(staff) else mask_phone(phone)
+
+
 def require_role(staff: Staff | None, roles: Iterable[str]) -> Staff:
     """Raise PermissionDenied unless STAFF has one of ROLES."""
     if staff is None or staff.role not in set(roles):
         raise PermissionDenied("你的角色不能执行这个操作")
     return staff
-
-
-def sees_full_phone(staff: Staff | None) -> bool:
-    """Roles in PHONE_FULL_ROLES (default owner, supervisor) see buyers' phone numbers whole."""
-    return staff is not None and staff.role in settings.PHONE_FULL_ROLES
-
-
-def mask_phone(phone: str) -> str:
-    """138****0000: enough to recognise a number and talk about it, not enough to call it."""
-    digits = [i for i, ch in enumerate(phone) if ch.isdigit()]
-    if len(digits) < 7:
-        return "*" * len(phone)
-    hide = set(digits[3:-4])
-    return "".join("*" if i in hide else ch for i, ch in enumerate(phone))
-
-
-def phone_for(staff: Staff | None, phone: str | None) -> str:
-    """A buyer's phone as STAFF may see it on a page."""
-    if not phone:
-        return ""
-    return phone if sees_full_phone(staff) else mask_phone(phone)
 
 
 def access_seat(staff: Staff, seat_id: int) -> Seat:
@@ -138,7 +150,15 @@ def operator_at(seat: Seat, when) -> Staff | None:
 
 
 def seats_operated_by(staff: Staff) -> list[Seat]:
-    return list(Seat.objects.filter(shop_id=staff.shop_id, operator=staff, is_active=True))
+    return list(Seat.objects.filter(shop_id=staff.shop_id, operator=staff, is_active=True).order_by("pk"))
+
+
+def acting_seat(staff: Staff, seat: Seat | None = None) -> Seat | None:
+    """The seat STAFF acts through: SEAT (the conversation's) if they operate it, else their first
+    own seat. Only active seats: a deactivated seat no longer speaks for anyone."""
+    if seat is not None and seat.operator_id == staff.pk and seat.is_active:
+        return seat
+    return Seat.objects.filter(shop_id=staff.shop_id, operator=staff, is_active=True).order_by("pk").first()
 
 
 def do_set_seat_online(seat: Seat, online: bool) -> None:
