@@ -23,7 +23,7 @@ from xiaoer.chat import services, writer
 from xiaoer.chat.models import Conversation, Message
 from xiaoer.customers import services as customer_services
 from xiaoer.customers.models import CustomerNote
-from xiaoer.testing import PASSWORD, make_seat, make_shop, make_staff, owner_of
+from xiaoer.testing import PASSWORD, make_seat, make_shop, make_staff, owner_of, shopper_arrives
 
 pytestmark = pytest.mark.django_db
 log = logging.getLogger(__name__)
@@ -44,8 +44,8 @@ def world(settings, tmp_path):
     make_seat(shop_a, "甲座席", operator=agent_a)
     agent_b = make_staff(shop_b, display_name=f"{SECRET}员工")
     seat_b = make_seat(shop_b, f"{SECRET}座席", operator=agent_b)
-    own = services.start_shopper_session(shop_a).conversation
-    session = services.start_shopper_session(shop_b, buyer_signature=services.make_buyer_signature(
+    own = shopper_arrives(shop_a).conversation
+    session = shopper_arrives(shop_b, buyer_signature=services.make_buyer_signature(
         shop_b, f"{SECRET}买家", name=f"{SECRET}顾客"))
     conv_b = session.conversation
     writer.post_message_sync(conv_b.pk, sender_kind="shopper", body=f"{SECRET}消息")
