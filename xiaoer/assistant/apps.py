@@ -1,8 +1,4 @@
-import logging
-
 from django.apps import AppConfig
-
-log = logging.getLogger(__name__)
 
 
 class AssistantConfig(AppConfig):
@@ -11,15 +7,12 @@ class AssistantConfig(AppConfig):
     verbose_name = "机器人客服"
 
     def ready(self) -> None:
-        # The robot listens to committed chat messages; a deployment without the chat core (or
-        # with an older one) still starts, just without live suggestions.
-        try:
-            from xiaoer.chat import events
-        except ImportError:
-            log.warning("xiaoer.chat.events missing: live robot suggestions disabled")
-            return
         from xiaoer.assistant import services
+        from xiaoer.chat import events as chat_events
         from xiaoer.chat import runtime
+        from xiaoer.events import subscribe
+        from xiaoer.knowledge.events import KnowledgeChanged
 
-        events.on_messages_committed(services.on_committed)
+        chat_events.on_messages_committed(services.on_committed)  # the robot reads committed chat
         runtime.on_started(services.warm_server_indexes)
+        subscribe(KnowledgeChanged, services.on_knowledge_changed, live=True)

@@ -17,6 +17,7 @@ import hashlib
 import io
 import logging
 import secrets
+import threading
 import time
 import warnings
 from dataclasses import dataclass
@@ -24,10 +25,11 @@ from typing import Any
 
 from django.conf import settings
 from django.core import signing
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -39,6 +41,7 @@ from xiaoer.chat import frames
 from xiaoer.chat.models import Attachment, Conversation, ConversationStatus, Message
 from xiaoer.customers import services as customer_services
 from xiaoer.customers.models import Customer
+from xiaoer.knowledge.events import NoticePublished
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +52,7 @@ BUYER_SALT = "xiaoer.chat.buyer-link"
 BUYER_LINK_MAX_AGE = 7 * 24 * 3600
 NOTE_MAX_CHARS = 1000
 ALLOWED_IMAGE_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp"}
-MAX_IMAGE_PIXELS = 40_000_000  # a 10 MB file may not unpack to gigabytes of pixels
+_DECODING = threading.BoundedSemaphore(2)  # images decoded at once, whoever uploads them
 QUEUE_NOTIFY_LIMIT = 100
 
 
@@ -163,7 +166,7 @@ def start_shopper_session(shop: Shop, *, visitor_token: str | None = None,
 def get_or_create_conversation(shop: Shop, customer: Customer, *, visitor: bool = False) -> Conversation:
     """One conversation per (shop, customer): created queued, then routed. With VISITOR (the
     shopper page opened) a new one is created as a visitor: it waits for a first message."""
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         _lock_shop(shop.pk)
         conv = Conversation.objects.filter(shop=shop, customer=customer).order_by("-created_at").first()
         if conv is None and visitor:
@@ -290,7 +293,7 @@ def presence_changed(staff: Staff, *, present: bool) -> None:
     period): tell the workbenches, and let seats that can take shoppers drain the queue."""
     seats = list(Seat.objects.filter(shop_id=staff.shop_id, operator=staff, is_active=True))
     for seat in seats:
-        _publish_after_commit(seat.shop_id, "seat", {"seat": seat.pk, "online": seat.is_online and present,
+        publish_after_commit(seat.shop_id, "seat", {"seat": seat.pk, "online": seat.is_online and present,
                                                      "available": seat.is_online, "present": present})
     if present and any(seat.is_online for seat in seats):
         drain_queue(staff.shop_id)
@@ -326,7 +329,7 @@ def _route_locked(conv: Conversation) -> Seat | None:
 
 def route_conversation(conv: Conversation) -> Seat | None:
     """Assign a queued conversation to a seat if one can take it; None leaves it queued."""
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         _lock_shop(conv.shop_id)
         conv = Conversation.objects.get(pk=conv.pk)
         if conv.status != QUEUED:
@@ -337,7 +340,7 @@ def route_conversation(conv: Conversation) -> Seat | None:
 def drain_queue(shop_id: int) -> list[int]:
     """Hand queued conversations, oldest first, to seats with room. Returns the assigned ids."""
     assigned: list[int] = []
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         _lock_shop(shop_id)
         seats = _available_seats(shop_id)
         if not seats:
@@ -357,13 +360,12 @@ def drain_queue(shop_id: int) -> list[int]:
 
 
 def queue_position(conv: Conversation) -> int:
-    """1-based place in the shop's FIFO queue; 0 when the conversation is not waiting for a seat."""
-    if conv.status != QUEUED or conv.queued_at is None:
+    """1-based place in the shop's FIFO queue; 0 when the conversation is not waiting for a seat
+    (not queued, or a seat already serves it). The one rule for the API, the socket and the hub."""
+    if conv.status != QUEUED or conv.queued_at is None or conv.seat_id is not None:
         return 0
-    ahead = Conversation.objects.filter(shop_id=conv.shop_id, status=QUEUED, queued_at__lt=conv.queued_at).count()
-    ties = Conversation.objects.filter(shop_id=conv.shop_id, status=QUEUED, queued_at=conv.queued_at,
-                                       pk__lt=conv.pk).count()
-    return ahead + ties + 1
+    waiting = Conversation.objects.filter(shop_id=conv.shop_id, status=QUEUED, seat__isnull=True)
+    return waiting.filter(Q(queued_at__lt=conv.queued_at) | Q(queued_at=conv.queued_at, pk__lt=conv.pk)).count() + 1
 
 
 def queued_conversations(shop_id: int, limit: int = QUEUE_NOTIFY_LIMIT) -> list[Conversation]:
@@ -397,7 +399,7 @@ def do_transfer(staff: Staff, conv: Conversation, seat: Seat, note: str = "") ->
     text = f"{staff.display_name} 将会话从 {old_seat.display_name if old_seat else '排队'} 转接给 {seat.display_name}"
     if note:
         text += f"：{note}"
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         _lock_shop(conv.shop_id)
         _assign(conv, seat)
         _post_event(conv.pk, text, {"event": "transfer", "from_seat": old_seat.pk if old_seat else None,
@@ -420,7 +422,7 @@ def do_claim(staff: Staff, conv: Conversation, seat: Seat) -> Conversation:
     seat = _fresh_seat(seat)
     if seat.operator_id != staff.pk and not staff.is_supervisor:
         raise PermissionDenied(_("只能领取到你值守的客服账号"))
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         _lock_shop(conv.shop_id)
         fresh = Conversation.objects.select_for_update().get(pk=conv.pk)
         if fresh.status != QUEUED:
@@ -438,7 +440,7 @@ def do_resolve(staff: Staff, conv: Conversation) -> Conversation:
     require_can_act_on(staff, conv)
     if conv.status == RESOLVED:
         return conv
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         _lock_shop(conv.shop_id)
         conv.status = RESOLVED
         conv.resolved_at = timezone.now()
@@ -459,7 +461,7 @@ def do_reopen(staff: Staff, conv: Conversation) -> Conversation:
     require_can_act_on(staff, conv)
     if conv.status != RESOLVED:
         return conv
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         _lock_shop(conv.shop_id)
         if conv.seat is not None and conv.seat.operator_id is not None and conv.seat.is_active:
             _assign(conv, conv.seat)
@@ -502,9 +504,9 @@ def do_set_seat_online(staff: Staff, seat: Seat, online: bool) -> Seat:
     from xiaoer.chat import presence
 
     present = seat.operator_id is not None and presence.is_present(seat.operator_id)
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         account_services.do_set_seat_online(seat, online)
-        _publish_after_commit(seat.shop_id, "seat", {"seat": seat.pk, "online": online and present,
+        publish_after_commit(seat.shop_id, "seat", {"seat": seat.pk, "online": online and present,
                                                      "available": online, "present": present})
         if online:
             drain_queue(seat.shop_id)
@@ -516,40 +518,65 @@ def do_hand_over_seat(staff: Staff, seat: Seat, to: Staff | None) -> Seat:
     account_services.require_role(staff, account_services.SUPERVISOR_ROLES)
     if seat.shop_id != staff.shop_id or (to is not None and to.shop_id != staff.shop_id):
         raise Http404("not found")
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         seat = account_services.do_assign_seat(seat, to, by=staff)
         _seats_changed_after_commit(seat.shop_id)
-        _publish_after_commit(seat.shop_id, "seat", {"seat": seat.pk, "operator": to.pk if to else None})
+        publish_after_commit(seat.shop_id, "seat", {"seat": seat.pk, "operator": to.pk if to else None})
     return seat
 
 
 # --- uploads --------------------------------------------------------------------------------------
 
 def check_image(data: bytes) -> tuple[str, int, int]:
-    """(content type, width, height) if DATA really is an allowed image; ValidationError otherwise."""
+    """(content type, width, height) if DATA really is an allowed image; ValidationError otherwise.
+    The size is read from the header before anything is decoded, and at most two images are
+    decoded at once: a small file claiming tens of millions of pixels costs nothing."""
     if len(data) > settings.MAX_IMAGE_BYTES:
         raise ValidationError(_("图片不能超过 %(mb)s MB") % {"mb": settings.MAX_IMAGE_BYTES // (1024 * 1024)})
     if not data:
         raise ValidationError(_("文件是空的"))
+    too_large = ValidationError(_("图片尺寸太大（最多 %(mp)s 百万像素）")
+                                % {"mp": settings.MAX_IMAGE_PIXELS // 1_000_000})
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as probe:
-                probe.verify()
-            with Image.open(io.BytesIO(data)) as img:
-                fmt, (width, height) = img.format, img.size
-                if width * height > MAX_IMAGE_PIXELS:
-                    raise ValidationError(_("图片尺寸太大"))
-                img.load()  # decode fully: a truncated or corrupt body fails here
+            with Image.open(io.BytesIO(data)) as head:  # reads the header only
+                fmt, (width, height) = head.format, head.size
+            if width * height > settings.MAX_IMAGE_PIXELS:
+                raise too_large
+            with _DECODING:
+                with Image.open(io.BytesIO(data)) as probe:
+                    probe.verify()
+                with Image.open(io.BytesIO(data)) as img:
+                    if img.format == "JPEG":  # decode at 1/8 scale: still reads every byte of the file
+                        img.draft(img.mode, (max(1, width // 8), max(1, height // 8)))
+                    img.load()  # decode: a truncated or corrupt body fails here
     except ValidationError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombWarning, Image.DecompressionBombError):
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise too_large from None
+    except UnidentifiedImageError:
         raise ValidationError(_("只能发送图片（PNG、JPEG、GIF、WebP）")) from None
     except (OSError, SyntaxError, ValueError):
         raise ValidationError(_("图片已损坏，无法打开")) from None
     if fmt not in ALLOWED_IMAGE_FORMATS:
         raise ValidationError(_("只能发送图片（PNG、JPEG、GIF、WebP）"))
     return ALLOWED_IMAGE_FORMATS[fmt], width, height
+
+
+def check_upload_rate(shop_id: int, customer_id: int) -> None:
+    """A shopper may upload CHAT_SHOPPER_UPLOADS_PER_MINUTE images a minute (per shop and shopper;
+    the counter is in the cache, shared between processes with Redis)."""
+    window = int(time.time() // 60)
+    key = f"upload-rate:{shop_id}:{customer_id}:{window}"
+    cache.add(key, 0, 120)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, 120)
+        count = 1
+    if count > settings.CHAT_SHOPPER_UPLOADS_PER_MINUTE:
+        raise ValidationError(_("发送图片太频繁，请稍后再试"), code="rate")
 
 
 def do_store_image(shop: Shop, file) -> Attachment:
@@ -652,17 +679,19 @@ def post_staff_message(staff: Staff, conv: Conversation, *, body: str = "", kind
 # --- summaries for lists ------------------------------------------------------------------------
 
 def conversation_json(conv: Conversation) -> dict[str, Any]:
+    """The one summary of a conversation: API lists and the hub's ``conversation`` frames."""
     seat = conv.seat
     return {
         "id": conv.pk,
+        "shop": conv.shop_id,
         "status": conv.status,
         "seat": {"id": seat.pk, "display_name": seat.display_name} if seat else None,
         "customer": {"id": conv.customer_id, "name": conv.customer.display_name},
         "last_seq": conv.last_seq,
         "last_message_preview": conv.last_message_preview,
-        "last_message_at": conv.last_message_at.isoformat() if conv.last_message_at else None,
-        "waiting_since": conv.waiting_since.isoformat() if conv.waiting_since else None,
-        "queued_at": conv.queued_at.isoformat() if conv.queued_at else None,
+        "last_message_at": frames.iso(conv.last_message_at),
+        "waiting_since": frames.iso(conv.waiting_since),
+        "queued_at": frames.iso(conv.queued_at),
         "unread": conv.unread_for_agent,
     }
 
@@ -749,7 +778,9 @@ def _seats_changed_after_commit(shop_id: int) -> None:
     transaction.on_commit(send)
 
 
-def _publish_after_commit(shop_id: int, event: str, data: dict[str, Any], **kwargs: Any) -> None:
+def publish_after_commit(shop_id: int, event: str, data: dict[str, Any], **kwargs: Any) -> None:
+    """An ``event`` frame (hub.publish_event) once the caller's transaction commits; a failed push
+    never breaks the write (the page catches up on its next load)."""
     def send() -> None:
         try:
             from xiaoer.chat import hub
@@ -759,6 +790,18 @@ def _publish_after_commit(shop_id: int, event: str, data: dict[str, Any], **kwar
             log.exception("publish_event %s failed", event)
 
     transaction.on_commit(send)
+
+
+def push_knowledge_notice(event: NoticePublished) -> None:
+    """Live listener (AppConfig.ready): a knowledge broadcast to every agent's workbench."""
+    data = {"id": event.notice_id, "title": event.title, "body": event.body, "product_id": event.product_id,
+            "answer_id": event.answer_id, "created_at": event.created_at}
+    try:
+        from xiaoer.chat import hub
+
+        hub.publish_event(event.shop_id, "knowledge", data)
+    except Exception:  # noqa: BLE001 - the write is committed; the page catches up on its next load
+        log.exception("could not push knowledge notice %s", event.notice_id)
 
 
 def _notify_queue(shop_id: int) -> None:

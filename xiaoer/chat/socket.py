@@ -23,7 +23,7 @@ from django.conf import settings
 from django.db import close_old_connections, connection
 from django.http.cookie import parse_cookie
 
-from xiaoer.chat import access, frames, hub, presence, runtime, writer
+from xiaoer.chat import access, frames, hub, presence, runtime, services, writer
 from xiaoer.chat.auth import read_shopper_token
 from xiaoer.chat.frames import FrameError
 from xiaoer.chat.hub import HUB, Conn, ConvInfo
@@ -99,7 +99,7 @@ def _shopper_identity(shop_id: int, customer_id: int) -> dict | int:
     seat = {"id": conv.seat_id, "display_name": conv.seat.display_name} if conv.seat else None
     return {"conversation": conv.pk, "shop": shop_id, "customer": customer_id, "status": conv.status,
             "seat": seat, "last_seq": conv.last_seq, "agent_read_seq": conv.agent_read_seq,
-            "queue_position": hub.queue_position(shop_id, conv.pk, conv.status, conv.seat_id)}
+            "queue_position": services.queue_position(conv)}
 
 
 def _staff_seats(staff) -> list[tuple[int, str]]:
@@ -279,14 +279,6 @@ async def _on_frame(conn: Conn, raw) -> None:
 
 # --- access to a conversation ----------------------------------------------------------------------
 
-def _load_conv(conversation_id: int) -> ConvInfo | None:
-    with connection.cursor() as cur:
-        cur.execute("SELECT shop_id, seat_id, status, customer_id FROM chat_conversation WHERE id = %s",
-                    [conversation_id])
-        row = cur.fetchone()
-    return ConvInfo(*row) if row else None
-
-
 async def _conversation(conn: Conn, frame: dict, client_id: str | None = None) -> tuple[int, ConvInfo]:
     """The conversation a frame names, if the socket may see it; else FrameError not_found."""
     raw = frame.get("conversation")
@@ -300,7 +292,7 @@ async def _conversation(conn: Conn, frame: dict, client_id: str | None = None) -
         conv_id = raw
     info = HUB.convs.get(conv_id)
     if info is None:
-        info = await _db(_load_conv, conv_id)
+        info = await _db(hub.load_conv, conv_id)
         if info is not None:
             HUB.remember(conv_id, info)
     if info is None or info.shop_id != conn.shop_id:

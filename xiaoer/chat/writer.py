@@ -12,8 +12,8 @@ transaction on its own thread, in a constant number of statements whatever the b
 3. one multi-row ``INSERT ... ON CONFLICT (conversation_id, client_id) DO NOTHING RETURNING``.
 
 Not ``executemany`` and not a statement per row: each statement releases and retakes the GIL,
-and beside a busy event loop every retake can wait a whole switch interval (DESIGN.md measured a
-256-row executemany at 1.4 s). Only after the commit are senders acked and frames fanned out.
+and beside a busy event loop every retake can wait a whole switch interval (docs/decisions/010: a
+256-row executemany took 1.4 s). Only after the commit are senders acked and frames fanned out.
 
 ``post_message_sync`` runs the same ``store_batch`` in the caller's thread and transaction (for
 services, the robot, task workers) and fans out after the caller's commit.
@@ -101,7 +101,7 @@ class _Sql:
         On SQLite the rows come back as ONE JSON array, in one ``sqlite3_step``: the sqlite3
         module releases the GIL around every step, and beside a busy event loop each retake can
         wait a whole switch interval — per row, that is the 1.4 s "executemany" trap of
-        DESIGN.md again. PostgreSQL (psycopg) fetches the whole result in one call anyway."""
+        docs/decisions/010 again. PostgreSQL (psycopg) fetches the whole result in one call anyway."""
         if self.pg:
             cur.execute(f"SELECT {', '.join(cols)} {rest}", params)
             return cur.fetchall()

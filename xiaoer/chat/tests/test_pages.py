@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from xiaoer.accounts.models import LoginFailure, Role, SeatAssignment
 from xiaoer.chat import services, writer
+from xiaoer.chat.models import Conversation
 from xiaoer.customers.models import CustomerNote
 from xiaoer.testing import PASSWORD, make_seat, make_shop, make_staff, owner_of, shopper_arrives
 
@@ -35,7 +36,8 @@ def test_login_then_logout():
     client = Client()
     res = post_login(client, owner_of(shop).user.username, PASSWORD)
     assert res.status_code == 302 and res["Location"] == "/desk"
-    assert client.get("/desk").status_code == 200
+    desk = client.get("/desk")
+    assert desk.status_code == 200 and 'id="desk-config"' in desk.content.decode()  # the workbench itself
     assert client.post("/desk/logout").status_code == 302
     assert client.get("/desk")["Location"].startswith("/desk/login")
 
@@ -147,6 +149,25 @@ def test_customer_panel_shows_profile_and_notes_with_seat_and_author_and_escapes
     assert note.seat == seat and note.author == agent and note.shop == shop
     assert "小美" in html and "李娜" in html
     assert "不能为空" in client.post(url, {"text": "  "}).content.decode()
+
+
+def test_a_note_is_written_through_the_authors_active_seat_never_a_deactivated_one():
+    """Regression: the panel took the author's first seat, active or not (the API took active ones)."""
+    shop = make_shop()
+    agent = make_staff(shop)
+    retired = make_seat(shop, "旧号", operator=agent)
+    retired.is_active = False
+    retired.save(update_fields=["is_active"])
+    current = make_seat(shop, "新号", operator=agent)
+    colleague_seat = make_seat(shop, "同事", operator=make_staff(shop))
+    conversation = services.start_shopper_session(shop).conversation
+    Conversation.objects.filter(pk=conversation.pk).update(seat=colleague_seat)  # not the agent's seat
+    login(agent).post(f"/desk/c/{conversation.pk}/panel/customer", {"text": "老顾客"})
+    res = login(agent).post(f"/api/chat/conversations/{conversation.pk}/notes", {"text": "再来"},
+                            content_type="application/json")
+    assert res.status_code == 200
+    assert [n.seat for n in CustomerNote.objects.filter(customer=conversation.customer).order_by("pk")] \
+        == [current, current]
 
 
 def test_supervisor_view_shows_load_queue_and_hands_over_a_seat():

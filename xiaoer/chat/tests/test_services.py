@@ -6,6 +6,7 @@ import time
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.http import Http404
 
 from xiaoer.accounts import services as account_services
@@ -120,9 +121,9 @@ def test_agent_cannot_transfer_someone_elses_conversation_but_supervisor_can_rea
     conv = shopper_arrives(shop).conversation
     owner_seat, other_seat = (seat_a, seat_b) if conv.seat == seat_a else (seat_b, seat_a)
     intruder = bob if owner_seat == seat_a else alice
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(PermissionDenied), transaction.atomic():  # the test is the edge
         services.do_transfer(intruder, conv, other_seat)
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(PermissionDenied), transaction.atomic():  # the test is the edge
         services.do_reassign(intruder, conv, other_seat)
     services.do_reassign(lead, conv, other_seat, "平衡负载")
     conv.refresh_from_db()
@@ -135,7 +136,7 @@ def test_transfer_to_a_seat_of_another_shop_is_not_found():
     make_seat(shop, operator=alice)
     foreign = make_seat(other, operator=make_staff(other))
     conv = shopper_arrives(shop).conversation
-    with pytest.raises(Http404):
+    with pytest.raises(Http404), transaction.atomic():  # the test is the edge
         services.do_transfer(alice, conv, foreign)
 
 
@@ -176,7 +177,7 @@ def test_staff_reopen_and_claim():
     services.do_claim(alice, conv, seat)
     conv.refresh_from_db()
     assert conv.status == "open" and conv.seat == seat
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError), transaction.atomic():  # the test is the edge
         services.do_claim(alice, conv, seat)
     services.do_resolve(alice, conv)
     services.do_reopen(alice, conv)
@@ -215,7 +216,7 @@ def test_only_supervisors_hand_over_seats():
     shop = make_shop()
     alice, bob = make_staff(shop), make_staff(shop)
     seat = make_seat(shop, operator=alice)
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(PermissionDenied), transaction.atomic():  # the test is the edge
         services.do_hand_over_seat(alice, seat, bob)
 
 
@@ -223,7 +224,7 @@ def test_agent_toggles_only_their_own_seat():
     shop = make_shop()
     alice, bob = make_staff(shop), make_staff(shop)
     seat = make_seat(shop, operator=alice, online=False)
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(PermissionDenied), transaction.atomic():  # the test is the edge
         services.do_set_seat_online(bob, seat, True)
     services.do_set_seat_online(alice, seat, True)
     seat.refresh_from_db()
