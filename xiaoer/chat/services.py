@@ -246,7 +246,7 @@ def require_may_reply_to_customer(staff: Staff, customer_id: int | None) -> None
     if customer_id is None:
         return
     conv = Conversation.objects.filter(shop_id=staff.shop_id, customer_id=customer_id).order_by("-id").first()
-    if conv is not None:
+    if conv is not None and conv.status != VISITOR:  # a visitor who never wrote has no conversation yet
         require_may_reply(staff, conv)
 
 
