@@ -189,13 +189,14 @@ def test_must_read_notice_is_a_card_with_variables_rendered_and_goes_on_acknowle
 
     from xiaoer.knowledge import services as knowledge_services
     from xiaoer.knowledge.models import NoticeAck
+    from xiaoer.testing import owner_of
 
     expect.set_options(timeout=TIMEOUT)
     base, shop, lina = shop_world["base"], shop_world["shop"], shop_world["lina"]
     earlier = knowledge_services.do_save_answer(
-        shop, code="A1", category="other", question="退货运费谁出", similar=[],
+        owner_of(shop), code="A1", category="other", question="退货运费谁出", similar=[],
         answer="{顾客}您好，7 天无理由退货运费由买家承担哦")
-    knowledge_services.do_set_must_read(earlier)
+    knowledge_services.do_set_must_read(owner_of(shop), earlier)
     dialogs: list[str] = []
     agent = new_page(browser, dialogs, viewport={"width": 1400, "height": 860})
     login(agent, base, lina)
@@ -205,9 +206,9 @@ def test_must_read_notice_is_a_card_with_variables_rendered_and_goes_on_acknowle
     expect(cards.first).to_contain_text("亲您好，7 天无理由退货运费由买家承担哦")
 
     live = knowledge_services.do_save_answer(
-        shop, code="A2", category="other", question="大促发货时间", similar=[],
+        owner_of(shop), code="A2", category="other", question="大促发货时间", similar=[],
         answer="{顾客}，大促期间 48 小时内发货，{客服}会跟进")
-    knowledge_services.do_set_must_read(live)
+    knowledge_services.do_set_must_read(owner_of(shop), live)
     expect(cards).to_have_count(2)
     live_card = cards.filter(has_text="大促发货时间")
     expect(live_card).to_contain_text("亲，大促期间 48 小时内发货，小二会跟进")
@@ -245,10 +246,13 @@ def test_suggestion_after_reassignment_carries_the_new_seat_and_size_advice_lead
     base, shop = shop_world["base"], shop_world["shop"]
     assistant_demo.seed(shop)
     dialogs: list[str] = []
+    lina = new_page(browser, dialogs, viewport={"width": 1400, "height": 860})
+    login(lina, base, shop_world["lina"])  # 小美 is online while her person has a workbench open
     shopper = new_page(browser, dialogs, viewport={"width": 390, "height": 760})
     shopper.goto(base + chat_services.make_buyer_link(shop, "tb_size", name="小雨"))
-    expect(shopper.locator("#seat-line")).to_contain_text("小美")
+    expect(shopper.locator("#conn-state")).to_have_attribute("data-state", "open")
     send(shopper, "看看这条裙子")
+    expect(shopper.locator("#seat-line")).to_contain_text("小美")  # routed on the first message
     conv = Conversation.objects.get(shop=shop, customer__buyer_id="tb_size")
     writer.post_message_sync(conv.pk, sender_kind="shopper", kind="card", payload={"product_code": "P100"})
     send(shopper, "165 110斤穿什么码")
@@ -468,8 +472,10 @@ def test_agent_sends_a_product_card(browser, shop_world):  # noqa: F811
 
     expect.set_options(timeout=TIMEOUT)
     base, shop = shop_world["base"], shop_world["shop"]
-    knowledge_services.do_save_product(shop, code="P100", title="小清新碎花连衣裙", price="189.00", material="雪纺")
-    knowledge_services.do_save_product(shop, code="P200", title="纯棉短袖T恤", price="69.00")
+    from xiaoer.testing import owner_of
+
+    knowledge_services.do_save_product(owner_of(shop), code="P100", title="小清新碎花连衣裙", price="189.00", material="雪纺")
+    knowledge_services.do_save_product(owner_of(shop), code="P200", title="纯棉短袖T恤", price="69.00")
     dialogs: list[str] = []
     shopper = new_page(browser, dialogs, viewport={"width": 390, "height": 760})
     shopper.goto(base + chat_services.make_buyer_link(shop, "tb_card2", name="小雨"))

@@ -333,7 +333,9 @@ def _create_notice(shop_id: int, *, title: str, body: str, by: Staff | None, pro
                    answer: StandardAnswer | None = None) -> KnowledgeNotice:
     notice = KnowledgeNotice.objects.create(shop_id=shop_id, product=product, answer=answer, title=title[:200],
                                             body=body, created_by=by)
-    emit(NoticePublished(shop_id=shop_id, notice_id=notice.id, title=notice.title, body=notice.body,
+    # pushed to workbenches as a person reads it: variables shown as what they stand for
+    emit(NoticePublished(shop_id=shop_id, notice_id=notice.id, title=notice_text(notice.title),
+                         body=notice_text(notice.body),
                          product_id=notice.product_id, answer_id=notice.answer_id,
                          created_at=notice.created_at.isoformat()))
     return notice

@@ -32,7 +32,7 @@ def test_agents_see_masked_phones_supervisors_whole_and_the_setting_decides(clie
     conv = chat_services.get_or_create_conversation(shop, buyer)
     row = parsing.clean_order({"order_no": "P1", "buyer_id": "tb_phone", "total_amount": "9", "receiver_name": "小雨",
                                "receiver_phone": "13800001111", "receiver_address": "杭州"}, ZoneInfo("Asia/Shanghai"))
-    order_services.do_upsert_order(shop, row, source="api")
+    order_services.do_upsert_order(None, shop, row, source="api")
 
     def pages(staff) -> str:
         client.login(username=staff.user.username, password=PASSWORD)

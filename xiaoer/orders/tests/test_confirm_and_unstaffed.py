@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 
 from xiaoer.accounts.models import Role
 from xiaoer.chat.models import Message
@@ -66,5 +67,5 @@ def test_task_for_a_role_nobody_holds_warns_and_the_supervisor_takes_it(world, c
     # a role someone holds stays theirs: neither an agent nor a supervisor answers it
     stock = order_services.do_raise_task(world.agent, kind=TaskKind.MISSING_ITEM, question="少一件")
     for other in (world.agent, owner_of(world.shop)):
-        with pytest.raises(PermissionDenied):
+        with pytest.raises(PermissionDenied), transaction.atomic():  # (the edge's transaction)
             order_services.do_answer_task(other, stock, answer="x")
