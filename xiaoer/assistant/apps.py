@@ -1,8 +1,4 @@
-import logging
-
 from django.apps import AppConfig
-
-log = logging.getLogger(__name__)
 
 
 class AssistantConfig(AppConfig):
@@ -11,15 +7,11 @@ class AssistantConfig(AppConfig):
     verbose_name = "机器人客服"
 
     def ready(self) -> None:
-        # The robot listens to committed chat messages; a deployment without the chat core (or
-        # with an older one) still starts, just without live suggestions.
-        try:
-            from xiaoer.chat import events
-        except ImportError:
-            log.warning("xiaoer.chat.events missing: live robot suggestions disabled")
-            return
         from xiaoer.assistant import services
         from xiaoer.chat import runtime
+        from xiaoer.chat.events import MessagesCommitted
+        from xiaoer.events import subscribe
 
-        events.on_messages_committed(services.on_committed)
+        # The robot reads every committed chat batch, live: suggestions are for now or never.
+        subscribe(MessagesCommitted, services.on_committed, name="assistant.on_committed", live=True)
         runtime.on_started(services.warm_server_indexes)

@@ -7,8 +7,8 @@ class ChatConfig(AppConfig):
     verbose_name = "在线聊天"
 
     def ready(self) -> None:
-        # A person who loses access (deactivated, deleted, a role that may not chat) is cut off:
-        # their open sockets are closed after the commit, in every process.
-        from xiaoer.chat import signals
+        # Live pushes after other writes commit (conversation changes, seat handovers), reopen on a
+        # shopper's message, and cutting off people who lost access: xiaoer/chat/listeners.py.
+        from xiaoer.chat import listeners
 
-        signals.connect()
+        listeners.register()

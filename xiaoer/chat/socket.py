@@ -124,16 +124,20 @@ def _staff_identity(session_key: str) -> dict | int:
             "supervisor": staff.is_supervisor, "seats": _staff_seats(staff)}
 
 
-def _load_staff_seats(staff_id: int) -> tuple[frozenset[int], bool]:
-    from xiaoer.accounts.models import Staff
+def _load_staff_seats(staff_id: int) -> tuple[list[dict], bool]:
+    from xiaoer.accounts.models import Seat, Staff
 
     staff = Staff.objects.filter(pk=staff_id, is_active=True).first()
     if staff is None:
-        return frozenset(), False
-    return frozenset(s for s, _ in _staff_seats(staff)), staff.is_supervisor
+        return [], False
+    seats = (Seat.objects.filter(shop_id=staff.shop_id, operator=staff, is_active=True).order_by("id")
+             .values("id", "display_name", "is_online"))
+    return ([{"id": s["id"], "display_name": s["display_name"], "online": s["is_online"]} for s in seats],
+            staff.is_supervisor)
 
 
-async def load_staff_seats(staff_id: int) -> tuple[frozenset[int], bool]:
+async def load_staff_seats(staff_id: int) -> tuple[list[dict], bool]:
+    """The seats STAFF_ID operates now (the ``seats`` frame's list) and whether they supervise."""
     return await _db(_load_staff_seats, staff_id)
 
 

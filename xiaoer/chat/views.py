@@ -321,7 +321,7 @@ def _supervisor_action(staff: Staff, post) -> None:
         seat = account_services.access_seat(staff, post.get("seat"))
         to_id = post.get("staff")
         to = account_services.access_staff(staff, to_id) if to_id else None
-        services.do_hand_over_seat(staff, seat, to)
+        account_services.do_hand_over_seat(staff, seat, to)
     elif action == "online":
         seat = account_services.access_seat(staff, post.get("seat"))
         services.do_set_seat_online(staff, seat, post.get("online") == "1")
