@@ -11,7 +11,7 @@ code that changes access in bulk emits the events itself (``do_assign_seat`` doe
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from django.db.models.signals import post_delete, post_init, post_save
+from django.db.models.signals import post_delete, post_init, post_save, pre_save
 
 from xiaoer.accounts.events import SeatHandedOver, StaffAccessChanged
 from xiaoer.accounts.models import Seat, Staff
@@ -58,27 +58,34 @@ def _user_saved(sender, instance, created: bool, raw: bool = False, update_field
         emit(StaffAccessChanged(shop_id=staff.shop_id, staff_id=staff.pk, can_chat=False, role=staff.role))
 
 
+_UNTOUCHED = object()  # this save did not write the seat's operator or switch
+
+
 def _holder(seat: Seat) -> int | None:
     """Who may act through SEAT: its operator while it is switched on."""
     return seat.operator_id if seat.is_active else None
 
 
-def _seat_loaded(sender, instance: Seat, **kwargs) -> None:
-    loaded = instance.pk is not None and {"operator_id", "is_active"} <= instance.__dict__.keys()
-    instance._loaded_holder = _holder(instance) if loaded else None
+def _seat_saving(sender, instance: Seat, raw: bool = False, update_fields=None, **kwargs) -> None:
+    """Read who held the seat before this save (the instance in hand may be stale: a shell, a test).
+    One query, and only for saves that write the operator or the switch."""
+    if raw or instance.pk is None or (update_fields is not None and not {"operator", "is_active"} & set(update_fields)):
+        instance._holder_before = _UNTOUCHED
+        return
+    row = Seat.objects.filter(pk=instance.pk).values_list("operator_id", "is_active").first()
+    instance._holder_before = (row[0] if row[1] else None) if row else None
 
 
 def _seat_saved(sender, instance: Seat, created: bool, raw: bool = False, **kwargs) -> None:
-    before = None if created else getattr(instance, "_loaded_holder", None)
+    before = None if created else getattr(instance, "_holder_before", _UNTOUCHED)
     now = _holder(instance)
-    instance._loaded_holder = now
-    if raw or before == now:
+    if raw or before is _UNTOUCHED or before == now:
         return
     emit(SeatHandedOver(shop_id=instance.shop_id, seat_id=instance.pk, from_staff_id=before, to_staff_id=now))
 
 
 def _seat_deleted(sender, instance: Seat, **kwargs) -> None:
-    holder = getattr(instance, "_loaded_holder", None)
+    holder = _holder(instance)
     if holder is not None:
         emit(SeatHandedOver(shop_id=instance.shop_id, seat_id=instance.pk, from_staff_id=holder, to_staff_id=None))
 
@@ -89,6 +96,6 @@ def connect() -> None:
     post_save.connect(_staff_saved, sender=Staff, dispatch_uid="accounts-staff-saved")
     post_delete.connect(_staff_deleted, sender=Staff, dispatch_uid="accounts-staff-deleted")
     post_save.connect(_user_saved, sender=get_user_model(), dispatch_uid="accounts-user-saved")
-    post_init.connect(_seat_loaded, sender=Seat, dispatch_uid="accounts-seat-loaded")
+    pre_save.connect(_seat_saving, sender=Seat, dispatch_uid="accounts-seat-saving")
     post_save.connect(_seat_saved, sender=Seat, dispatch_uid="accounts-seat-saved")
     post_delete.connect(_seat_deleted, sender=Seat, dispatch_uid="accounts-seat-deleted")

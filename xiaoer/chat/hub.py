@@ -421,7 +421,7 @@ def seats_changed(shop_id: int, staff_ids=None) -> None:
 
 def staff_access_revoked(staff_ids, code: int = CLOSE_REVOKED) -> None:
     """Call after a commit that took chat access away from STAFF_IDS (deactivated, deleted, a role
-    that may not chat; xiaoer.chat.signals does it for every save): every socket of theirs, in
+    that may not chat; the chat listens to accounts.StaffAccessChanged): every socket of theirs, in
     every process, is closed with CODE. Reconnecting is refused at connect, as for anyone."""
     publish_items([["k", int(staff_id), code] for staff_id in staff_ids])
 

@@ -3,7 +3,7 @@
 ``/ws/chat?token=...`` is a shopper (signed token, bound to their conversation); ``/ws/desk`` is
 staff (Django session cookie). Credentials are checked once, at connect, on a thread; a staff
 person who later loses access (deactivated, deleted) is closed with 4003 by the hub's ``k`` item
-(xiaoer.chat.signals). After that no frame touches the ORM or hops to a thread, except ``sync`` and
+(accounts.StaffAccessChanged, xiaoer.chat.listeners). After that no frame touches the ORM or hops to a thread, except ``sync`` and
 ``history`` (reads) and the first use of a conversation this process has not seen (one small query). Frames:
 docs/protocol.md.
 """

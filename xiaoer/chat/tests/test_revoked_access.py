@@ -327,9 +327,10 @@ def test_role_and_seat_changes_reload_seats_after_commit_and_other_saves_do_not(
     with django_capture_on_commit_callbacks(execute=True):
         staff.role = Role.AGENT
         staff.save()
-    assert published == [["s", shop.pk]]
+    assert published == [["s", shop.pk, [staff.pk]]]  # only that person's sockets reload
     published.clear()
     with django_capture_on_commit_callbacks(execute=True):
         seat.operator = None
         seat.save()
-    assert published == [["s", shop.pk]]
+    assert published[0] == ["s", shop.pk, [staff.pk]]
+    assert [orjson.loads(item[6])["event"] for item in published[1:]] == ["seat"]  # lists and loads
