@@ -98,7 +98,7 @@ def do_assign_seat(seat: Seat, staff: Staff | None, *, by: Staff | None = None) 
         raise ValidationError("只有客服、主管或店主可以接管客服账号")
     now = timezone.now()
     with transaction.atomic(savepoint=False):
-        seat = Seat.objects.select_for_update().select_related("shop", "operator").get(pk=seat.pk)
+        seat = Seat.objects.select_for_update().get(pk=seat.pk)
         before = seat.operator_id
         if before == (staff.pk if staff else None):
             return seat
