@@ -11,6 +11,6 @@ if ! command -v chromium >/dev/null 2>&1; then
       || echo "could not install chromium: browser tests will be skipped"
   fi
 fi
-export XIAOER_DATA_DIR=${XIAOER_DATA_DIR:-$(mktemp -d)}
+# The suite makes its own temporary data dir (xiaoer/test_settings.py); never ./var.
 .venv/bin/ruff check xiaoer tests bench
 exec .venv/bin/python -m pytest -q "$@"

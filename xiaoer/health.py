@@ -17,4 +17,14 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
     checks["hub"] = hub_health()
     ok = all(v == "ok" for v in checks.values())
-    return JsonResponse({"status": "ok" if ok else "error", **checks}, status=200 if ok else 503)
+    # Detail only: a failing or lagging listener is reported (docs/events.md) but does not take
+    # the server out of a load balancer — it serves fine, a projection is behind.
+    detail: dict = {}
+    if checks["database"] == "ok":
+        try:
+            from xiaoer.events.delivery import health as events_health
+
+            detail["events"] = events_health()
+        except Exception as exc:  # noqa: BLE001 - a detail must never fail the probe
+            detail["events"] = {"status": f"error: {exc.__class__.__name__}"}
+    return JsonResponse({"status": "ok" if ok else "error", **checks, **detail}, status=200 if ok else 503)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -10,7 +11,8 @@ from xiaoer.conf import bool_setting, int_setting, setting
 
 BASE_DIR = Path(__file__).resolve().parent
 DATA_DIR = Path(setting("DATA_DIR", "var")).resolve()
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+# Owner-only: the data dir holds the database, the task queue, uploads and the generated key.
+DATA_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 
 
@@ -82,6 +84,37 @@ TEMPLATES = [
 ASGI_APPLICATION = "xiaoer.asgi.application"
 
 # --- database -------------------------------------------------------------------------------
+# Every SQLite database, however configured (the default file in DATA_DIR, or DATABASE_URL=
+# sqlite:///path), gets the same connection set-up: WAL so readers never block the chat writer, a
+# busy timeout so a writer waits for the lock instead of failing, and IMMEDIATE transactions so a
+# transaction that read first cannot fail with "database is locked" when it then writes
+# (docs/configuration.md, docs/decisions/070-one-sqlite-setup.md).
+SQLITE_OPTIONS = {
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000; "
+                    "PRAGMA foreign_keys=ON;",
+    "transaction_mode": "IMMEDIATE",
+    "timeout": 10,
+}
+
+
+def _private_file(path: Path) -> None:
+    """Create PATH (an empty file is an empty SQLite database) readable by the owner only: it holds
+    password hashes and signing secrets. SQLite gives its -wal and -shm files the same mode."""
+    if str(path) in {"", ":memory:"} or str(path).startswith("file:"):
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+
+
+def _sqlite(db: dict, test_name: Path) -> dict:
+    db["OPTIONS"] = {**SQLITE_OPTIONS, **db.get("OPTIONS", {})}
+    # A file, not :memory:, so socket tests can serve the test database from a live server.
+    db.setdefault("TEST", {}).setdefault("NAME", str(test_name))
+    _private_file(Path(db["NAME"]))
+    return db
+
+
 DATABASE_URL = setting("DATABASE_URL")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
@@ -90,40 +123,43 @@ if DATABASE_URL:
         # tables (DESIGN.md "The chat hot path").
         DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c plan_cache_mode=force_custom_plan"
         DATABASES["default"]["TEST"] = {"NAME": setting("TEST_DATABASE_NAME", "test_xiaoer")}
+    elif DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        _name = Path(str(DATABASES["default"]["NAME"]))
+        _sqlite(DATABASES["default"], _name.with_name(f"test_{_name.name}"))
 else:
-    DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": DATA_DIR / "xiaoer.sqlite3",
-            "OPTIONS": {
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;",
-                "transaction_mode": "IMMEDIATE",
-            },
-            # A file, not :memory:, so socket tests can serve the test database from a live server.
-            "TEST": {"NAME": str(DATA_DIR / "test.sqlite3")},
-        }
-    }
+    DATABASES = {"default": _sqlite({"ENGINE": "django.db.backends.sqlite3", "NAME": DATA_DIR / "xiaoer.sqlite3"},
+                                    DATA_DIR / "test.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- real-time hub and task queue ----------------------------------------------------------------
 REDIS_URL = setting("REDIS_URL") or ""
 HUEY_IMMEDIATE = bool_setting("HUEY_IMMEDIATE", False)
+HUEY_NAME = str(setting("HUEY_NAME", "xiaoer"))  # queue name: several sites (or test runs) on one Redis
 if REDIS_URL:
     HUEY = {
         "huey_class": "huey.RedisHuey",
-        "name": "xiaoer",
+        "name": HUEY_NAME,
         "url": REDIS_URL,
         "immediate": HUEY_IMMEDIATE,
         "consumer": {"workers": int_setting("HUEY_WORKERS", 2), "worker_type": "thread"},
     }
 else:
+    _private_file(DATA_DIR / "huey.sqlite3")
     HUEY = {
         "huey_class": "huey.SqliteHuey",
-        "name": "xiaoer",
+        "name": HUEY_NAME,
         "filename": str(DATA_DIR / "huey.sqlite3"),
         "immediate": HUEY_IMMEDIATE,
         "consumer": {"workers": int_setting("HUEY_WORKERS", 2), "worker_type": "thread"},
     }
+
+# Domain events (docs/events.md): outbox retention, delivery batch, retry back-off ceiling,
+# attempts after which a listener counts as failing, pending age that counts as lagging.
+EVENTS_RETENTION_DAYS = int_setting("EVENTS_RETENTION_DAYS", 30)
+EVENTS_BATCH = int_setting("EVENTS_BATCH", 200)
+EVENTS_RETRY_MAX_SECONDS = int_setting("EVENTS_RETRY_MAX_SECONDS", 600)
+EVENTS_FAILING_AFTER = int_setting("EVENTS_FAILING_AFTER", 3)
+EVENTS_LAG_WARN_SECONDS = int_setting("EVENTS_LAG_WARN_SECONDS", 300)
 
 # --- auth ----------------------------------------------------------------------------------------
 PASSWORD_HASHERS = [

@@ -244,6 +244,10 @@ class ChatClient:
     def _accept(self, message: dict, *, own: bool) -> None:
         conv = message["conversation"]
         seq = message["seq"]
+        if own and conv not in self.last_seq:
+            # Our own ack is the first we hear of this conversation: whatever came before it is a
+            # gap to fetch, like any other (its message frames may even arrive later).
+            self.follow(conv)
         last = self.last_seq.get(conv, 0)
         if seq <= last:
             return  # duplicate

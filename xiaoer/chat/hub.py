@@ -213,9 +213,17 @@ class Hub:
             out.update(self.by_staff.get(staff_id, ()))
         return out
 
-    def apply(self, items: list[list], exclude: dict[int, int] | None = None) -> None:
-        """Deliver ITEMS to local sockets (loop thread). EXCLUDE maps item index → socket id."""
+    def apply(self, items: list[list], exclude: dict[int, int] | None = None,
+              answers: list[tuple[int, Any, str]] | None = None) -> None:
+        """Deliver ITEMS to local sockets (loop thread). EXCLUDE maps item index → socket id.
+        ANSWERS are (index, conn, text): TEXT is pushed to CONN just before item INDEX (the
+        writer's acks, in seq order with the message frames)."""
+        pending = iter(answers or ())
+        answer = next(pending, None)
         for index, item in enumerate(items):
+            while answer is not None and answer[0] <= index:
+                answer[1].push(answer[2])
+                answer = next(pending, None)
             op = item[0]
             if op == "d":
                 _, shop_id, conv_id, seat_id, mode, staff_id, text = item
@@ -232,6 +240,9 @@ class Hub:
                 self.loop.create_task(_reload_seats(self, item[1], item[2] if len(item) > 2 else None))
             elif op == "k":  # a staff person lost access: close every socket of theirs
                 self.revoke(item[1], item[2])
+        while answer is not None:
+            answer[1].push(answer[2])
+            answer = next(pending, None)
 
     # --- revoked access ---------------------------------------------------------------------
     def revoke(self, staff_id: int, code: int = CLOSE_REVOKED) -> None:
@@ -245,11 +256,14 @@ class Hub:
         at = self.revoked.get(staff_id)
         return at is not None and at >= since
 
-    def dispatch(self, items: list[list], exclude: dict[int, int] | None = None) -> None:
+    def dispatch(self, items: list[list], exclude: dict[int, int] | None = None,
+                 answers: list[tuple[int, Any, str]] | None = None) -> None:
         """Deliver locally now and, with Redis, to the other processes (loop thread)."""
         if not items:
+            for _index, conn, text in answers or ():
+                conn.push(text)
             return
-        self.apply(items, exclude)
+        self.apply(items, exclude, answers)
         if self.bridge is not None:
             self.bridge.publish(items)
 

@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
+import sqlite3
 import time
 import uuid
 from collections import deque
@@ -470,22 +472,26 @@ def apply_reads(cur, vendor: str, reads: dict[int, list[int]]) -> None:
 
 # --- fan-out after commit ------------------------------------------------------------------------
 
-def fanout_items(result: BatchResult) -> tuple[list[list], dict[int, int], list[tuple[Any, str]]]:
-    """Hub items for a committed batch, the origin socket to skip per item, and (conn, frame)
-    answers (acks and errors) for the senders."""
+def fanout_items(result: BatchResult) -> tuple[list[list], dict[int, int], list[tuple[int, Any, str]]]:
+    """Hub items for a committed batch, the origin socket to skip per item, and the answers
+    (acks and errors) for the senders as (number of items to deliver before it, conn, frame).
+
+    Outcomes are in arrival order, which is seq order within each conversation: delivering the
+    items and the answers interleaved in that order gives every socket its frames in seq order
+    (an agent never gets the ack of seq n+1 before the shopper's seq n)."""
     items: list[list] = []
     exclude: dict[int, int] = {}
-    answers: list[tuple[Any, str]] = []
+    answers: list[tuple[int, Any, str]] = []
     for conv_id, (shop_id, seat_id, status) in result.conversations.items():
         items.append(["c", conv_id, shop_id, seat_id, status])
     for o in result.outcomes:
         d = o.draft
         if o.error is not None:
             if d.origin is not None:
-                answers.append((d.origin, frames.error_frame(o.error[0], o.error[1], d.client_id)))
+                answers.append((len(items), d.origin, frames.error_frame(o.error[0], o.error[1], d.client_id)))
             continue
         if d.origin is not None:
-            answers.append((d.origin, frames.ack_frame(o.message)))
+            answers.append((len(items), d.origin, frames.ack_frame(o.message)))
         if o.duplicate:
             continue
         m = o.message
@@ -589,10 +595,7 @@ class Writer:
 
     def _after_commit(self, result: BatchResult) -> None:
         items, exclude, answers = fanout_items(result)
-        # Acks first, each in the sender's own queue: a sender sees its ack before any later frame.
-        for conn, text in answers:
-            conn.push(text)
-        hub.HUB.dispatch(items, exclude)
+        hub.HUB.dispatch(items, exclude, answers)
         for o in result.outcomes:
             fut = o.draft.future
             if fut is not None and not fut.done():
@@ -603,26 +606,35 @@ class Writer:
 
 _RETRYABLE = ("deadlock", "could not serialize", "database is locked", "server closed", "terminating",
               "connection", "ssl")
+# The SQLite path writes through the raw sqlite3 cursor (_QmarkCursor), whose errors are sqlite3's
+# own, not Django's wrapped DatabaseError: both must be caught for the retry to happen at all.
+_DB_ERRORS = (DatabaseError, sqlite3.Error)
+_RETRY_SECONDS = 10.0  # a lock held this long is an outage, not contention: refuse the batch
 
 
 def _write(batch: list[Draft], reads: dict[int, list[int]]) -> BatchResult:
-    """Runs on the writer thread with the thread's own Django connection."""
-    for attempt in range(4):
+    """Runs on the writer thread with the thread's own Django connection. Transient failures (a
+    lock, a serialisation conflict, a dropped connection) are retried with backoff for up to
+    _RETRY_SECONDS; the batch is then refused as a whole (senders retry by client_id)."""
+    deadline = time.monotonic() + _RETRY_SECONDS
+    attempt = 0
+    while True:
         try:
             with transaction.atomic():
                 with connection.cursor() as cur:
                     result = store_batch(cur, connection.vendor, batch) if batch else BatchResult([])
                     apply_reads(cur, connection.vendor, reads)
             return result
-        except DatabaseError as exc:
+        except _DB_ERRORS as exc:
+            attempt += 1
             text = str(exc).lower()
-            if attempt == 3 or not any(word in text for word in _RETRYABLE):
+            if time.monotonic() >= deadline or not any(word in text for word in _RETRYABLE):
                 raise
-            log.warning("chat writer: retrying batch after %s", exc.__class__.__name__)
+            log.warning("chat writer: retrying batch (attempt %d) after %s: %s", attempt,
+                        exc.__class__.__name__, text[:80])
             if connection.connection is not None and not connection.is_usable():
                 connection.close()
-            time.sleep(0.05 * (attempt + 1))
-    raise AssertionError("unreachable")
+            time.sleep(min(0.02 * 2 ** attempt, 0.5) * (0.5 + random.random()))
 
 
 def _close_connection() -> None:

@@ -16,6 +16,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.utils.translation import gettext as _
 
+from xiaoer.importing import check_identifier, clean_cell
 from xiaoer.knowledge.models import Category
 from xiaoer.knowledge.variables import unknown_variables
 
@@ -101,7 +102,7 @@ def read_table(data: bytes, filename: str = "") -> list[list[str]]:
         rows = list(csv.reader(io.StringIO(text)))
     except csv.Error as exc:
         raise FileProblem(_("CSV 格式错误：%s") % exc) from exc
-    return [[cell.strip() for cell in row] for row in rows[: MAX_ROWS + 1]]
+    return [[clean_cell(cell) for cell in row] for row in rows[: MAX_ROWS + 1]]
 
 
 def _read_xlsx(data: bytes) -> list[list[str]]:
@@ -117,7 +118,7 @@ def _read_xlsx(data: bytes) -> list[list[str]]:
     rows = []
     try:
         for values in sheet.iter_rows(values_only=True):
-            rows.append(["" if v is None else _cell_text(v) for v in values])
+            rows.append(["" if v is None else str(clean_cell(v)) for v in values])
             if len(rows) > MAX_ROWS:
                 break
     except (ValueError, OverflowError, KeyError, IndexError) as exc:  # e.g. a number cell holding NaN
@@ -126,13 +127,6 @@ def _read_xlsx(data: bytes) -> list[list[str]]:
     finally:
         book.close()
     return rows
-
-
-def _cell_text(value) -> str:
-    if isinstance(value, float):
-        # as Excel shows it: 15 significant digits, so a computed 116.10000000000001 reads as 116.1
-        return str(int(value)) if value.is_integer() else f"{value:.15g}"
-    return str(value).strip()
 
 
 def map_header(header: list[str], columns: dict[str, list[str]], required: list[str]) -> dict[str, int]:
@@ -200,6 +194,11 @@ def _answer_problem(rec: dict, seen: dict[str, int], product_codes: set[str] | N
     code = rec["id"]
     if not code:
         return _("编号（id）为空")
+    try:
+        check_identifier(code, _("编号"))
+        check_identifier(rec.get("product", ""), _("商品编号"))
+    except ValueError as exc:
+        return str(exc)
     if not _CODE.match(code):
         return _("编号“%s”只能包含字母、数字、下划线、点和横线，最长 64 位") % code[:70]
     if code in seen:
@@ -401,7 +400,7 @@ def _product_row(rec: dict, seen: dict[str, int]) -> dict:
     problem = _too_long(rec)
     if problem:
         raise ValueError(problem)
-    code = rec["id"]
+    code = check_identifier(rec["id"], _("商品编号"))
     if not code or not _CODE.match(code):
         raise ValueError(_("商品编号（id）为空或含非法字符"))
     if code in seen:

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 
 from xiaoer.accounts import services as account_services
 from xiaoer.accounts.models import Seat, Shop, Staff
+from xiaoer.importing import csv_safe
 from xiaoer.knowledge import importer
 from xiaoer.knowledge.models import (
     Category,
@@ -594,13 +595,6 @@ def export_rows(shop: Shop, kind: str) -> tuple[list[str], list[list]]:
     return header, rows
 
 
-def _safe_cell(value) -> str:
-    """Spreadsheet formula injection: a cell starting with = + - @ is shown as text."""
-    value = "" if value is None else str(value)
-    risky = value[:1] in {"=", "+", "@"} or (value[:1] == "-" and not value[1:2].isdigit())
-    return "'" + value if risky else value
-
-
 def export_file(shop: Shop, kind: str, fmt: str = "csv") -> tuple[bytes, str, str]:
     """(content, content type, file name). CSV is UTF-8 with a BOM so Excel opens it right."""
     header, rows = export_rows(shop, kind)
@@ -611,7 +605,7 @@ def export_file(shop: Shop, kind: str, fmt: str = "csv") -> tuple[bytes, str, st
         sheet = book.create_sheet(kind)
         sheet.append(header)
         for row in rows:
-            sheet.append([_safe_cell(v) for v in row])
+            sheet.append([csv_safe(v) for v in row])
         buf = io.BytesIO()
         book.save(buf)
         return (buf.getvalue(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -619,7 +613,7 @@ def export_file(shop: Shop, kind: str, fmt: str = "csv") -> tuple[bytes, str, st
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(header)
-    writer.writerows([[_safe_cell(v) for v in row] for row in rows])
+    writer.writerows([[csv_safe(v) for v in row] for row in rows])
     return ("\ufeff" + buf.getvalue()).encode("utf-8"), "text/csv; charset=utf-8", f"{kind}.csv"
 
 

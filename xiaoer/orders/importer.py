@@ -17,6 +17,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from xiaoer.accounts.models import Shop
+from xiaoer.importing import clean_cell
 from xiaoer.orders import parsing
 from xiaoer.orders import services as order_services
 from xiaoer.orders.models import OrderSource
@@ -209,7 +210,7 @@ def import_file(shop: Shop, path: str | Path, *, mapping: Mapping | None = None,
             try:
                 if len(row) < width and not xlsx:
                     raise ValueError(f"列数不对: {len(row)} 列，表头有 {width} 列")
-                raw = {key: (row[i] if i < len(row) else "") for key, i in columns.items()}
+                raw = {key: (clean_cell(row[i]) if i < len(row) else "") for key, i in columns.items()}
                 batch.append(parsing.clean_order(raw, tz, status_aliases=mapping.status_values,
                                                  time_format=mapping.time_format))
             except ValueError as exc:

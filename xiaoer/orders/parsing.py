@@ -10,6 +10,9 @@ import re
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
+from django.utils.translation import gettext as _
+
+from xiaoer.importing import check_identifier
 from xiaoer.orders.models import OrderStatus
 
 # Platform status texts (Taobao/Tmall and English exports) → our statuses.
@@ -129,7 +132,7 @@ def clean_order(raw: dict, tz: ZoneInfo, *, status_aliases: dict[str, str] | Non
                 time_format: str | None = None) -> dict:
     """RAW (canonical field names → loose values) → clean fields. Only keys present in RAW are
     returned, so a partial update (a shipping event) touches nothing else."""
-    order_no = text(raw.get("order_no"), 64)
+    order_no = check_identifier(text(raw.get("order_no"), 64), _("订单编号"))
     if not order_no:
         raise ValueError("缺少订单编号")
     if not _ORDER_NO.fullmatch(order_no):
@@ -140,6 +143,9 @@ def clean_order(raw: dict, tz: ZoneInfo, *, status_aliases: dict[str, str] | Non
     for key, limit in limits.items():
         if key in raw:
             data[key] = text(raw[key], limit)
+    for key, label in (("buyer_id", _("买家")), ("receiver_phone", _("联系手机")), ("tracking_no", _("物流单号"))):
+        if key in data:
+            check_identifier(data[key], label)
     labels = {"total_amount": "总金额", "paid_amount": "实付金额", "refunded_amount": "退款金额"}
     for key, label in labels.items():
         if key in raw:

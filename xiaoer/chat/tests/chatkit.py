@@ -58,3 +58,73 @@ async def connect_both(server: str, scene: Scene):
     await shopper.connect()
     await agent.connect()
     return shopper, agent
+
+
+# --- raw frames on the wire ----------------------------------------------------------------------
+# ChatClient drops every seq it already has and reorders gaps through `sync`, so assertions on
+# its history test the client's filter. These record what the server actually put on the socket.
+
+def recording_client(*args, **kwargs):
+    """A ChatClient that also records every frame as it came off the socket (``client.wire``: a
+    list of (connection number, frame)), before the client's duplicate/gap filter."""
+    from xiaoer.chat.client import ChatClient
+
+    class WireRecorder(ChatClient):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, **kw)
+            self.wire: list[tuple[int, dict]] = []
+            self.connection = 0  # 1 for the first welcome, +1 per reconnect
+            self.sent_on: dict[str, int] = {}  # client_id → the connection it was first sent on
+
+        def _on_welcome(self, frame: dict) -> None:
+            self.connection += 1
+            self.wire.append((self.connection, frame))
+            super()._on_welcome(frame)
+
+        async def _send_frame(self, frame: dict) -> None:
+            if frame.get("type") == "send":
+                self.sent_on.setdefault(frame["client_id"], self.connection)
+            await super()._send_frame(frame)
+
+        def _on_frame(self, frame: dict) -> None:
+            self.wire.append((self.connection, frame))
+            super()._on_frame(frame)
+
+    return WireRecorder(*args, **kwargs)
+
+
+def assert_exactly_once_on_wire(client, *, ordered: bool = True, with_acks: bool = True) -> dict[int, list[int]]:
+    """Assert, on the raw frames CLIENT received: no conversation's seq came twice in `message`
+    frames (over all its connections); no client_id was acked twice on one connection; each sync
+    page is ascending and after its `after`; and, if ORDERED, on each connection the live frames
+    of a conversation (`message`s and the acks of sends first made on that connection) rose
+    strictly in seq (only the `message`s without WITH_ACKS). Returns the seqs of `message` frames per conversation, in arrival order."""
+    live_seqs: dict[int, list[int]] = {}
+    acked: set[tuple[int, str]] = set()
+    stream: dict[tuple[int, int], list[tuple[str, int]]] = {}
+    for connection, frame in client.wire:
+        kind = frame.get("type")
+        if kind == "message":
+            m = frame["message"]
+            live_seqs.setdefault(m["conversation"], []).append(m["seq"])
+            stream.setdefault((connection, m["conversation"]), []).append(("message", m["seq"]))
+        elif kind == "ack":
+            key = (connection, frame["client_id"])
+            assert key not in acked, f"{frame['client_id']} acked twice on connection {connection}"
+            acked.add(key)
+            if with_acks and client.sent_on.get(frame["client_id"]) == connection:  # a retry's may be older
+                stream.setdefault((connection, frame["conversation"]), []).append(("ack", frame["seq"]))
+        elif kind == "messages":
+            page = [m["seq"] for m in frame["messages"]]
+            assert page == sorted(set(page)), f"sync page out of order or doubled: {page}"
+            assert all(s > frame["after"] for s in page), f"sync page before its after: {page}"
+    for conv, seqs in live_seqs.items():
+        doubled = sorted({s for s in seqs if seqs.count(s) > 1})
+        assert not doubled, f"conversation {conv}: seqs {doubled[:10]} arrived twice on the wire"
+    if ordered:
+        for (connection, conv), items in stream.items():
+            for before, after in zip(items, items[1:], strict=False):
+                assert after[1] > before[1], (
+                    f"conversation {conv}, connection {connection}: {after[0]} {after[1]} "
+                    f"after {before[0]} {before[1]}")
+    return live_seqs

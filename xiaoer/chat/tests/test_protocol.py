@@ -8,7 +8,7 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from xiaoer.chat.client import ChatClient, ChatError
-from xiaoer.chat.tests.chatkit import connect_both, make_scene
+from xiaoer.chat.tests.chatkit import assert_exactly_once_on_wire, connect_both, make_scene, recording_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -53,7 +53,10 @@ async def test_thousand_messages_with_forced_disconnect_exactly_once(live_chat_s
 
     scene = await sync_to_async(make_scene)()
     conv = scene.conversation.pk
-    shopper, agent = await connect_both(live_chat_server, scene)
+    shopper = recording_client(live_chat_server, token=scene.token)
+    agent = recording_client(live_chat_server, session=scene.agent_session)
+    await shopper.connect()
+    await agent.connect()
     agent.follow(conv)
     pending = []
     for i in range(500):
@@ -74,6 +77,39 @@ async def test_thousand_messages_with_forced_disconnect_exactly_once(live_chat_s
     _check_history(agent.history[conv], all_ids)
     assert [m["seq"] for m in shopper.history[conv]] == list(range(1, 1001))
     assert await Message.objects.filter(conversation_id=conv).acount() == 1000
+    # What the server put on the sockets, before the client's filter: nothing twice, in order.
+    for side in (shopper, agent):
+        assert_exactly_once_on_wire(side, with_acks=False)  # acks vs messages: the next test
+    # The live frames really carried the traffic (the check above is not vacuous).
+    assert len(assert_exactly_once_on_wire(agent, with_acks=False).get(conv, [])) >= 200
+    await shopper.close()
+    await agent.close()
+
+
+@pytest.mark.xfail(strict=True, reason="issue 10: ack before message within a batch")
+async def test_live_frames_reach_each_socket_in_seq_order(live_chat_server, fast_shoppers):
+    """Raw frames, no reconnects: on each socket a conversation's `message` frames and the acks of
+    its own sends rise strictly in seq (docs/protocol.md: nothing to reorder, nothing twice)."""
+    scene = await sync_to_async(make_scene)()
+    conv = scene.conversation.pk
+    shopper = recording_client(live_chat_server, token=scene.token)
+    agent = recording_client(live_chat_server, session=scene.agent_session)
+    await shopper.connect()
+    await agent.connect()
+    agent.follow(conv)
+    pending = []
+    for i in range(300):  # both sides at once, so batches mix their messages
+        pending.append(await shopper.send(f"顾客 {i}", wait=False))
+        pending.append(await agent.send(f"客服 {i}", conversation=conv, wait=False))
+        if i % 20 == 0:
+            await asyncio.sleep(0)
+    await asyncio.wait_for(asyncio.gather(*pending), 60)
+    await shopper.sync(conv)
+    await agent.sync(conv)
+    assert shopper.reconnects == agent.reconnects == 0
+    for side in (shopper, agent):
+        live = assert_exactly_once_on_wire(side)
+        assert len(live[conv]) == 300  # every one of the other side's messages came live
     await shopper.close()
     await agent.close()
 

@@ -264,14 +264,38 @@ async def test_revocation_is_dispatched_locally_and_to_the_bridge(monkeypatch):
 
 
 def test_revocation_from_a_process_without_a_hub_goes_to_redis(monkeypatch, settings):
+    """On the real Redis (skipped when absent): what another process's bridge would receive."""
+    import redis
+
     from xiaoer.chat import pubsub
 
-    sent: list[list] = []
-    settings.REDIS_URL = "redis://127.0.0.1:6379/15"
+    url = "redis://127.0.0.1:6379/15"
+    try:
+        listener = redis.Redis.from_url(url, socket_timeout=5)
+        listener.ping()
+    except redis.RedisError as exc:
+        pytest.skip(f"Redis not reachable at {url}: {exc.__class__.__name__}")
+    settings.REDIS_URL = url
     monkeypatch.setattr(hub, "HUB", hub.Hub())  # no loop: a task worker, a management command
-    monkeypatch.setattr(pubsub, "publish_sync", sent.append)
-    hub.staff_access_revoked([5, 6])
-    assert sent == [[["k", 5, REVOKED], ["k", 6, REVOKED]]]
+    monkeypatch.setattr(pubsub, "_sync_client", None)  # connect to this URL
+    sub = listener.pubsub(ignore_subscribe_messages=True)
+    sub.subscribe(pubsub.channel_name())
+    try:
+        assert sub.get_message(timeout=5) is None  # the subscription is confirmed (and skipped)
+        hub.staff_access_revoked([5, 6])
+        deadline = time.monotonic() + 5
+        message = None
+        while message is None and time.monotonic() < deadline:
+            message = sub.get_message(timeout=1)
+    finally:
+        sub.close()
+        listener.close()
+        if pubsub._sync_client is not None:
+            pubsub._sync_client.close()
+    assert message is not None, "nothing was published on the hub's channel"
+    envelope = orjson.loads(message["data"])
+    assert envelope["o"] == pubsub.ORIGIN  # a bridge in another process delivers it (not its own origin)
+    assert envelope["i"] == [["k", 5, REVOKED], ["k", 6, REVOKED]]
 
 
 async def _error_for(ws: ClientConnection, client_id: str, timeout: float = 5.0) -> dict | None:

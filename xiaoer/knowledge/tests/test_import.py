@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 import pytest
-from openpyxl import Workbook
+from openpyxl import Workbook, load_workbook
 
 from xiaoer.knowledge import services
 from xiaoer.knowledge.importer import FileProblem
@@ -104,8 +104,10 @@ def test_xlsx_export_then_import_round_trips():
     assert result.imported and result.created == 2, result.errors
     copied = StandardAnswer.objects.get(shop=other, code="Q1")
     assert copied.similar == ["选多大"]
-    # formula-looking cells are exported as text, never as formulas
-    assert StandardAnswer.objects.get(shop=other, code="Q2").question.startswith("'=")
+    # formula-looking cells are exported as text, never as formulas, and read back as they were
+    assert "'=1+1" in [c.value for row in load_workbook(io.BytesIO(content)).active.iter_rows() for c in row]
+    assert StandardAnswer.objects.get(shop=other, code="Q2").question == "=1+1"
+    assert StandardAnswer.objects.get(shop=other, code="Q2").answer == "-注意"
 
 
 def test_xlsx_with_chinese_headers():

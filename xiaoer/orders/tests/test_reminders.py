@@ -127,10 +127,11 @@ def test_crash_after_chat_send_is_redelivered_without_duplicate(world, monkeypat
     assert Notice.objects.get(key=f"remind-{order.pk}").status == NoticeStatus.SENT
 
 
+@pytest.mark.race
 @pytest.mark.django_db(transaction=True)
 def test_two_workers_at_once_send_one_reminder_per_order(outbox):
-    """Two sweeps racing on the configured database (SQLite here; PostgreSQL when the suite runs
-    with XIAOER_DATABASE_URL=postgres://...)."""
+    """Two sweeps racing on the configured database (SQLite here; test_races_postgres.py runs it
+    again on PostgreSQL)."""
     world = World()
     created = local(2026, 3, 2, 10, 0)
     orders = [world.order(buyer=None, created_at=created, receiver_phone=f"1390000{i:04d}") for i in range(60)]

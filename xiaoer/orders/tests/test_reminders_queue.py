@@ -1,5 +1,5 @@
 """Reminder sweeps run as real queued tasks by two Huey consumers on Redis at once (the
-scaled-out setup), on the configured database (PostgreSQL with XIAOER_DATABASE_URL)."""
+scaled-out setup), on the configured database (test_races_postgres.py runs it again on PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ def _redis_or_skip():
         pytest.skip(f"Redis not reachable at {REDIS_URL}: {exc}")
 
 
+@pytest.mark.race
 @pytest.mark.django_db(transaction=True)
 def test_two_consumers_on_redis_send_one_reminder_per_order(outbox):
     _redis_or_skip()

@@ -285,3 +285,44 @@ def test_task_events_reach_the_hub_after_commit_only(world, monkeypatch, django_
     args, kwargs = heard[-1]
     assert args[1] == "task.answered" and args[2]["answer"] == "已安排补发"
     assert kwargs == {"conversation_id": world.conversation.pk}
+
+
+@pytest.mark.race
+@pytest.mark.django_db(transaction=True)
+def test_two_sweeps_at_once_time_out_each_order_once():
+    """docs/decisions/040: the conditional update is the confirmation-timeout claim; only the
+    winner writes the change-log entry (SQLite here; test_races_postgres.py runs it on PostgreSQL)."""
+    import threading
+
+    from django.db import connection
+
+    from .conftest import World
+
+    world = World()
+    orders = [_paid(world, at=DAYTIME) for _ in range(30)]
+    assert order_services.run_confirmation_sweep(now=DAYTIME)["asked"] == 30
+    later = DAYTIME + dt.timedelta(minutes=121)
+    barrier = threading.Barrier(2)
+    results: list[dict] = []
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            barrier.wait()
+            results.append(order_services.run_confirmation_sweep(now=later, batch=1000))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sum(r["timed_out"] for r in results) == 30
+    for order in orders:
+        assert order.changes.filter(kind="confirm_timeout").count() == 1
+        order.refresh_from_db()
+        assert order.status == OrderStatus.CONFIRMED and order.confirm_state == ConfirmState.TIMEOUT
