@@ -45,26 +45,10 @@ from django.utils import timezone
 from xiaoer.chat import frames, hub
 from xiaoer.chat.events import MessagesCommitted
 from xiaoer.conf import bool_setting
+from xiaoer.events import after_commit, outbox_insert
 
 log = logging.getLogger(__name__)
 _STATS = bool_setting("CHAT_STATS", False)
-
-
-# --- interim outbox pair: replaced by xiaoer.events.outbox_insert/after_commit (issue 9) -------
-
-def outbox_insert(cur, event, *, vendor: str) -> int:
-    payload = orjson.dumps(event.to_payload()).decode()
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
-    cast = "::jsonb" if vendor == "postgresql" else ""
-    cur.execute("INSERT INTO events_outboxevent (name, shop_id, payload, created_at) "
-                f"VALUES (%s, %s, %s{cast}, %s) RETURNING id", [event.name, event.shop_id, payload, now])
-    return int(cur.fetchone()[0])
-
-
-def after_commit(event, outbox_id: int | None) -> None:
-    from xiaoer.events.base import _run_listeners
-
-    _run_listeners(event)
 
 
 class EventThread:

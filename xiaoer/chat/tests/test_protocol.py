@@ -349,15 +349,13 @@ async def test_conversation_bookkeeping_and_read(live_chat_server):
 async def test_post_message_sync_fans_out_and_emits_events(live_chat_server):
     from xiaoer.chat import writer
     from xiaoer.chat.events import MessagesCommitted
-    from xiaoer.events import subscribe
-    from xiaoer.events.base import _LISTENERS
     from xiaoer.events.models import OutboxEvent
+    from xiaoer.events.testing import subscribed
 
     scene = await sync_to_async(make_scene)()
     conv = scene.conversation.pk
     seen: list[MessagesCommitted] = []
-    subscribe(MessagesCommitted, seen.append, name="test.seen", live=True)
-    try:
+    with subscribed(MessagesCommitted, seen.append, name="test.seen", live=True):
         shopper = ChatClient(live_chat_server, token=scene.token)
         await shopper.connect()
         msg = await sync_to_async(writer.post_message_sync)(conv, sender_kind="robot", body="亲，这款是纯棉的",
@@ -379,8 +377,6 @@ async def test_post_message_sync_fans_out_and_emits_events(live_chat_server):
         assert rows[1].shop_id == scene.shop.pk and rows[1].payload["conversations"] == [
             [conv, scene.shop.pk, scene.seat.pk, "open"]]
         await shopper.close()
-    finally:
-        _LISTENERS[:] = [x for x in _LISTENERS if x.name != "test.seen"]
 
 
 async def test_heartbeat(live_chat_server, settings):
