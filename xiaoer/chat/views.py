@@ -121,6 +121,12 @@ def _labels() -> dict[str, str]:
         "noMore": _("没有更早的消息了"), "earlier": _("查看更早的消息"), "newMessage": _("新消息"),
         "offline": _("离线"),
         "order": _("订单"), "myOrders": _("我的订单"), "noOrders": _("还没有订单"),
+        "notYourSeat": _("这个会话不属于你值守的客服账号，不能回复"), "noSeats": _("你还没有值守的客服账号"),
+        "toggleSeat": _("点击切换在线/离线"), "seatGained": _("你接管了客服账号：%s"),
+        "seatLost": _("你值守的客服账号已交给别人"),
+        # error frames by code (docs/protocol.md): the frame's detail is for developers
+        "errors": {"forbidden": _("这个会话不属于你值守的客服账号，消息没有发出"),
+                   "not_found": _("会话不存在"), "unavailable": _("暂时无法发送，请稍后重试")},
     }
 
 
@@ -252,6 +258,7 @@ def desk(request: HttpRequest, conversation_id: int | None = None) -> HttpRespon
         # quick phrases come from the knowledge app when it is installed
         "phrasesUrl": "/api/knowledge/phrases" if apps.is_installed("xiaoer.knowledge") else "",
         "maxChars": settings.CHAT_MAX_MESSAGE_CHARS,
+        "composerPlaceholder": _("输入回复，Enter 发送，Shift+Enter 换行"),
         "labels": _labels(),
     }
     return render(request, "chat/desk.html", {"staff": staff, "config": config, "my_seats": mine})
