@@ -625,7 +625,9 @@ def _publish_after_commit(shop_id: int, event: str, data: dict[str, Any], **kwar
 
 def _notify_queue(shop_id: int) -> None:
     """After commit, tell every queued shopper their place (the hub's ``queue`` frame, sent with the
-    conversation summary); the queue head moving shifts everybody behind it."""
+    conversation summary); the queue head moving shifts everybody behind it. Once per drain, not a
+    listener of ConversationAssigned: a drain assigning ten conversations would re-send the whole
+    queue ten times."""
 
     def send() -> None:
         try:

@@ -487,7 +487,6 @@ def fanout_items(result: BatchResult) -> tuple[list[list], dict[int, int], list[
     return items, exclude, answers
 
 
-
 # --- the async writer (one per process, on the event loop) ---------------------------------------
 
 class Writer:
