@@ -86,7 +86,6 @@ async def test_thousand_messages_with_forced_disconnect_exactly_once(live_chat_s
     await agent.close()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10: ack before message within a batch")
 async def test_live_frames_reach_each_socket_in_seq_order(live_chat_server, fast_shoppers):
     """Raw frames, no reconnects: on each socket a conversation's `message` frames and the acks of
     its own sends rise strictly in seq (docs/protocol.md: nothing to reorder, nothing twice)."""
