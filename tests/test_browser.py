@@ -98,12 +98,12 @@ def test_shopper_and_agents_exchange_text_image_transfer_and_xss(browser, shop_w
     login(agent, base, shop_world["lina"])
 
     shopper.goto(f"{base}/s/{shop_world['shop'].slug}/chat")
-    expect(shopper.locator("#seat-line")).to_contain_text("小美")
     expect(shopper.locator("#conn-state")).to_have_attribute("data-state", "open")
-    assert "李娜" not in shopper.content()  # the shopper sees the seat, never the person
 
     # text: shopper -> agent (the list updates live; the agent opens the conversation)
     send(shopper, "你好，这件有现货吗？")
+    expect(shopper.locator("#seat-line")).to_contain_text("小美")  # routed on the first message
+    assert "李娜" not in shopper.content()  # the shopper sees the seat, never the person
     conv_row = agent.locator(".conv").filter(has_text="你好，这件有现货吗？")
     expect(conv_row).to_be_visible()
     conv_row.click()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import DataError
 from django.http import Http404
+from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 from ninja.security import django_auth
 
@@ -25,24 +27,23 @@ def _not_found(request, exc: Http404):
     return api.create_response(request, {"detail": "not found"}, status=404)
 
 
+@api.exception_handler(OverflowError)
+def _out_of_range(request, exc: OverflowError):
+    # A number too large for the database (an id or offset of 30 digits): bad input, not a fault.
+    return api.create_response(request, {"detail": _("数字超出范围")}, status=400)
+
+
+@api.exception_handler(DataError)
+def _bad_data(request, exc: DataError):
+    return api.create_response(request, {"detail": _("数字超出范围")}, status=400)
+
+
 def _add_routers() -> None:
-    """Apps register routers in their api.py as ``router``; missing apps are skipped."""
+    """Each app with an API has a ``router`` in its api.py, mounted at /api/<app>/."""
     import importlib
 
-    from django.conf import settings
-
-    for app in settings.INSTALLED_APPS:
-        if not app.startswith("xiaoer."):
-            continue
-        try:
-            module = importlib.import_module(f"{app}.api")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"{app}.api":
-                continue
-            raise
-        router = getattr(module, "router", None)
-        if router is not None:
-            api.add_router(f"/{app.split('.')[-1]}/", router)
+    for app in ("accounts", "chat", "knowledge", "assistant", "orders"):
+        api.add_router(f"/{app}/", importlib.import_module(f"xiaoer.{app}.api").router)
 
 
 _add_routers()

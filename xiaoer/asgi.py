@@ -1,6 +1,6 @@
 """One ASGI app: chat WebSockets on the lean path, everything else to Django.
 
-The chat socket handler is plain ASGI (DESIGN.md "The chat hot path"): no Channels, no ORM or
+The chat socket handler is plain ASGI (docs/design.md "The chat hot path"): no Channels, no ORM or
 thread hop per frame. Lifespan starts and stops the group-commit writer and the hub.
 """
 

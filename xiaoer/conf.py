@@ -40,3 +40,10 @@ def bool_setting(name: str, default: bool = False) -> bool:
 
 def int_setting(name: str, default: int) -> int:
     return int(setting(name, default))
+
+
+def list_setting(name: str, default: str = "") -> list[str]:
+    """A comma-separated setting (or a TOML list) as a list of non-empty, stripped strings."""
+    value = setting(name, default)
+    items = value if isinstance(value, list) else str(value).split(",")
+    return [str(item).strip() for item in items if str(item).strip()]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from xiaoer.conf import bool_setting, int_setting, setting
+from xiaoer.conf import bool_setting, int_setting, list_setting, setting
 
 BASE_DIR = Path(__file__).resolve().parent
 DATA_DIR = Path(setting("DATA_DIR", "var")).resolve()
@@ -29,8 +29,31 @@ def _local_secret_key() -> str:
 
 SECRET_KEY = setting("SECRET_KEY") or _local_secret_key()
 DEBUG = bool_setting("DEBUG", False)
-ALLOWED_HOSTS = [h.strip() for h in str(setting("ALLOWED_HOSTS", "*")).split(",") if h.strip()]
-CSRF_TRUSTED_ORIGINS = [o.strip() for o in str(setting("CSRF_TRUSTED_ORIGINS", "")).split(",") if o.strip()]
+ALLOWED_HOSTS = list_setting("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+CSRF_TRUSTED_ORIGINS = list_setting("CSRF_TRUSTED_ORIGINS", "")
+
+# --- security (docs/operations.md "Security settings") -------------------------------------------
+# The address customers and staff reach the site at, e.g. https://desk.example.com: the chat
+# widget's iframe URL is built from it (never from the request's Host header).
+PUBLIC_URL = str(setting("PUBLIC_URL", "")).rstrip("/")
+# Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated addresses, or *).
+# Empty: the connecting address is the client, whatever the headers say (login throttling counts it).
+TRUSTED_PROXIES = list_setting("TRUSTED_PROXIES", "")
+# Behind a TLS-terminating proxy: the header it sets for https, e.g. "X-Forwarded-Proto: https".
+_https_header = str(setting("HTTPS_PROXY_HEADER", "")).strip()
+if _https_header:
+    _name, _, _value = _https_header.partition(":")
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _name.strip().upper().replace("-", "_"), _value.strip() or "https")
+SECURE_COOKIES = bool_setting("SECURE_COOKIES", PUBLIC_URL.startswith("https://"))
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SECURE_COOKIES
+SECURE_HSTS_SECONDS = int_setting("HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = bool_setting("HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Sites allowed to embed the shopper chat (the widget's iframe), e.g. https://shop.example.com.
+EMBED_ORIGINS = list_setting("EMBED_ORIGINS", "")
+CONTENT_SECURITY_POLICY = str(setting("CONTENT_SECURITY_POLICY", "on")).lower() not in {"off", "0", "false"}
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -50,6 +73,7 @@ INSTALLED_APPS = [
     "xiaoer.assistant",
     "xiaoer.orders",
     "xiaoer.notify",
+    "xiaoer.demo",  # site level: the demo command seeds every app
 ]
 
 MIDDLEWARE = [
@@ -62,6 +86,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "xiaoer.security.ContentSecurityPolicyMiddleware",
     "xiaoer.accounts.middleware.ShopTimezoneMiddleware",
 ]
 
@@ -90,10 +115,8 @@ ASGI_APPLICATION = "xiaoer.asgi.application"
 # transaction that read first cannot fail with "database is locked" when it then writes
 # (docs/configuration.md, docs/decisions/070-one-sqlite-setup.md).
 SQLITE_OPTIONS = {
-    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000; "
-                    "PRAGMA foreign_keys=ON;",
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;",
     "transaction_mode": "IMMEDIATE",
-    "timeout": 10,
 }
 
 
@@ -120,12 +143,13 @@ if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
     if DATABASES["default"]["ENGINE"].endswith("postgresql"):
         # The group-commit writer's statements must not stick to a generic plan made on empty
-        # tables (DESIGN.md "The chat hot path").
+        # tables (docs/design.md "The chat hot path").
         DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c plan_cache_mode=force_custom_plan"
         DATABASES["default"]["TEST"] = {"NAME": setting("TEST_DATABASE_NAME", "test_xiaoer")}
     elif DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         _name = Path(str(DATABASES["default"]["NAME"]))
-        _sqlite(DATABASES["default"], _name.with_name(f"test_{_name.name}"))
+        _sqlite(DATABASES["default"], DATA_DIR / "test.sqlite3" if str(_name) == ":memory:"
+                else _name.with_name(f"test_{_name.name}"))
 else:
     DATABASES = {"default": _sqlite({"ENGINE": "django.db.backends.sqlite3", "NAME": DATA_DIR / "xiaoer.sqlite3"},
                                     DATA_DIR / "test.sqlite3")}
@@ -150,7 +174,11 @@ else:
         "name": HUEY_NAME,
         "filename": str(DATA_DIR / "huey.sqlite3"),
         "immediate": HUEY_IMMEDIATE,
-        "consumer": {"workers": int_setting("HUEY_WORKERS", 2), "worker_type": "thread"},
+        # SQLite has no blocking dequeue: an idle worker polls, by default backing off to every
+        # 10 s — the delay before an event's listeners start after a quiet spell. Poll at most
+        # every 0.5 s (one indexed SELECT); Redis blocks on the queue instead.
+        "consumer": {"workers": int_setting("HUEY_WORKERS", 2), "worker_type": "thread",
+                     "initial_delay": 0.02, "max_delay": 0.5},
     }
 
 # Domain events (docs/events.md): outbox retention, delivery batch, retry back-off ceiling,
@@ -173,6 +201,10 @@ LOGIN_URL = "/desk/login"
 LOGIN_REDIRECT_URL = "/desk"
 LOGIN_MAX_FAILURES = int_setting("LOGIN_MAX_FAILURES", 5)
 LOGIN_LOCKOUT_SECONDS = int_setting("LOGIN_LOCKOUT_SECONDS", 300)
+# Data minimisation (docs/configuration.md): roles that see receivers' names and addresses, and
+# roles that see phone numbers whole (everyone else who sees a phone sees it masked, 138****0000).
+ORDER_CONTACT_ROLES = list_setting("ORDER_CONTACT_ROLES", "owner,supervisor,agent")
+PHONE_VISIBLE_ROLES = list_setting("PHONE_VISIBLE_ROLES", "owner,supervisor")
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -193,6 +225,8 @@ STATIC_ROOT = DATA_DIR / "static"
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(setting("MEDIA_ROOT", DATA_DIR / "media"))
 MAX_IMAGE_BYTES = int_setting("MAX_IMAGE_BYTES", 10 * 1024 * 1024)
+# Largest image accepted, in pixels: decoding costs ~3-4 bytes a pixel whatever the file's size.
+MAX_IMAGE_PIXELS = int_setting("MAX_IMAGE_PIXELS", 24_000_000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_IMAGE_BYTES + 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
@@ -204,6 +238,14 @@ CHAT_SEND_QUEUE = int_setting("CHAT_SEND_QUEUE", 1000)
 CHAT_HEARTBEAT_SECONDS = int_setting("CHAT_HEARTBEAT_SECONDS", 25)
 CHAT_SHOPPER_RATE = float(setting("CHAT_SHOPPER_RATE", 5))  # messages per second, sustained
 CHAT_SHOPPER_BURST = int_setting("CHAT_SHOPPER_BURST", 20)
+CHAT_SHOPPER_UPLOADS_PER_MINUTE = int_setting("CHAT_SHOPPER_UPLOADS_PER_MINUTE", 10)
+# a seat stays routable this long after its operator's last workbench socket closed (reconnects)
+CHAT_PRESENCE_GRACE_SECONDS = float(setting("CHAT_PRESENCE_GRACE_SECONDS", 30))
+# sync, history, typing and read frames per socket (per second sustained, burst)
+CHAT_SHOPPER_REQUEST_RATE = float(setting("CHAT_SHOPPER_REQUEST_RATE", 5))
+CHAT_SHOPPER_REQUEST_BURST = int_setting("CHAT_SHOPPER_REQUEST_BURST", 30)
+CHAT_STAFF_REQUEST_RATE = float(setting("CHAT_STAFF_REQUEST_RATE", 50))
+CHAT_STAFF_REQUEST_BURST = int_setting("CHAT_STAFF_REQUEST_BURST", 500)
 SHOPPER_TOKEN_MAX_AGE = int_setting("SHOPPER_TOKEN_MAX_AGE", 60 * 60 * 24 * 365)
 
 # Side-panel sections of the workbench: (title, url name taking conversation_id). Apps add theirs;
@@ -214,6 +256,10 @@ XIAOER_SIDE_PANELS = [
     ("订单", "orders-panel"),
     ("内部任务", "orders-tasks-panel"),
 ]
+
+# --- order webhook (docs/webhooks.md) ---------------------------------------------------------------
+WEBHOOK_TOLERANCE_SECONDS = int_setting("WEBHOOK_TOLERANCE_SECONDS", 300)
+WEBHOOK_EVENT_RETENTION_DAYS = int_setting("WEBHOOK_EVENT_RETENTION_DAYS", 7)
 
 # --- outbound email (notify app; Django's SMTP backend) -------------------------------------------
 EMAIL_BACKEND = str(setting("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend"))

@@ -16,10 +16,19 @@ def embedded_consumer():
     # As `manage.py run_huey` does: nothing else imports the apps' tasks modules, and a periodic
     # task (the order and notice sweeps) that is never imported never runs.
     autodiscover_modules("tasks")
-    consumer = HUEY.create_consumer(workers=1, worker_type="thread", periodic=True, check_worker_health=False)
+    consumer = HUEY.create_consumer(workers=1, worker_type="thread", periodic=True, check_worker_health=False,
+                                    **polling_options())
     # Signal handlers can only be installed by the main thread; uvicorn owns those.
     consumer._set_signal_handlers = lambda: None
     return consumer
+
+
+def polling_options() -> dict:
+    """The queue polling delays of settings.HUEY["consumer"] (how soon an idle worker sees a task)."""
+    from django.conf import settings
+
+    options = settings.HUEY.get("consumer", {})
+    return {k: options[k] for k in ("initial_delay", "backoff", "max_delay") if k in options}
 
 
 def start_embedded_consumer() -> threading.Thread | None:

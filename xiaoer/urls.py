@@ -1,27 +1,22 @@
-from django.conf import settings
 from django.contrib import admin
 from django.contrib.staticfiles.views import serve as staticfiles_serve
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path, re_path
 
+from xiaoer.accounts.views import throttled_login
 from xiaoer.api import api
 from xiaoer.health import healthz
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("admin/login/", throttled_login(admin.site.login), name="admin-login"),
     path("admin/", admin.site.urls),
     path("api/", api.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("xiaoer.chat.urls")),
 ]
 
-for app in ("xiaoer.knowledge", "xiaoer.assistant", "xiaoer.orders", "xiaoer.notify", "xiaoer.customers"):
-    if app in settings.INSTALLED_APPS:
-        try:
-            urlpatterns.append(path("", include(f"{app}.urls")))
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{app}.urls":
-                raise
+urlpatterns += [path("", include(f"xiaoer.{app}.urls")) for app in ("knowledge", "assistant", "orders")]
 
 
 def static_file(request: HttpRequest, path: str) -> HttpResponse:

@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest
-from django.utils.translation import gettext as _
 from ninja import Router, Schema
 
 from xiaoer.accounts import services
 from xiaoer.accounts.models import Seat, SeatAssignment, Staff
 
 router = Router(tags=["accounts"])
-
-
-def _staff(request: HttpRequest) -> Staff:
-    staff = services.staff_for_user(request.user)
-    if staff is None:
-        raise PermissionDenied(_("这个账号不属于任何店铺"))
-    return staff
 
 
 class AssignIn(Schema):
@@ -32,7 +22,7 @@ def _seat_json(seat: Seat) -> dict:
 
 @router.get("/me")
 def me(request):
-    staff = _staff(request)
+    staff = services.staff_of(request)
     return {"id": staff.pk, "display_name": staff.display_name, "role": staff.role,
             "shop": {"id": staff.shop_id, "slug": staff.shop.slug, "name": staff.shop.name,
                      "timezone": staff.shop.timezone},
@@ -41,14 +31,14 @@ def me(request):
 
 @router.get("/seats")
 def seats(request):
-    staff = services.require_role(_staff(request), services.CHAT_ROLES)
+    staff = services.require_role(services.staff_of(request), services.CHAT_ROLES)
     return [_seat_json(s) for s in Seat.objects.filter(shop_id=staff.shop_id, is_active=True)
             .select_related("operator", "shop").order_by("pk")]
 
 
 @router.get("/seats/{seat_id}/history")
 def seat_history(request, seat_id: int):
-    staff = services.require_role(_staff(request), services.SUPERVISOR_ROLES)
+    staff = services.require_role(services.staff_of(request), services.SUPERVISOR_ROLES)
     seat = services.access_seat(staff, seat_id)
     return [{"staff": {"id": a.staff_id, "display_name": a.staff.display_name},
              "started_at": a.started_at.isoformat(), "ended_at": a.ended_at.isoformat() if a.ended_at else None,
@@ -59,7 +49,7 @@ def seat_history(request, seat_id: int):
 @router.post("/seats/{seat_id}/assign")
 def assign_seat(request, seat_id: int, data: AssignIn):
     """Hand a seat to another person (or to nobody); its conversations and customers stay."""
-    staff = services.require_role(_staff(request), services.SUPERVISOR_ROLES)
+    staff = services.require_role(services.staff_of(request), services.SUPERVISOR_ROLES)
     seat = services.access_seat(staff, seat_id)
     to = services.access_staff(staff, data.staff) if data.staff is not None else None
     return _seat_json(services.do_hand_over_seat(staff, seat, to))
@@ -67,6 +57,6 @@ def assign_seat(request, seat_id: int, data: AssignIn):
 
 @router.get("/staff")
 def staff_list(request):
-    staff = services.require_role(_staff(request), services.SUPERVISOR_ROLES)
+    staff = services.require_role(services.staff_of(request), services.SUPERVISOR_ROLES)
     return [{"id": s.pk, "display_name": s.display_name, "role": s.role, "active": s.is_active}
             for s in Staff.objects.filter(shop_id=staff.shop_id).order_by("pk")]

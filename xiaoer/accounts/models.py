@@ -1,4 +1,4 @@
-"""Shops, the seats customers see, and the staff persons who operate them (DESIGN.md)."""
+"""Shops, the seats customers see, and the staff persons who operate them (docs/design.md "Layers")."""
 
 from __future__ import annotations
 

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from xiaoer.accounts.events import SeatHandedOver
 from xiaoer.accounts.models import Role, Seat, SeatAssignment, Shop, Staff
@@ -30,6 +32,38 @@ def staff_for_user(user) -> Staff | None:
     except Staff.DoesNotExist:
         return None
     return staff if staff.is_active else None
+
+
+def staff_of(request, roles: Iterable[str] | None = None) -> Staff:
+    """The staff person acting through REQUEST (views, API operations): PermissionDenied when the
+    login belongs to no shop, or, given ROLES, has none of them."""
+    staff = staff_for_user(request.user)
+    if staff is None:
+        raise PermissionDenied(_("这个账号不属于任何店铺"))
+    return staff if roles is None else require_role(staff, roles)
+
+
+def sees_contact_details(staff: Staff) -> bool:
+    """Whether STAFF's role may see buyers' receiver names and addresses (ORDER_CONTACT_ROLES;
+    the warehouse and after-sales do their tasks without them)."""
+    return staff.role in settings.ORDER_CONTACT_ROLES
+
+
+def sees_whole_phone(staff: Staff) -> bool:
+    """Whether STAFF's role sees phone numbers whole (PHONE_VISIBLE_ROLES); others see them masked."""
+    return staff.role in settings.PHONE_VISIBLE_ROLES
+
+
+def mask_phone(phone: str) -> str:
+    """138****0000: the first three and the last four digits, enough to tell two numbers apart."""
+    phone = (phone or "").strip()
+    if len(phone) <= 7:
+        return "*" * len(phone)
+    return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
+
+
+def phone_for(staff: Staff, phone: str) -> str:
+    return phone if sees_whole_phone(staff) else mask_phone(phone)
 
 
 def require_role(staff: Staff | None, roles: Iterable[str]) -> Staff:
@@ -134,7 +168,15 @@ def operator_at(seat: Seat, when) -> Staff | None:
 
 
 def seats_operated_by(staff: Staff) -> list[Seat]:
-    return list(Seat.objects.filter(shop_id=staff.shop_id, operator=staff, is_active=True))
+    return list(Seat.objects.filter(shop_id=staff.shop_id, operator=staff, is_active=True).order_by("pk"))
+
+
+def acting_seat(staff: Staff, seat: Seat | None = None) -> Seat | None:
+    """The seat STAFF acts through: SEAT (the conversation's) if they operate it, else their first
+    own seat. Only active seats: a deactivated seat no longer speaks for anyone."""
+    if seat is not None and seat.operator_id == staff.pk and seat.is_active:
+        return seat
+    return Seat.objects.filter(shop_id=staff.shop_id, operator=staff, is_active=True).order_by("pk").first()
 
 
 def do_set_seat_online(seat: Seat, online: bool) -> None:

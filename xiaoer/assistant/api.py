@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied
 from ninja import Router, Schema
 
 from xiaoer.accounts import services as account_services
@@ -10,13 +9,6 @@ from xiaoer.assistant import services
 from xiaoer.knowledge import services as knowledge_services
 
 router = Router(tags=["assistant"])
-
-
-def _staff(request):
-    staff = account_services.staff_for_user(request.user)
-    if staff is None:
-        raise PermissionDenied("这个账号不属于任何店铺")
-    return account_services.require_role(staff, account_services.CHAT_ROLES)
 
 
 class SuggestIn(Schema):
@@ -28,7 +20,7 @@ class SuggestIn(Schema):
 @router.post("/suggest")
 def suggest(request, data: SuggestIn):
     """Suggestions for any text, in a conversation's context (product, variables) when given."""
-    staff = _staff(request)
+    staff = account_services.staff_of(request, account_services.CHAT_ROLES)
     text = data.text[:5000]
     product, values = None, {}
     if data.conversation_id is not None:
@@ -42,6 +34,6 @@ def suggest(request, data: SuggestIn):
 
 @router.get("/conversations/{conversation_id}/suggestion")
 def latest(request, conversation_id: int):
-    staff = _staff(request)
+    staff = account_services.staff_of(request, account_services.CHAT_ROLES)
     _conversation, suggestion = services.panel_suggestion(staff, conversation_id)
     return suggestion or {}

@@ -376,7 +376,7 @@ class ShopIndex:
 
     def known_vector(self, lexical: tuple[str, np.ndarray, np.ndarray]) -> np.ndarray | None:
         """The stored vector of a phrasing the question repeats almost to the character: the encoder
-        would give (nearly) the same one, at ~1 ms a token (DESIGN.md, docs/decisions/035)."""
+        would give (nearly) the same one, at ~1 ms a token (docs/decisions/035)."""
         _lex, char_s, _word_s = lexical
         if self.vectors is None or not len(char_s):
             return None

@@ -21,12 +21,12 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import close_old_connections, transaction
-from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from xiaoer.accounts.models import Seat, Shop, Staff
+from xiaoer.accounts import services as account_services
+from xiaoer.accounts.models import Shop, Staff
 from xiaoer.assistant import encoder as enc
 from xiaoer.assistant.engine import Entry, ProductInfo, ShopIndex, Tuning
 from xiaoer.assistant.models import (
@@ -38,10 +38,12 @@ from xiaoer.assistant.models import (
     Suggestion,
 )
 from xiaoer.chat import services as chat_services
+from xiaoer.chat import writer
 from xiaoer.chat.events import MessagesCommitted
 from xiaoer.chat.models import Conversation, Message
 from xiaoer.conf import setting
 from xiaoer.knowledge import services as knowledge_services
+from xiaoer.knowledge.events import KnowledgeChanged
 from xiaoer.knowledge.models import Product, StandardAnswer
 from xiaoer.knowledge.variables import REQUIRED_FOR_ROBOT
 
@@ -263,8 +265,7 @@ def settings_for(shop_id: int) -> AssistantSettings:
 
 def do_update_settings(staff: Staff, *, mode: str, threshold: float, work_start: dt.time, work_end: dt.time,
                        handoff_text: str) -> AssistantSettings:
-    if not staff.is_supervisor:
-        raise Http404
+    account_services.require_role(staff, account_services.SUPERVISOR_ROLES)
     if mode not in RobotMode.values:
         raise ValidationError(_("未知的机器人模式"))
     if not 0.3 <= threshold <= 0.99:
@@ -286,7 +287,10 @@ def in_working_hours(cfg: AssistantSettings, shop: Shop, now: dt.datetime | None
 
 
 def agents_online(shop_id: int) -> bool:
-    return Seat.objects.filter(shop_id=shop_id, is_active=True, is_online=True, operator__isnull=False).exists()
+    """Someone takes shoppers now (the chat's routing rule: available and at a workbench)."""
+    from xiaoer.chat import services as chat_services
+
+    return chat_services.seats_available(shop_id)
 
 
 def robot_decision(cfg: AssistantSettings, shop: Shop, suggestion: dict, now: dt.datetime | None = None) -> str:
@@ -340,8 +344,7 @@ def _record_and_act(message: dict, conversation: Conversation, cfg: AssistantSet
         top_code=top["id"] if top and not data["reject"] else "", top_text=top["text"] if top else "",
         payload=data)
     event = {"message_id": message["id"], "suggestion_id": suggestion.id, **data}
-    transaction.on_commit(lambda: knowledge_services.publish_event(shop.id, "suggestion", event,
-                                                                   conversation_id=conversation.id))
+    chat_services.publish_after_commit(shop.id, "suggestion", event, conversation_id=conversation.id)
     decision = robot_decision(cfg, shop, data)
     if decision == "answer":
         _robot_say(conversation, top["text"], {"robot": {"answer_id": top["id"],
@@ -355,11 +358,6 @@ def _record_and_act(message: dict, conversation: Conversation, cfg: AssistantSet
 
 
 def _post(conversation_id: int, **kwargs) -> dict | None:
-    try:
-        from xiaoer.chat import writer
-    except ImportError:
-        log.warning("chat writer missing; robot message not sent")
-        return None
     return writer.post_message_sync(conversation_id, **kwargs)
 
 
@@ -385,8 +383,7 @@ def do_handoff(conversation: Conversation, data: dict, cfg: AssistantSettings, *
           payload={"handoff": {"intent": data.get("intent"), "confidence": data.get("confidence")}},
           internal=True, client_id=f"handoff-note-{message_id}")
     handoff = {"conversation": conversation.id, "text": "\n".join(lines)[:2000]}
-    transaction.on_commit(lambda: knowledge_services.publish_event(conversation.shop_id, "handoff", handoff,
-                                                                   conversation_id=conversation.id))
+    chat_services.publish_after_commit(conversation.shop_id, "handoff", handoff, conversation_id=conversation.id)
 
 
 # --- learning from agents --------------------------------------------------------------------------
@@ -434,6 +431,15 @@ def robot_active(shop_id: int) -> bool:
 def forget_active(shop_id: int) -> None:
     """Knowledge or robot settings changed in this process: look again at the next message."""
     _active_cache.pop(shop_id, None)
+
+
+def on_knowledge_changed(event: KnowledgeChanged) -> None:
+    """Live listener (AppConfig.ready): look again at the shop and queue one index rebuild. Live is
+    enough: the index is rebuilt lazily on the next suggestion anyway (version check in get_index)."""
+    from xiaoer.assistant import tasks
+
+    forget_active(event.shop_id)
+    tasks.schedule_rebuild(event.shop_id)
 
 
 def process_messages(messages: list[dict]) -> None:
@@ -533,7 +539,7 @@ def do_learn_as_phrasing(staff: Staff, pair: LearnedPair, answer_code: str) -> S
     answer = StandardAnswer.objects.filter(shop_id=staff.shop_id, code=answer_code).first()
     if answer is None:
         raise ValidationError(_("标准答案“%s”不存在") % answer_code[:64])
-    knowledge_services.do_add_phrasing(answer, pair.question)
+    knowledge_services.do_add_phrasing(staff, answer, pair.question)
     _resolve(pair, staff, LearnStatus.PHRASING)
     return answer
 
@@ -541,7 +547,7 @@ def do_learn_as_phrasing(staff: Staff, pair: LearnedPair, answer_code: str) -> S
 def do_learn_as_new_answer(staff: Staff, pair: LearnedPair, *, code: str, category: str, question: str = "",
                            answer: str = "") -> StandardAnswer:
     """One step: a new standard answer from the question and the agent's reply (both editable)."""
-    obj = knowledge_services.do_save_answer(staff.shop, code=code, category=category,
+    obj = knowledge_services.do_save_answer(staff, code=code, category=category,
                                             question=(question or pair.question)[:500], similar=[],
                                             answer=answer or pair.reply)
     _resolve(pair, staff, LearnStatus.NEW_ANSWER)
@@ -553,6 +559,7 @@ def do_dismiss_pair(staff: Staff, pair: LearnedPair) -> None:
 
 
 def _resolve(pair: LearnedPair, staff: Staff, status: str) -> None:
+    account_services.require_role(staff, account_services.SUPERVISOR_ROLES)  # the do_* above: one rule
     pair.status, pair.resolved_by = status, staff
     pair.save(update_fields=["status", "resolved_by"])
 

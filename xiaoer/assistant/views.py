@@ -16,23 +16,17 @@ from xiaoer.assistant.models import LearnedPair, LearnStatus, RobotMode
 from xiaoer.knowledge.models import Category, StandardAnswer
 
 
-def _staff(request, *, write: bool = False):
-    staff = account_services.staff_for_user(request.user)
-    roles = account_services.SUPERVISOR_ROLES if write else account_services.CHAT_ROLES
-    return account_services.require_role(staff, roles)
-
-
 @login_required
 def panel(request, conversation_id: int):
     """Suggestions for the conversation's latest shopper message; buttons carry data-insert-text."""
-    staff = _staff(request)
+    staff = account_services.staff_of(request, account_services.CHAT_ROLES)
     conversation, suggestion = services.panel_suggestion(staff, conversation_id)
     return render(request, "assistant/panel.html", {"staff": staff, "conversation": conversation, "s": suggestion})
 
 
 @login_required
 def robot_settings(request):
-    staff = _staff(request, write=True)
+    staff = account_services.staff_of(request, account_services.SUPERVISOR_ROLES)
     cfg = services.settings_for(staff.shop_id)
     error = None
     if request.method == "POST":
@@ -52,7 +46,7 @@ def robot_settings(request):
 
 @login_required
 def learned(request):
-    staff = _staff(request, write=True)
+    staff = account_services.staff_of(request, account_services.SUPERVISOR_ROLES)
     pairs = LearnedPair.objects.filter(shop_id=staff.shop_id, status=LearnStatus.PENDING).select_related("staff")[:100]
     codes = StandardAnswer.objects.filter(shop_id=staff.shop_id).values_list("code", "question")
     return render(request, "assistant/learned.html",
@@ -63,7 +57,7 @@ def learned(request):
 @login_required
 @require_POST
 def learn(request, pair_id: int):
-    staff = _staff(request, write=True)
+    staff = account_services.staff_of(request, account_services.SUPERVISOR_ROLES)
     pair = services.access_pair(staff, pair_id)
     action = request.POST.get("action")
     try:

@@ -9,24 +9,16 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import File, Router, Schema
 from ninja.files import UploadedFile
 
 from xiaoer.accounts import services as account_services
-from xiaoer.accounts.models import Staff
 from xiaoer.chat import services
 from xiaoer.customers import services as customer_services
 
 router = Router(tags=["chat"])
-
-
-def _staff(request: HttpRequest, roles=account_services.CHAT_ROLES) -> Staff:
-    staff = account_services.staff_for_user(request.user)
-    if staff is None:
-        raise PermissionDenied(_("这个账号不属于任何店铺"))
-    return account_services.require_role(staff, roles)
+CHAT_ROLES = account_services.CHAT_ROLES
 
 
 class SeatIn(Schema):
@@ -68,26 +60,26 @@ def _detail(conv) -> dict[str, Any]:
 
 @router.get("/conversations")
 def list_conversations(request, tab: str = "mine"):
-    staff = _staff(request)
+    staff = account_services.staff_of(request, CHAT_ROLES)
     return [services.conversation_json(c) for c in services.list_conversations(staff, tab)]
 
 
 @router.get("/conversations/{conversation_id}")
 def get_conversation(request, conversation_id: int):
-    return _detail(services.access_conversation(_staff(request), conversation_id))
+    return _detail(services.access_conversation(account_services.staff_of(request, CHAT_ROLES), conversation_id))
 
 
 @router.get("/conversations/{conversation_id}/messages")
 def get_messages(request, conversation_id: int, before: int | None = None, after: int | None = None,
                  limit: int = 50):
-    conv = services.access_conversation(_staff(request), conversation_id)
+    conv = services.access_conversation(account_services.staff_of(request, CHAT_ROLES), conversation_id)
     messages, more = services.messages_page(conv, before=before, after=after, limit=limit)
     return {"conversation": conv.pk, "messages": messages, "more": more}
 
 
 @router.post("/conversations/{conversation_id}/messages")
 def post_message(request, conversation_id: int, data: MessageIn):
-    staff = _staff(request)
+    staff = account_services.staff_of(request, CHAT_ROLES)
     conv = services.access_conversation(staff, conversation_id)
     return services.post_staff_message(staff, conv, body=data.body, kind=data.kind, payload=data.payload,
                                        client_id=data.client_id)
@@ -95,7 +87,7 @@ def post_message(request, conversation_id: int, data: MessageIn):
 
 @router.post("/conversations/{conversation_id}/transfer")
 def transfer(request, conversation_id: int, data: SeatIn):
-    staff = _staff(request)
+    staff = account_services.staff_of(request, CHAT_ROLES)
     conv = services.access_conversation(staff, conversation_id)
     seat = account_services.access_seat(staff, data.seat)
     return _detail(services.do_transfer(staff, conv, seat, data.note))
@@ -103,7 +95,7 @@ def transfer(request, conversation_id: int, data: SeatIn):
 
 @router.post("/conversations/{conversation_id}/reassign")
 def reassign(request, conversation_id: int, data: SeatIn):
-    staff = _staff(request, account_services.SUPERVISOR_ROLES)
+    staff = account_services.staff_of(request, account_services.SUPERVISOR_ROLES)
     conv = services.access_conversation(staff, conversation_id)
     seat = account_services.access_seat(staff, data.seat)
     return _detail(services.do_reassign(staff, conv, seat, data.note))
@@ -111,27 +103,26 @@ def reassign(request, conversation_id: int, data: SeatIn):
 
 @router.post("/conversations/{conversation_id}/claim")
 def claim(request, conversation_id: int, data: ClaimIn):
-    staff = _staff(request)
+    staff = account_services.staff_of(request, CHAT_ROLES)
     conv = services.access_conversation(staff, conversation_id)
     if data.seat is not None:
         seat = account_services.access_seat(staff, data.seat)
     else:
-        seats = account_services.seats_operated_by(staff)
-        if not seats:
+        seat = account_services.acting_seat(staff)
+        if seat is None:
             raise PermissionDenied(_("你没有值守的客服账号"))
-        seat = seats[0]
     return _detail(services.do_claim(staff, conv, seat))
 
 
 @router.post("/conversations/{conversation_id}/resolve")
 def resolve(request, conversation_id: int):
-    staff = _staff(request)
+    staff = account_services.staff_of(request, CHAT_ROLES)
     return _detail(services.do_resolve(staff, services.access_conversation(staff, conversation_id)))
 
 
 @router.post("/conversations/{conversation_id}/reopen")
 def reopen(request, conversation_id: int):
-    staff = _staff(request)
+    staff = account_services.staff_of(request, CHAT_ROLES)
     return _detail(services.do_reopen(staff, services.access_conversation(staff, conversation_id)))
 
 
@@ -143,30 +134,27 @@ def _note_json(note) -> dict[str, Any]:
 
 @router.get("/conversations/{conversation_id}/notes")
 def list_notes(request, conversation_id: int):
-    conv = services.access_conversation(_staff(request), conversation_id)
+    conv = services.access_conversation(account_services.staff_of(request, CHAT_ROLES), conversation_id)
     return [_note_json(n) for n in customer_services.notes_for(conv.customer)]
 
 
 @router.post("/conversations/{conversation_id}/notes")
 def add_note(request, conversation_id: int, data: NoteIn):
-    staff = _staff(request)
+    staff = account_services.staff_of(request, CHAT_ROLES)
     conv = services.access_conversation(staff, conversation_id)
-    seat = conv.seat if conv.seat and conv.seat.operator_id == staff.pk else None
-    if seat is None:
-        seats = account_services.seats_operated_by(staff)
-        seat = seats[0] if seats else None
+    seat = account_services.acting_seat(staff, conv.seat)
     return _note_json(customer_services.do_add_note(staff, conv.customer, data.text, seat=seat))
 
 
 @router.get("/seats")
 def list_seats(request):
-    staff = _staff(request)
+    staff = account_services.staff_of(request, CHAT_ROLES)
     return [{k: v for k, v in row.items() if k != "seat"} for row in services.shop_load(staff.shop_id)]
 
 
 @router.post("/seats/{seat_id}/online")
 def set_online(request, seat_id: int, data: OnlineIn):
-    staff = _staff(request)
+    staff = account_services.staff_of(request, CHAT_ROLES)
     seat = account_services.access_seat(staff, seat_id)
     services.do_set_seat_online(staff, seat, data.online)
     return {"id": seat.pk, "online": data.online}
@@ -174,20 +162,20 @@ def set_online(request, seat_id: int, data: OnlineIn):
 
 @router.get("/queue")
 def queue(request):
-    staff = _staff(request)
+    staff = account_services.staff_of(request, CHAT_ROLES)
     return [services.conversation_json(c) for c in services.queued_conversations(staff.shop_id, limit=200)]
 
 
 @router.post("/uploads")
 def upload(request, file: File[UploadedFile]):
-    staff = _staff(request)
+    staff = account_services.staff_of(request, CHAT_ROLES)
     return services.attachment_json(services.do_store_image(staff.shop, file))
 
 
 @router.post("/buyer-links")
 def buyer_link(request, data: BuyerLinkIn):
     """Issue a signed link that opens the chat as a known buyer (on any device) until it expires."""
-    staff = _staff(request, account_services.SUPERVISOR_ROLES)
+    staff = account_services.staff_of(request, account_services.SUPERVISOR_ROLES)
     path = services.make_buyer_link(staff.shop, data.buyer_id, name=data.name,
                                     max_age=max(60, min(data.max_age, 90 * 24 * 3600)))
     return {"url": request.build_absolute_uri(path), "path": path}

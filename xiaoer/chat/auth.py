@@ -1,7 +1,7 @@
 """Who is on the other end of a chat socket.
 
 Shoppers carry a signed token (Django signing, no database row); staff use their Django session
-cookie. Both are checked once, when the socket connects (DESIGN.md "The chat hot path").
+cookie. Both are checked once, when the socket connects (docs/design.md "The chat hot path").
 """
 
 from __future__ import annotations

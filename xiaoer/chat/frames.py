@@ -96,7 +96,9 @@ def check_send(frame: dict, *, staff: bool) -> tuple[str, str, str, dict]:
     """Validate a ``send`` frame → (client_id, kind, body, payload); raise FrameError."""
     client_id = frame.get("client_id")
     if not isinstance(client_id, str) or not 1 <= len(client_id) <= MAX_CLIENT_ID:
-        raise FrameError("invalid", "client_id must be a string of 1-64 characters")
+        # Echo a string id, whatever its length: the client finds the send it refused.
+        raise FrameError("invalid", "client_id must be a string of 1-64 characters",
+                         client_id if isinstance(client_id, str) else None)
     if client_id.startswith("sys:"):
         raise FrameError("invalid", "client_id may not start with sys:", client_id)
     kind = frame.get("kind", "text")

@@ -1,6 +1,6 @@
 """The hub: who is connected where, and the fan-out of frames to them.
 
-In-process registry (DESIGN.md "The chat hot path"): conversation → shopper sockets, seat →
+In-process registry (docs/design.md "The chat hot path"): conversation → shopper sockets, seat →
 staff sockets, shop → supervisor/owner sockets and all chat staff sockets, staff → sockets.
 Delivering a frame is a few dict lookups; nothing scans all sockets per message. Each socket has
 a bounded send queue; a socket that cannot keep up is closed with 4008 and catches up by seq on
@@ -78,6 +78,8 @@ class Conn:
     tokens: float = 0.0  # shopper rate limit (token bucket)
     tokens_at: float = 0.0
     last_typing: float = 0.0
+    req_tokens: float = 0.0  # sync/history/typing/read rate limit (token bucket)
+    req_tokens_at: float = 0.0
 
     def start(self, maxsize: int) -> None:
         self.queue = asyncio.Queue(maxsize=maxsize)
@@ -321,17 +323,19 @@ def publish_items(items: list[list]) -> None:
     # Otherwise no socket can be connected to this process: nothing to wake.
 
 
-def _conv_route(conversation_id: int) -> ConvInfo | None:
-    info = HUB.convs.get(conversation_id)
-    if info is not None:
-        return info
+def load_conv(conversation_id: int) -> ConvInfo | None:
+    """A conversation's routing facts, read from the database (one indexed statement)."""
     from django.db import connection
 
     with connection.cursor() as cur:
         cur.execute("SELECT shop_id, seat_id, status, customer_id FROM chat_conversation WHERE id = %s",
                     [conversation_id])
         row = cur.fetchone()
-    return ConvInfo(row[0], row[1], row[2], row[3]) if row else None
+    return ConvInfo(*row) if row else None
+
+
+def _conv_route(conversation_id: int) -> ConvInfo | None:
+    return HUB.convs.get(conversation_id) or load_conv(conversation_id)
 
 
 def publish_event(shop_id: int, event: str, data: dict, *, conversation_id: int | None = None,
@@ -378,44 +382,20 @@ def _dedupe(items: list[list]) -> list[list]:
     return [["d", shop_id, conv_id, seat_id, mode, staff_id, text]]
 
 
-def conversation_summary(conversation_id: int) -> dict | None:
-    from xiaoer.chat.models import Conversation
-
-    conv = Conversation.objects.select_related("seat", "customer").filter(pk=conversation_id).first()
-    if conv is None:
-        return None
-    seat = {"id": conv.seat_id, "display_name": conv.seat.display_name} if conv.seat else None
-    return {
-        "id": conv.pk, "shop": conv.shop_id, "status": conv.status, "seat": seat,
-        "customer": {"id": conv.customer_id, "name": conv.customer.display_name},
-        "last_seq": conv.last_seq, "last_message_preview": conv.last_message_preview,
-        "last_message_at": frames.iso(conv.last_message_at), "waiting_since": frames.iso(conv.waiting_since),
-        "unread": conv.unread_for_agent, "queued_at": frames.iso(conv.queued_at),
-    }
-
-
-def queue_position(shop_id: int, conversation_id: int, status: str, seat_id: int | None) -> int:
-    """Place in the shop's queue (1 = next), 0 when a seat serves the conversation."""
-    if status != "queued" or seat_id is not None:
-        return 0
-    from xiaoer.chat.models import Conversation
-
-    ids = list(Conversation.objects.filter(shop_id=shop_id, status="queued", seat__isnull=True)
-               .order_by("queued_at", "id").values_list("id", flat=True)[:10_000])
-    return ids.index(conversation_id) + 1 if conversation_id in ids else 0
-
-
 def conversation_changed(conversation_id: int) -> None:
     """Call after a commit that changed a conversation's seat or status (transfer, claim,
     resolve, reopen, a new conversation). Every process refreshes its routing cache; every chat
     staff socket of the shop gets a ``conversation`` summary frame; the shopper gets ``queue``
     (position and seat)."""
-    summary = conversation_summary(conversation_id)
-    if summary is None:
+    from xiaoer.chat import services
+    from xiaoer.chat.models import Conversation
+
+    conv = Conversation.objects.select_related("seat", "customer").filter(pk=conversation_id).first()
+    if conv is None:
         return
-    shop_id = summary["shop"]
-    seat_id = summary["seat"]["id"] if summary["seat"] else None
-    position = queue_position(shop_id, conversation_id, summary["status"], seat_id)
+    summary = services.conversation_json(conv)
+    shop_id, seat_id = conv.shop_id, conv.seat_id
+    position = services.queue_position(conv)
     queue = {"type": "queue", "conversation": conversation_id, "position": position,
              "seat": summary["seat"], "status": summary["status"]}
     publish_items([

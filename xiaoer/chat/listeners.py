@@ -7,14 +7,16 @@ from __future__ import annotations
 from xiaoer.accounts.events import SeatHandedOver, StaffAccessChanged
 from xiaoer.chat import events, hub, services
 from xiaoer.events import subscribe
+from xiaoer.knowledge.events import NoticePublished
 
-CONVERSATION_EVENTS = (events.ConversationOpened, events.ConversationAssigned, events.ConversationTransferred,
-                       events.ConversationResolved, events.ConversationReopened)
+CONVERSATION_EVENTS = services.CONVERSATION_EVENTS
 
 
 def push_conversation(event) -> None:
-    """Staff lists get the conversation's new summary, its shopper their seat or queue place."""
-    hub.conversation_changed(event.conversation_id)
+    """Staff lists get the conversation's new summary, its shopper their seat or queue place (once
+    per conversation per commit: a later event of the same commit pushes instead)."""
+    if not getattr(event, "superseded", False):
+        hub.conversation_changed(event.conversation_id)
 
 
 def push_seat_handover(event: SeatHandedOver) -> None:
@@ -43,3 +45,4 @@ def register() -> None:
               live=True)
     subscribe(SeatHandedOver, push_seat_handover, name="chat.push_seat_handover", live=True)
     subscribe(StaffAccessChanged, apply_access_change, name="chat.apply_access_change", live=True)
+    subscribe(NoticePublished, services.push_knowledge_notice, name="chat.push_knowledge_notice", live=True)

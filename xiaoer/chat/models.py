@@ -14,6 +14,7 @@ from xiaoer.customers.models import Customer
 
 
 class ConversationStatus(models.TextChoices):
+    VISITOR = "visitor", "访客"  # opened the chat page, wrote nothing yet: no seat, not in the queue
     QUEUED = "queued", "排队中"
     OPEN = "open", "进行中"
     RESOLVED = "resolved", "已解决"
@@ -112,3 +113,23 @@ class Attachment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.content_type} {self.width}x{self.height}"
+
+
+class Presence(models.Model):
+    """A staff person has a workbench socket open in one server process (``node``).
+
+    Routing sends shoppers only to seats whose operator has a row here (docs/decisions/
+    080-presence-and-routing.md). Written on a person's first socket in a process and removed a
+    grace period after their last one closes; each process refreshes ``seen_at`` of its rows, so
+    the rows of a process that died expire on their own.
+    """
+
+    staff = models.ForeignKey(Staff, on_delete=models.CASCADE, related_name="+")
+    node = models.CharField(max_length=80)
+    seen_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["staff", "node"], name="presence_staff_node_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.staff_id}@{self.node}"

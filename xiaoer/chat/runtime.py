@@ -62,6 +62,9 @@ async def startup() -> None:
             await bridge.start()
             hub.HUB.bridge = bridge
             log.info("chat hub: redis pub/sub on %s", bridge.channel)
+        from xiaoer.chat import presence
+
+        presence.TRACKER.start(loop)
         _tune_gc()
         if _started_callbacks:
             threading.Thread(target=_run_started_callbacks, name="chat-warm-up", daemon=True).start()
@@ -92,6 +95,9 @@ async def shutdown() -> None:
     bridge, hub.HUB.bridge = hub.HUB.bridge, None
     if bridge is not None:
         await bridge.stop()
+    from xiaoer.chat import presence
+
+    await presence.TRACKER.stop()
     await hub.HUB.unbind()
     from xiaoer.chat import socket
 

@@ -18,6 +18,7 @@ import hashlib
 import io
 import logging
 import secrets
+import threading
 import time
 import warnings
 from dataclasses import dataclass
@@ -25,10 +26,11 @@ from typing import Any
 
 from django.conf import settings
 from django.core import signing
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -49,16 +51,18 @@ from xiaoer.chat.models import Attachment, Conversation, ConversationStatus, Mes
 from xiaoer.customers import services as customer_services
 from xiaoer.customers.models import Customer
 from xiaoer.events import emit
+from xiaoer.knowledge.events import NoticePublished
 
 log = logging.getLogger(__name__)
 
 QUEUED, OPEN, RESOLVED = ConversationStatus.QUEUED, ConversationStatus.OPEN, ConversationStatus.RESOLVED
+VISITOR = ConversationStatus.VISITOR
 VISITOR_SALT = "xiaoer.chat.visitor"
 BUYER_SALT = "xiaoer.chat.buyer-link"
 BUYER_LINK_MAX_AGE = 7 * 24 * 3600
 NOTE_MAX_CHARS = 1000
 ALLOWED_IMAGE_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp"}
-MAX_IMAGE_PIXELS = 40_000_000  # a 10 MB file may not unpack to gigabytes of pixels
+_DECODING = threading.BoundedSemaphore(2)  # images decoded at once, whoever uploads them
 QUEUE_NOTIFY_LIMIT = 100
 
 
@@ -66,7 +70,9 @@ QUEUE_NOTIFY_LIMIT = 100
 
 def make_visitor_token(shop: Shop, visitor_id: str) -> str:
     """Signed with the shop's own secret: a visitor token of one shop means nothing in another."""
-    return signing.dumps({"v": visitor_id}, key=shop.secret, salt=VISITOR_SALT, compress=False)
+    # A fresh nonce per session start: the token (and the cookie) rotate, the visitor stays.
+    return signing.dumps({"v": visitor_id, "n": secrets.token_urlsafe(6)}, key=shop.secret, salt=VISITOR_SALT,
+                         compress=False)
 
 
 def check_visitor_token(shop: Shop, token: str | None) -> str | None:
@@ -160,21 +166,26 @@ def start_shopper_session(shop: Shop, *, visitor_token: str | None = None,
         customer = customer_services.get_or_create_visitor(shop, visitor_id)
         visitor = make_visitor_token(shop, visitor_id)
     customer_services.do_touch(customer)
-    conversation = get_or_create_conversation(shop, customer)
+    # Opening the page makes a visitor, not a conversation: no seat, no load, not in the queue,
+    # until the first message (reopen_on_shopper_message admits it).
+    conversation = get_or_create_conversation(shop, customer, visitor=True)
     return ShopperSession(shop=shop, customer=customer, conversation=conversation, visitor_token=visitor,
                           token=auth.make_shopper_token(shop, customer))
 
 
-def get_or_create_conversation(shop: Shop, customer: Customer) -> Conversation:
-    """One conversation per (shop, customer): created queued, then routed."""
-    with transaction.atomic():
+def get_or_create_conversation(shop: Shop, customer: Customer, *, visitor: bool = False) -> Conversation:
+    """One conversation per (shop, customer): created queued, then routed. With VISITOR (the
+    shopper page opened) a new one is created as a visitor: it waits for a first message."""
+    with transaction.atomic(savepoint=False):
         _lock_shop(shop.pk)
         conv = Conversation.objects.filter(shop=shop, customer=customer).order_by("-created_at").first()
-        if conv is None:
+        if conv is None and visitor:
+            conv = Conversation.objects.create(shop=shop, customer=customer, status=VISITOR)
+        elif conv is None:
             conv = Conversation.objects.create(shop=shop, customer=customer, status=QUEUED,
                                                queued_at=timezone.now())
             # staff lists learn of the newcomer even when no seat can take it
-            emit(ConversationOpened(shop_id=shop.pk, conversation_id=conv.pk, customer_id=customer.pk))
+            _emit_change(ConversationOpened(shop_id=shop.pk, conversation_id=conv.pk, customer_id=customer.pk))
         if conv.status == QUEUED:
             # through the queue, oldest first: a newcomer never jumps ahead of someone waiting
             drain_queue(shop.pk)
@@ -218,6 +229,37 @@ def _fresh_conv(conv: Conversation) -> Conversation:
     return Conversation.objects.select_related("seat", "customer", "shop").get(pk=conv.pk)
 
 
+def seat_ids_of(staff: Staff) -> frozenset[int]:
+    return frozenset(Seat.objects.filter(shop_id=staff.shop_id, operator=staff, is_active=True)
+                     .values_list("pk", flat=True))
+
+
+def may_reply(staff: Staff, conv: Conversation) -> bool:
+    """The one rule (xiaoer.chat.access) for a Staff and a Conversation of their shop."""
+    from xiaoer.chat import access
+
+    if conv.shop_id != staff.shop_id or not staff.can_chat:
+        return False
+    return access.may_reply(seat_ids_of(staff), staff.is_supervisor, conv.seat_id)
+
+
+def require_may_reply(staff: Staff, conv: Conversation) -> None:
+    """PermissionDenied with the reason the agent sees, unless STAFF may answer in CONV."""
+    from xiaoer.chat import access
+
+    if not may_reply(staff, conv):
+        raise PermissionDenied(str(access.REPLY_REFUSED))
+
+
+def require_may_reply_to_customer(staff: Staff, customer_id: int | None) -> None:
+    """Order actions reach the customer: the rule applies to their conversation, if they have one."""
+    if customer_id is None:
+        return
+    conv = Conversation.objects.filter(shop_id=staff.shop_id, customer_id=customer_id).order_by("-id").first()
+    if conv is not None:
+        require_may_reply(staff, conv)
+
+
 def require_can_act_on(staff: Staff, conv: Conversation) -> None:
     """Agents act on their own seats' and queued conversations; supervisors on all of the shop."""
     if staff.is_supervisor:
@@ -244,8 +286,28 @@ def seat_loads(shop_id: int) -> dict[int, int]:
 
 
 def _available_seats(shop_id: int) -> list[Seat]:
-    return list(Seat.objects.filter(shop_id=shop_id, is_active=True, is_online=True, operator__isnull=False)
+    """Seats that take shoppers: available (not 挂起) and operated by someone at a workbench."""
+    from xiaoer.chat import presence
+
+    return list(Seat.objects.filter(shop_id=shop_id, is_active=True, is_online=True, operator__isnull=False,
+                                    operator_id__in=presence.present_staff_ids())
                 .select_related("shop").order_by("pk"))
+
+
+def seats_available(shop_id: int) -> bool:
+    """Does any seat of the shop take shoppers right now?"""
+    return bool(_available_seats(shop_id))
+
+
+def presence_changed(staff: Staff, *, present: bool) -> None:
+    """STAFF opened their first workbench (PRESENT) or closed their last one (after the grace
+    period): tell the workbenches, and let seats that can take shoppers drain the queue."""
+    seats = list(Seat.objects.filter(shop_id=staff.shop_id, operator=staff, is_active=True))
+    for seat in seats:
+        publish_after_commit(seat.shop_id, "seat", {"seat": seat.pk, "online": seat.is_online and present,
+                                                     "available": seat.is_online, "present": present})
+    if present and any(seat.is_online for seat in seats):
+        drain_queue(staff.shop_id)
 
 
 def _pick_seat(seats: list[Seat], loads: dict[int, int], preferred_id: int | None) -> Seat | None:
@@ -269,7 +331,7 @@ def _assign(conv: Conversation, seat: Seat) -> None:
 def drain_queue(shop_id: int) -> list[int]:
     """Hand queued conversations, oldest first, to seats with room. Returns the assigned ids."""
     assigned: list[int] = []
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         _lock_shop(shop_id)
         seats = _available_seats(shop_id)
         if not seats:
@@ -282,7 +344,7 @@ def drain_queue(shop_id: int) -> list[int]:
             if seat is None:
                 break
             _assign(conv, seat)
-            emit(ConversationAssigned(shop_id=shop_id, conversation_id=conv.pk, seat_id=seat.pk, how="route"))
+            _emit_change(ConversationAssigned(shop_id=shop_id, conversation_id=conv.pk, seat_id=seat.pk, how="route"))
             loads[seat.pk] = loads.get(seat.pk, 0) + 1
             assigned.append(conv.pk)
         _notify_queue(shop_id)
@@ -290,13 +352,12 @@ def drain_queue(shop_id: int) -> list[int]:
 
 
 def queue_position(conv: Conversation) -> int:
-    """1-based place in the shop's FIFO queue; 0 when the conversation is not waiting for a seat."""
-    if conv.status != QUEUED or conv.queued_at is None:
+    """1-based place in the shop's FIFO queue; 0 when the conversation is not waiting for a seat
+    (not queued, or a seat already serves it). The one rule for the API, the socket and the hub."""
+    if conv.status != QUEUED or conv.queued_at is None or conv.seat_id is not None:
         return 0
-    ahead = Conversation.objects.filter(shop_id=conv.shop_id, status=QUEUED, queued_at__lt=conv.queued_at).count()
-    ties = Conversation.objects.filter(shop_id=conv.shop_id, status=QUEUED, queued_at=conv.queued_at,
-                                       pk__lt=conv.pk).count()
-    return ahead + ties + 1
+    waiting = Conversation.objects.filter(shop_id=conv.shop_id, status=QUEUED, seat__isnull=True)
+    return waiting.filter(Q(queued_at__lt=conv.queued_at) | Q(queued_at=conv.queued_at, pk__lt=conv.pk)).count() + 1
 
 
 def queued_conversations(shop_id: int, limit: int = QUEUE_NOTIFY_LIMIT) -> list[Conversation]:
@@ -330,10 +391,10 @@ def do_transfer(staff: Staff, conv: Conversation, seat: Seat, note: str = "") ->
     text = f"{staff.display_name} 将会话从 {old_seat.display_name if old_seat else '排队'} 转接给 {seat.display_name}"
     if note:
         text += f"：{note}"
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         _lock_shop(conv.shop_id)
         _assign(conv, seat)
-        emit(ConversationTransferred(shop_id=conv.shop_id, conversation_id=conv.pk,
+        _emit_change(ConversationTransferred(shop_id=conv.shop_id, conversation_id=conv.pk,
                                      from_seat_id=old_seat.pk if old_seat else None, to_seat_id=seat.pk,
                                      staff_id=staff.pk))
         _post_event(conv.pk, text, {"event": "transfer", "from_seat": old_seat.pk if old_seat else None,
@@ -356,13 +417,13 @@ def do_claim(staff: Staff, conv: Conversation, seat: Seat) -> Conversation:
     seat = _fresh_seat(seat)
     if seat.operator_id != staff.pk and not staff.is_supervisor:
         raise PermissionDenied(_("只能领取到你值守的客服账号"))
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         _lock_shop(conv.shop_id)
         fresh = Conversation.objects.select_for_update().get(pk=conv.pk)
         if fresh.status != QUEUED:
             raise ValidationError(_("这个会话已经被接待了"))
         _assign(fresh, seat)
-        emit(ConversationAssigned(shop_id=fresh.shop_id, conversation_id=fresh.pk, seat_id=seat.pk, how="claim",
+        _emit_change(ConversationAssigned(shop_id=fresh.shop_id, conversation_id=fresh.pk, seat_id=seat.pk, how="claim",
                                   staff_id=staff.pk))
         _notify_queue(conv.shop_id)
         _post_event(conv.pk, f"{seat.display_name} 接待了会话", {"event": "claim", "seat": seat.pk},
@@ -376,14 +437,14 @@ def do_resolve(staff: Staff, conv: Conversation) -> Conversation:
     require_can_act_on(staff, conv)
     if conv.status == RESOLVED:
         return conv
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         _lock_shop(conv.shop_id)
         conv.status = RESOLVED
         conv.resolved_at = timezone.now()
         conv.queued_at = None
         conv.waiting_since = None
         conv.save(update_fields=["status", "resolved_at", "queued_at", "waiting_since"])
-        emit(ConversationResolved(shop_id=conv.shop_id, conversation_id=conv.pk, seat_id=conv.seat_id,
+        _emit_change(ConversationResolved(shop_id=conv.shop_id, conversation_id=conv.pk, seat_id=conv.seat_id,
                                   staff_id=staff.pk))
         seat_name = conv.seat.display_name if conv.seat else staff.display_name
         _post_event(conv.pk, f"{seat_name} 结束了会话", {"event": "resolve"}, staff=staff, seat=conv.seat)
@@ -398,16 +459,16 @@ def do_reopen(staff: Staff, conv: Conversation) -> Conversation:
     require_can_act_on(staff, conv)
     if conv.status != RESOLVED:
         return conv
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         _lock_shop(conv.shop_id)
         if conv.seat is not None and conv.seat.operator_id is not None and conv.seat.is_active:
             _assign(conv, conv.seat)
-            emit(ConversationReopened(shop_id=conv.shop_id, conversation_id=conv.pk, seat_id=conv.seat_id,
+            _emit_change(ConversationReopened(shop_id=conv.shop_id, conversation_id=conv.pk, seat_id=conv.seat_id,
                                       staff_id=staff.pk))
         else:
             conv.status, conv.queued_at, conv.seat = QUEUED, timezone.now(), None
             conv.save(update_fields=["status", "queued_at", "seat"])
-            emit(ConversationReopened(shop_id=conv.shop_id, conversation_id=conv.pk, seat_id=None,
+            _emit_change(ConversationReopened(shop_id=conv.shop_id, conversation_id=conv.pk, seat_id=None,
                                       staff_id=staff.pk))
             drain_queue(conv.shop_id)
         _post_event(conv.pk, f"{staff.display_name} 重新打开了会话", {"event": "reopen"}, staff=staff,
@@ -416,17 +477,23 @@ def do_reopen(staff: Staff, conv: Conversation) -> Conversation:
 
 
 def reopen_for_shopper(conversation_ids: set[int]) -> list[int]:
-    """A shopper wrote into resolved conversations: queue them again and route (last seat first)."""
+    """A shopper wrote into resolved conversations, or wrote their first message as a visitor:
+    queue them (again) and route (last seat first)."""
     reopened: list[int] = []
-    for conv in Conversation.objects.filter(pk__in=conversation_ids, status=RESOLVED):
+    for conv in Conversation.objects.filter(pk__in=conversation_ids, status__in=[RESOLVED, VISITOR]):
         with transaction.atomic():
             _lock_shop(conv.shop_id)
-            n = Conversation.objects.filter(pk=conv.pk, status=RESOLVED).update(
+            n = Conversation.objects.filter(pk=conv.pk, status__in=[RESOLVED, VISITOR]).update(
                 status=QUEUED, queued_at=timezone.now(), resolved_at=None, seat=None)
-            if n:
-                emit(ConversationReopened(shop_id=conv.shop_id, conversation_id=conv.pk, seat_id=None))
-                drain_queue(conv.shop_id)
-                reopened.append(conv.pk)
+            if not n:
+                continue
+            if conv.status == VISITOR:  # a visitor's first message: now a conversation
+                _emit_change(ConversationOpened(shop_id=conv.shop_id, conversation_id=conv.pk,
+                                                customer_id=conv.customer_id))
+            else:
+                _emit_change(ConversationReopened(shop_id=conv.shop_id, conversation_id=conv.pk, seat_id=None))
+            drain_queue(conv.shop_id)
+            reopened.append(conv.pk)
     return reopened
 
 
@@ -440,9 +507,13 @@ def do_set_seat_online(staff: Staff, seat: Seat, online: bool) -> Seat:
         raise PermissionDenied(_("只能切换你值守的客服账号"))
     if online and seat.operator_id is None:
         raise ValidationError(_("这个客服账号没有人值守，不能上线"))
-    with transaction.atomic():
+    from xiaoer.chat import presence
+
+    present = seat.operator_id is not None and presence.is_present(seat.operator_id)
+    with transaction.atomic(savepoint=False):
         account_services.do_set_seat_online(seat, online)
-        _publish_after_commit(seat.shop_id, "seat", {"seat": seat.pk, "online": online})
+        publish_after_commit(seat.shop_id, "seat", {"seat": seat.pk, "online": online and present,
+                                                     "available": online, "present": present})
         if online:
             drain_queue(seat.shop_id)
     return seat
@@ -451,30 +522,55 @@ def do_set_seat_online(staff: Staff, seat: Seat, online: bool) -> Seat:
 # --- uploads --------------------------------------------------------------------------------------
 
 def check_image(data: bytes) -> tuple[str, int, int]:
-    """(content type, width, height) if DATA really is an allowed image; ValidationError otherwise."""
+    """(content type, width, height) if DATA really is an allowed image; ValidationError otherwise.
+    The size is read from the header before anything is decoded, and at most two images are
+    decoded at once: a small file claiming tens of millions of pixels costs nothing."""
     if len(data) > settings.MAX_IMAGE_BYTES:
         raise ValidationError(_("图片不能超过 %(mb)s MB") % {"mb": settings.MAX_IMAGE_BYTES // (1024 * 1024)})
     if not data:
         raise ValidationError(_("文件是空的"))
+    too_large = ValidationError(_("图片尺寸太大（最多 %(mp)s 百万像素）")
+                                % {"mp": settings.MAX_IMAGE_PIXELS // 1_000_000})
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as probe:
-                probe.verify()
-            with Image.open(io.BytesIO(data)) as img:
-                fmt, (width, height) = img.format, img.size
-                if width * height > MAX_IMAGE_PIXELS:
-                    raise ValidationError(_("图片尺寸太大"))
-                img.load()  # decode fully: a truncated or corrupt body fails here
+            with Image.open(io.BytesIO(data)) as head:  # reads the header only
+                fmt, (width, height) = head.format, head.size
+            if width * height > settings.MAX_IMAGE_PIXELS:
+                raise too_large
+            with _DECODING:
+                with Image.open(io.BytesIO(data)) as probe:
+                    probe.verify()
+                with Image.open(io.BytesIO(data)) as img:
+                    if img.format == "JPEG":  # decode at 1/8 scale: still reads every byte of the file
+                        img.draft(img.mode, (max(1, width // 8), max(1, height // 8)))
+                    img.load()  # decode: a truncated or corrupt body fails here
     except ValidationError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombWarning, Image.DecompressionBombError):
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise too_large from None
+    except UnidentifiedImageError:
         raise ValidationError(_("只能发送图片（PNG、JPEG、GIF、WebP）")) from None
     except (OSError, SyntaxError, ValueError):
         raise ValidationError(_("图片已损坏，无法打开")) from None
     if fmt not in ALLOWED_IMAGE_FORMATS:
         raise ValidationError(_("只能发送图片（PNG、JPEG、GIF、WebP）"))
     return ALLOWED_IMAGE_FORMATS[fmt], width, height
+
+
+def check_upload_rate(shop_id: int, customer_id: int) -> None:
+    """A shopper may upload CHAT_SHOPPER_UPLOADS_PER_MINUTE images a minute (per shop and shopper;
+    the counter is in the cache, shared between processes with Redis)."""
+    window = int(time.time() // 60)
+    key = f"upload-rate:{shop_id}:{customer_id}:{window}"
+    cache.add(key, 0, 120)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, 120)
+        count = 1
+    if count > settings.CHAT_SHOPPER_UPLOADS_PER_MINUTE:
+        raise ValidationError(_("发送图片太频繁，请稍后再试"), code="rate")
 
 
 def do_store_image(shop: Shop, file) -> Attachment:
@@ -538,8 +634,18 @@ def post_staff_message(staff: Staff, conv: Conversation, *, body: str = "", kind
     from xiaoer.chat import writer
 
     account_services.require_role(staff, account_services.CHAT_ROLES)
-    if kind not in {"text", "image", "note"}:
+    require_may_reply(staff, conv)  # the socket's rule: notes included
+    if kind not in {"text", "image", "note", "card"}:
         raise ValidationError(_("不支持的消息类型"))
+    if kind == "card":  # built from the database (xiaoer.chat.cards), as on the socket
+        from xiaoer.chat import cards
+
+        try:
+            body, payload = cards.build(conv.pk, payload or {}, shopper=False)
+        except ValueError:
+            raise ValidationError(_("卡片须指定一个订单号（order）或商品（product）")) from None
+        except LookupError:
+            raise Http404("not found") from None
     body = (body or "").strip()
     if kind in {"text", "note"} and not body:
         raise ValidationError(_("消息不能为空"))
@@ -552,25 +658,34 @@ def post_staff_message(staff: Staff, conv: Conversation, *, body: str = "", kind
     seat = seat or conv.seat
     if seat is not None and seat.shop_id != staff.shop_id:
         raise Http404("seat not found")
-    return writer.post_message_sync(conv.pk, sender_kind="agent", kind=kind, body=body, payload=payload or {},
-                                    internal=internal or kind == "note", seat_id=seat.pk if seat else None,
-                                    staff_id=staff.pk, client_id=client_id)
+    try:
+        return writer.post_message_sync(conv.pk, sender_kind="agent", kind=kind, body=body,
+                                        payload=payload or {}, internal=internal or kind == "note",
+                                        seat_id=seat.pk if seat else None, staff_id=staff.pk,
+                                        client_id=client_id, clients_id=True)
+    except ValueError as exc:  # the socket's `invalid`: a sys: id, a bad length, someone else's id
+        log.info("refused staff message: %s", exc)
+        raise ValidationError(_("client_id 无效：须为 1–64 个字符，不能以 sys: 开头，也不能是对方用过的")) from None
+    except LookupError:
+        raise Http404("not found") from None
 
 
 # --- summaries for lists ------------------------------------------------------------------------
 
 def conversation_json(conv: Conversation) -> dict[str, Any]:
+    """The one summary of a conversation: API lists and the hub's ``conversation`` frames."""
     seat = conv.seat
     return {
         "id": conv.pk,
+        "shop": conv.shop_id,
         "status": conv.status,
         "seat": {"id": seat.pk, "display_name": seat.display_name} if seat else None,
         "customer": {"id": conv.customer_id, "name": conv.customer.display_name},
         "last_seq": conv.last_seq,
         "last_message_preview": conv.last_message_preview,
-        "last_message_at": conv.last_message_at.isoformat() if conv.last_message_at else None,
-        "waiting_since": conv.waiting_since.isoformat() if conv.waiting_since else None,
-        "queued_at": conv.queued_at.isoformat() if conv.queued_at else None,
+        "last_message_at": frames.iso(conv.last_message_at),
+        "waiting_since": frames.iso(conv.waiting_since),
+        "queued_at": frames.iso(conv.queued_at),
         "unread": conv.unread_for_agent,
     }
 
@@ -586,6 +701,8 @@ def list_conversations(staff: Staff, tab: str = "mine", limit: int = 200) -> lis
         qs = qs.filter(seat__operator=staff, status=OPEN)
     elif tab == "resolved":
         qs = qs.filter(status=RESOLVED)
+    else:
+        qs = qs.exclude(status=VISITOR)  # a visitor who wrote nothing is not a conversation yet
     rows = list(qs.order_by("-last_message_at", "-pk")[:limit])
     far_future = timezone.now()
 
@@ -601,9 +718,14 @@ def list_conversations(staff: Staff, tab: str = "mine", limit: int = 200) -> lis
 
 def shop_load(shop_id: int) -> list[dict[str, Any]]:
     """Every active seat: open conversations against its cap, online, who operates it."""
+    from xiaoer.chat import presence
+
     loads = seat_loads(shop_id)
     seats = Seat.objects.filter(shop_id=shop_id, is_active=True).select_related("operator", "shop").order_by("pk")
-    return [{"seat": s, "id": s.pk, "display_name": s.display_name, "online": s.is_online,
+    present = set(presence.present_staff_ids().values_list("staff_id", flat=True))
+    return [{"seat": s, "id": s.pk, "display_name": s.display_name,
+             "online": s.is_online and s.operator_id in present, "available": s.is_online,
+             "present": s.operator_id in present,
              "operator": s.operator.display_name if s.operator else None,
              "operator_id": s.operator_id, "open": loads.get(s.pk, 0), "capacity": s.capacity}
             for s in seats]
@@ -611,7 +733,37 @@ def shop_load(shop_id: int) -> list[dict[str, Any]]:
 
 # --- after-commit plumbing ------------------------------------------------------------------------
 
-def _publish_after_commit(shop_id: int, event: str, data: dict[str, Any], **kwargs: Any) -> None:
+CONVERSATION_EVENTS = (ConversationOpened, ConversationAssigned, ConversationTransferred, ConversationResolved,
+                       ConversationReopened)
+
+
+def _pending_changes() -> list:
+    """Conversation events of this transaction still waiting for its commit (``emit`` registers
+    ``partial(after_commit, event, outbox_id)``; Django drops those of a rolled-back block)."""
+    from django.db import connection
+
+    pending = (getattr(entry[1], "args", ()) for entry in connection.run_on_commit)
+    return [args[0] for args in pending if args and isinstance(args[0], CONVERSATION_EVENTS)]
+
+
+def _emit_change(event) -> None:
+    """Emit a conversation event. The live push is one ``conversation`` frame per conversation per
+    commit however many changes the transaction made (creating and routing a conversation would
+    send two identical frames): an earlier event of the same conversation is marked superseded,
+    and the last one pushes the state as committed."""
+    for earlier in _pending_changes():
+        if earlier.conversation_id == event.conversation_id:
+            object.__setattr__(earlier, "superseded", True)  # not a field: never stored
+    emit(event)
+
+
+def _announced_in_this_commit() -> set[int]:
+    return {event.conversation_id for event in _pending_changes()}
+
+
+def publish_after_commit(shop_id: int, event: str, data: dict[str, Any], **kwargs: Any) -> None:
+    """An ``event`` frame (hub.publish_event) once the caller's transaction commits; a failed push
+    never breaks the write (the page catches up on its next load)."""
     def send() -> None:
         try:
             from xiaoer.chat import hub
@@ -623,18 +775,33 @@ def _publish_after_commit(shop_id: int, event: str, data: dict[str, Any], **kwar
     transaction.on_commit(send)
 
 
+def push_knowledge_notice(event: NoticePublished) -> None:
+    """Live listener (AppConfig.ready): a knowledge broadcast to every agent's workbench."""
+    data = {"id": event.notice_id, "title": event.title, "body": event.body, "product_id": event.product_id,
+            "answer_id": event.answer_id, "created_at": event.created_at}
+    try:
+        from xiaoer.chat import hub
+
+        hub.publish_event(event.shop_id, "knowledge", data)
+    except Exception:  # noqa: BLE001 - the write is committed; the page catches up on its next load
+        log.exception("could not push knowledge notice %s", event.notice_id)
+
+
 def _notify_queue(shop_id: int) -> None:
     """After commit, tell every queued shopper their place (the hub's ``queue`` frame, sent with the
     conversation summary); the queue head moving shifts everybody behind it. Once per drain, not a
     listener of ConversationAssigned: a drain assigning ten conversations would re-send the whole
-    queue ten times."""
+    queue ten times. Conversations whose own change is announced in the same commit are not
+    announced twice."""
+    announced = _announced_in_this_commit()
 
     def send() -> None:
         try:
             from xiaoer.chat import hub
 
             for conv in queued_conversations(shop_id, limit=QUEUE_NOTIFY_LIMIT):
-                hub.conversation_changed(conv.pk)
+                if conv.pk not in announced:
+                    hub.conversation_changed(conv.pk)
         except Exception:  # noqa: BLE001
             log.exception("queue notification failed for shop %s", shop_id)
 
@@ -653,11 +820,12 @@ def _post_event(conversation_id: int, body: str, payload: dict[str, Any], *,
 
 
 def reopen_on_shopper_message(event: MessagesCommitted) -> None:
-    """Live listener: a shopper wrote into a resolved conversation → queue it again and route it."""
+    """Live listener: a shopper wrote into a resolved conversation, or a visitor wrote their first
+    message → queue it (again) and route it."""
     # The status is the one when the message was stored: a shopper message written before a
     # resolve (delivered to us after it) must not reopen the conversation.
     status = event.status_of()
-    ids = {row[0] for row in event.messages if row[3] == "shopper" and status.get(row[0]) == RESOLVED}
+    ids = {row[0] for row in event.messages if row[3] == "shopper" and status.get(row[0]) in (RESOLVED, VISITOR)}
     if ids:
         reopen_for_shopper(ids)
 

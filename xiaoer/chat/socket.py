@@ -11,6 +11,7 @@ docs/protocol.md.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +23,7 @@ from django.conf import settings
 from django.db import close_old_connections, connection
 from django.http.cookie import parse_cookie
 
-from xiaoer.chat import frames, hub, runtime, writer
+from xiaoer.chat import access, frames, hub, presence, runtime, services, writer
 from xiaoer.chat.auth import read_shopper_token
 from xiaoer.chat.frames import FrameError
 from xiaoer.chat.hub import HUB, Conn, ConvInfo
@@ -97,8 +98,8 @@ def _shopper_identity(shop_id: int, customer_id: int) -> dict | int:
         return CLOSE_NOT_FOUND
     seat = {"id": conv.seat_id, "display_name": conv.seat.display_name} if conv.seat else None
     return {"conversation": conv.pk, "shop": shop_id, "customer": customer_id, "status": conv.status,
-            "seat": seat, "last_seq": conv.last_seq,
-            "queue_position": hub.queue_position(shop_id, conv.pk, conv.status, conv.seat_id)}
+            "seat": seat, "last_seq": conv.last_seq, "agent_read_seq": conv.agent_read_seq,
+            "queue_position": services.queue_position(conv)}
 
 
 def _staff_seats(staff) -> list[tuple[int, str]]:
@@ -203,6 +204,8 @@ async def chat_socket(scope, receive, send) -> None:
     conn.start(int(settings.CHAT_SEND_QUEUE))
     HUB.register(conn)
     conn.push(_welcome(conn, ident))
+    if conn.role == "staff":  # presence: event-driven, on a person's first and last socket here
+        presence.TRACKER.arrived(conn.staff_id, first_here=len(HUB.by_staff.get(conn.staff_id, ())) == 1)
     try:
         while True:
             message = await receive()
@@ -218,6 +221,8 @@ async def chat_socket(scope, receive, send) -> None:
     finally:
         HUB.unregister(conn)
         conn.closed = True
+        if conn.role == "staff":
+            presence.TRACKER.left(conn.staff_id, still_here=bool(HUB.by_staff.get(conn.staff_id)))
         if conn.sender is not None:
             conn.sender.cancel()
 
@@ -241,7 +246,8 @@ def _welcome(conn: Conn, ident: dict) -> str:
         return frames.dumps({"type": "welcome", "role": "shopper", "conversation": ident["conversation"],
                              "shop": ident["shop"], "status": ident["status"], "last_seq": ident["last_seq"],
                              "heartbeat": heartbeat, "seat": ident["seat"],
-                             "queue_position": ident["queue_position"]})
+                             "queue_position": ident["queue_position"],
+                             "agent_read_seq": ident["agent_read_seq"]})
     return frames.dumps({"type": "welcome", "role": "staff", "shop": ident["shop"], "last_seq": None,
                          "heartbeat": heartbeat, "supervisor": ident["supervisor"],
                          "staff": {"id": ident["staff"], "display_name": ident["display_name"],
@@ -277,14 +283,6 @@ async def _on_frame(conn: Conn, raw) -> None:
 
 # --- access to a conversation ----------------------------------------------------------------------
 
-def _load_conv(conversation_id: int) -> ConvInfo | None:
-    with connection.cursor() as cur:
-        cur.execute("SELECT shop_id, seat_id, status, customer_id FROM chat_conversation WHERE id = %s",
-                    [conversation_id])
-        row = cur.fetchone()
-    return ConvInfo(*row) if row else None
-
-
 async def _conversation(conn: Conn, frame: dict, client_id: str | None = None) -> tuple[int, ConvInfo]:
     """The conversation a frame names, if the socket may see it; else FrameError not_found."""
     raw = frame.get("conversation")
@@ -298,7 +296,7 @@ async def _conversation(conn: Conn, frame: dict, client_id: str | None = None) -
         conv_id = raw
     info = HUB.convs.get(conv_id)
     if info is None:
-        info = await _db(_load_conv, conv_id)
+        info = await _db(hub.load_conv, conv_id)
         if info is not None:
             HUB.remember(conv_id, info)
     if info is None or info.shop_id != conn.shop_id:
@@ -319,13 +317,37 @@ def _rate_ok(conn: Conn) -> bool:
     return True
 
 
+def _request_ok(conn: Conn) -> bool:
+    """The token bucket of the other frames a client may repeat at will (sync, history, typing,
+    read): every socket, shopper or staff, with its own rate."""
+    now = time.monotonic()
+    if conn.role == "shopper":
+        rate, burst = float(settings.CHAT_SHOPPER_REQUEST_RATE), float(settings.CHAT_SHOPPER_REQUEST_BURST)
+    else:
+        rate, burst = float(settings.CHAT_STAFF_REQUEST_RATE), float(settings.CHAT_STAFF_REQUEST_BURST)
+    if conn.req_tokens_at == 0.0:
+        conn.req_tokens = burst
+    else:
+        conn.req_tokens = min(burst, conn.req_tokens + (now - conn.req_tokens_at) * rate)
+    conn.req_tokens_at = now
+    if conn.req_tokens < 1.0:
+        return False
+    conn.req_tokens -= 1.0
+    return True
+
+
+def _limit_requests(conn: Conn) -> None:
+    if not _request_ok(conn):
+        raise FrameError("rate_limited", "too many requests, slow down")
+
+
 async def _on_send(conn: Conn, frame: dict) -> None:
     staff = conn.role == "staff"
     client_id, kind, body, payload = frames.check_send(frame, staff=staff)
     conv_id, info = await _conversation(conn, frame, client_id)
     if staff:
-        if not conn.supervisor and info.seat_id not in conn.seat_ids:
-            raise FrameError("forbidden", "this conversation is not served by your seat", client_id)
+        if not access.may_reply(conn.seat_ids, conn.supervisor, info.seat_id):
+            raise FrameError("forbidden", str(access.REPLY_REFUSED), client_id)
         draft = writer.Draft(conv_id, info.shop_id, client_id, "agent", kind, kind == "note", info.seat_id,
                              conn.staff_id, body, payload, origin=conn)
     else:
@@ -333,6 +355,8 @@ async def _on_send(conn: Conn, frame: dict) -> None:
             raise FrameError("rate_limited", "too many messages, slow down", client_id)
         draft = writer.Draft(conv_id, info.shop_id, client_id, "shopper", kind, False, None, None, body,
                              payload, origin=conn)
+    if kind == "card":  # built from the database, never from what the client claims
+        draft.body, draft.payload = await _card(conv_id, payload, client_id, shopper=not staff)
     w = writer.WRITER
     if w is None:
         raise FrameError("unavailable", "server is shutting down, retry", client_id)
@@ -341,6 +365,17 @@ async def _on_send(conn: Conn, frame: dict) -> None:
     future.add_done_callback(lambda _f: _done(conn))
     if conn.inflight > MAX_INFLIGHT:
         await future  # back-pressure: stop reading this socket until its oldest sends commit
+
+
+async def _card(conv_id: int, payload: dict, client_id: str, *, shopper: bool) -> tuple[str, dict]:
+    from xiaoer.chat import cards
+
+    try:
+        return await _db(functools.partial(cards.build, shopper=shopper), conv_id, payload)
+    except ValueError as exc:
+        raise FrameError("invalid", str(exc), client_id) from None
+    except LookupError:
+        raise FrameError("not_found", "no such order or product", client_id) from None
 
 
 def _done(conn: Conn) -> None:
@@ -407,6 +442,7 @@ def _read_history(conv_id: int, before: int | None, limit: int, shopper: bool) -
 
 
 async def _on_sync(conn: Conn, frame: dict) -> None:
+    _limit_requests(conn)
     conv_id, _info = await _conversation(conn, frame)
     after = frame.get("after", 0)
     if isinstance(after, bool) or not isinstance(after, int) or after < 0:
@@ -417,6 +453,7 @@ async def _on_sync(conn: Conn, frame: dict) -> None:
 
 
 async def _on_history(conn: Conn, frame: dict) -> None:
+    _limit_requests(conn)
     conv_id, _info = await _conversation(conn, frame)
     before = frame.get("before")
     if before is not None and (isinstance(before, bool) or not isinstance(before, int) or before <= 0):
@@ -430,10 +467,13 @@ async def _on_history(conn: Conn, frame: dict) -> None:
 
 
 async def _on_typing(conn: Conn, frame: dict) -> None:
+    _limit_requests(conn)
     conv_id, info = await _conversation(conn, frame)
     now = time.monotonic()
     if now - conn.last_typing < 0.5:  # a client may send one per keystroke; relay at most 2/s
         return
+    if conn.role == "staff" and not access.may_reply(conn.seat_ids, conn.supervisor, info.seat_id):
+        raise FrameError("forbidden", str(access.REPLY_REFUSED))
     conn.last_typing = now
     if conn.role == "shopper":
         text = frames.dumps({"type": "typing", "conversation": conv_id, "who": "shopper"})
@@ -445,17 +485,62 @@ async def _on_typing(conn: Conn, frame: dict) -> None:
 
 
 async def _on_read(conn: Conn, frame: dict) -> None:
+    _limit_requests(conn)
     conv_id, info = await _conversation(conn, frame)
     seq = frame.get("seq")
     if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
         raise FrameError("invalid", "seq must be a non-negative integer")
     by = "shopper" if conn.role == "shopper" else "agent"
+    if by == "agent" and not access.may_mark_read(conn.seat_ids, info.seat_id):
+        raise FrameError("forbidden", str(access.READ_REFUSED))
     w = writer.WRITER
     if w is not None:
         w.mark_read(conv_id, by, seq)
     text = frames.dumps({"type": "read", "conversation": conv_id, "by": by, "seq": seq})
     mode = hub.TO_CONV_STAFF if by == "shopper" else hub.TO_CONV_STAFF | hub.TO_SHOPPER
     HUB.dispatch([["d", info.shop_id, conv_id, info.seat_id, mode, None, text]], {0: conn.id})
+
+
+def _set_availability(staff_id: int, seat_id: int | None, available: bool) -> list[int] | str:
+    """The person's seats (or SEAT_ID) available or 挂起; the seat ids changed, or an error code."""
+    from django.core.exceptions import PermissionDenied, ValidationError
+    from django.db import transaction
+
+    from xiaoer.accounts.models import Seat, Staff
+    from xiaoer.chat import services
+
+    staff = Staff.objects.filter(pk=staff_id, is_active=True).first()
+    if staff is None:
+        return "forbidden"
+    seats = Seat.objects.filter(shop_id=staff.shop_id, operator=staff, is_active=True)
+    if seat_id is not None:
+        seats = seats.filter(pk=seat_id)
+    changed = []
+    try:
+        with transaction.atomic():
+            for seat in seats:
+                services.do_set_seat_online(staff, seat, available)
+                changed.append(seat.pk)
+    except (PermissionDenied, ValidationError):
+        return "forbidden"
+    return changed if changed else "not_found"
+
+
+async def _on_availability(conn: Conn, frame: dict) -> None:
+    """Staff: 接待中 (available) or 挂起 (busy/away) for their seats; docs/protocol.md."""
+    if conn.role != "staff":
+        raise FrameError("forbidden", "staff only")
+    _limit_requests(conn)
+    available = frame.get("available")
+    seat_id = frame.get("seat")
+    if not isinstance(available, bool):
+        raise FrameError("invalid", "available must be true or false")
+    if seat_id is not None and (isinstance(seat_id, bool) or not isinstance(seat_id, int)):
+        raise FrameError("invalid", "seat must be a seat id or absent")
+    result = await _db(_set_availability, conn.staff_id, seat_id, available)
+    if isinstance(result, str):
+        raise FrameError(result, "not a seat you operate")
+    conn.push(frames.dumps({"type": "availability", "available": available, "seats": result}))
 
 
 _PONG = frames.dumps({"type": "pong"})
@@ -469,5 +554,5 @@ async def _on_pong(conn: Conn, frame: dict) -> None:
     return None  # last_recv is already updated
 
 
-_HANDLERS = {"send": _on_send, "sync": _on_sync, "history": _on_history, "typing": _on_typing, "read": _on_read, "ping": _on_ping,
+_HANDLERS = {"availability": _on_availability, "send": _on_send, "sync": _on_sync, "history": _on_history, "typing": _on_typing, "read": _on_read, "ping": _on_ping,
              "pong": _on_pong}

@@ -1,7 +1,6 @@
 from django.urls import include, path
 
 from xiaoer.chat import views
-from xiaoer.customers import views as customer_views
 
 urlpatterns = [
     path("", include("xiaoer.accounts.urls")),
@@ -13,7 +12,7 @@ urlpatterns = [
     path("desk", views.desk, name="desk"),
     path("desk/c/<int:conversation_id>", views.desk, name="desk-conversation"),
     path("desk/c/<int:conversation_id>/panels/", views.desk_panels, name="desk-panels"),
-    path("desk/c/<int:conversation_id>/panel/customer", customer_views.customer_panel,
+    path("desk/c/<int:conversation_id>/panel/customer", views.customer_panel,
          name="desk-panel-customer"),
     path("desk/upload", views.desk_upload, name="desk-upload"),
     path("desk/supervisor", views.supervisor, name="desk-supervisor"),

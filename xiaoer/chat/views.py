@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from functools import wraps
+from urllib.parse import urlsplit
 
 from django.apps import apps
 from django.conf import settings
@@ -17,15 +18,17 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
+from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from django.views.decorators.csrf import csrf_exempt, ensure_csrf_cookie
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from xiaoer.accounts import services as account_services
 from xiaoer.accounts.models import Role, Seat, SeatAssignment, Staff
 from xiaoer.chat import services
 from xiaoer.chat.models import Conversation
+from xiaoer.customers import services as customer_services
 
 VISITOR_COOKIE = "xiaoer_visitor"
 # Titles of settings.XIAOER_SIDE_PANELS, marked here so makemessages puts them in the catalogue.
@@ -34,21 +37,13 @@ PANEL_TITLES = [gettext_noop("顾客"), gettext_noop("订单"), gettext_noop("�
 
 # --- helpers ------------------------------------------------------------------------------------
 
-def _staff(request: HttpRequest) -> Staff | None:
-    return account_services.staff_for_user(request.user)
-
-
 def chat_staff_required(view):
     """Logged in, a staff person of a shop, with a role that reads chats (else 403)."""
 
     @login_required
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs):
-        staff = _staff(request)
-        if staff is None:
-            raise PermissionDenied(_("这个账号不属于任何店铺"))
-        account_services.require_role(staff, account_services.CHAT_ROLES)
-        request.staff = staff
+        request.staff = account_services.staff_of(request, account_services.CHAT_ROLES)
         return view(request, *args, **kwargs)
 
     return wrapper
@@ -58,9 +53,7 @@ def supervisor_required(view):
     @login_required
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs):
-        staff = _staff(request)
-        account_services.require_role(staff, account_services.SUPERVISOR_ROLES)
-        request.staff = staff
+        request.staff = account_services.staff_of(request, account_services.SUPERVISOR_ROLES)
         return view(request, *args, **kwargs)
 
     return wrapper
@@ -115,7 +108,7 @@ def _labels() -> dict[str, str]:
         "error": _("出错了，请稍后再试"), "tooLong": _("消息太长了"), "tooBig": _("图片不能超过 10 MB"),
         "uploadFailed": _("图片上传失败"), "connecting": _("连接中…"), "reconnecting": _("重新连接中…"),
         "online": _("已连接"), "servedBy": _("为您服务的是"), "waitingSeat": _("正在为您安排客服…"),
-        "queue": _("当前排队人数较多，您前面还有 %s 位，请稍候"), "agentTyping": _("客服正在输入…"),
+        "queue": _("当前排队人数较多，您前面还有 %s 位，请稍候"), "queueNext": _("马上就轮到您了，请稍候"), "agentTyping": _("客服正在输入…"),
         "shopperTyping": _("顾客正在输入…"), "queued": _("排队中"), "open": _("进行中"), "resolved": _("已解决"),
         "seat": _("客服账号"), "waited": _("已等"), "emptyList": _("这里没有会话"), "loading": _("加载中…"),
         "noMore": _("没有更早的消息了"), "earlier": _("查看更早的消息"), "newMessage": _("新消息"),
@@ -154,10 +147,26 @@ def shopper_chat(request: HttpRequest, slug: str) -> HttpResponse:
     return response
 
 
-@csrf_exempt  # no cookie authority here: identity comes from the signed token in the body
+def _cross_site(request: HttpRequest) -> bool:
+    """A browser request sent by another site's page (a form post, a cross-origin fetch).
+    Non-browser clients send neither header and are not a session-fixation vector."""
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site not in ("same-origin", "none")
+    origin = request.headers.get("Origin")
+    if not origin or origin == "null":
+        return origin == "null"
+    return urlsplit(origin).netloc != request.get_host() and origin not in settings.CSRF_TRUSTED_ORIGINS
+
+
+@csrf_exempt  # the visitor cookie is only read and set on same-origin requests (_cross_site)
 @require_POST
 def shopper_session(request: HttpRequest, slug: str) -> JsonResponse:
     shop = services.access_shop_by_slug(slug)
+    if _cross_site(request):
+        # Another site could otherwise plant its own visitor identity in the shopper's browser
+        # (session fixation) and read what they write. docs/decisions/084-shopper-session-origin.md
+        return JsonResponse({"detail": _("请在店铺的聊天页面中打开")}, status=403)
     try:
         data = json.loads(request.body or b"{}")
     except ValueError:
@@ -187,6 +196,10 @@ def shopper_upload(request: HttpRequest, slug: str) -> JsonResponse:
         return JsonResponse({"detail": _("请先开始会话")}, status=401)
     if (refused := _too_big(request)) is not None:
         return refused
+    try:
+        services.check_upload_rate(shop.pk, claims[1])
+    except ValidationError as exc:
+        return _json_error(exc, status=429)
     upload = request.FILES.get("file")
     if upload is None:
         return JsonResponse({"detail": _("没有收到文件")}, status=400)
@@ -200,21 +213,25 @@ def shopper_upload(request: HttpRequest, slug: str) -> JsonResponse:
 @require_GET
 def widget_js(request: HttpRequest, slug: str) -> HttpResponse:
     shop = services.access_shop_by_slug(slug)
-    origin = request.build_absolute_uri("/").rstrip("/")
+    # PUBLIC_URL when configured; otherwise this request's own address, whose Host Django has checked
+    # against ALLOWED_HOSTS — and then the answer depends on Host, so no shared cache may keep it.
+    origin = settings.PUBLIC_URL or request.build_absolute_uri("/").rstrip("/")
     body = render_to_string("chat/widget.js", {
         "chat_url": json.dumps(f"{origin}{reverse('shopper-chat', args=[shop.slug])}?embed=1"),
         "label": json.dumps(_("联系客服")),
         "title": json.dumps(f"{shop.name} · {_('在线客服')}"),
     })
     response = HttpResponse(body, content_type="text/javascript; charset=utf-8")
-    response["Cache-Control"] = "public, max-age=300"
+    response["Cache-Control"] = "public, max-age=300" if settings.PUBLIC_URL else "private, max-age=300"
+    if not settings.PUBLIC_URL:
+        patch_vary_headers(response, ["Host"])
     return response
 
 
 @require_GET
 def attachment_file(request: HttpRequest, token: str) -> HttpResponse:
     """An uploaded image, for staff of its shop (session) or a shopper of its shop (bearer)."""
-    staff = _staff(request)
+    staff = account_services.staff_for_user(request.user)  # or a shopper: no staff is no error here
     claims = shopper_claims(_bearer(request) or request.GET.get("t", ""))
     attachment = services.access_attachment(token, staff=staff, shopper_shop_id=claims[0] if claims else None)
     with attachment.file.open("rb") as fh:  # ≤ MAX_IMAGE_BYTES; a plain body suits the ASGI handler
@@ -230,9 +247,7 @@ def attachment_file(request: HttpRequest, token: str) -> HttpResponse:
 @login_required
 @ensure_csrf_cookie
 def desk(request: HttpRequest, conversation_id: int | None = None) -> HttpResponse:
-    staff = _staff(request)
-    if staff is None:
-        raise PermissionDenied(_("这个账号不属于任何店铺"))
+    staff = account_services.staff_of(request)
     if not staff.can_chat:
         if conversation_id is not None:
             raise PermissionDenied(_("你的角色不能查看聊天"))
@@ -275,6 +290,27 @@ def desk_panels(request: HttpRequest, conversation_id: int) -> HttpResponse:
         if url:
             sections.append({"title": _(title), "name": url_name, "url": url})
     return render(request, "chat/panels.html", {"sections": sections})
+
+
+@chat_staff_required
+@require_http_methods(["GET", "POST"])
+def customer_panel(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    """The customer side panel: profile and shop-level notes. It lives in chat, not customers: it is
+    reached through a conversation, and customers come before chat in the import graph."""
+    staff = request.staff
+    conv = services.access_conversation(staff, conversation_id)
+    customer = conv.customer
+    error = ""
+    if request.method == "POST":
+        seat = account_services.acting_seat(staff, conv.seat)
+        try:
+            customer_services.do_add_note(staff, customer, request.POST.get("text", ""), seat=seat)
+        except ValidationError as exc:
+            error = " ".join(exc.messages)
+    return render(request, "customers/panel.html", {
+        "conversation": conv, "customer": customer, "notes": customer_services.notes_for(customer),
+        "error": error, "conversations_count": customer.conversations.count(),
+    })
 
 
 @chat_staff_required

@@ -12,8 +12,8 @@ transaction on its own thread, in a constant number of statements whatever the b
 3. one multi-row ``INSERT ... ON CONFLICT (conversation_id, client_id) DO NOTHING RETURNING``.
 
 Not ``executemany`` and not a statement per row: each statement releases and retakes the GIL,
-and beside a busy event loop every retake can wait a whole switch interval (DESIGN.md measured a
-256-row executemany at 1.4 s). Only after the commit are senders acked and frames fanned out.
+and beside a busy event loop every retake can wait a whole switch interval (docs/decisions/010: a
+256-row executemany took 1.4 s). Only after the commit are senders acked and frames fanned out.
 
 ``post_message_sync`` runs the same ``store_batch`` in the caller's thread and transaction (for
 services, the robot, task workers) and fans out after the caller's commit.
@@ -152,7 +152,7 @@ class _Sql:
         On SQLite the rows come back as ONE JSON array, in one ``sqlite3_step``: the sqlite3
         module releases the GIL around every step, and beside a busy event loop each retake can
         wait a whole switch interval — per row, that is the 1.4 s "executemany" trap of
-        DESIGN.md again. PostgreSQL (psycopg) fetches the whole result in one call anyway."""
+        docs/decisions/010 again. PostgreSQL (psycopg) fetches the whole result in one call anyway."""
         if self.pg:
             cur.execute(f"SELECT {', '.join(cols)} {rest}", params)
             return cur.fetchall()
@@ -631,7 +631,8 @@ WRITER: Writer | None = None
 
 def post_message_sync(conversation_id: int, *, sender_kind: str, kind: str = "text", body: str = "",
                       payload: dict | None = None, internal: bool = False, seat_id: int | None = None,
-                      staff_id: int | None = None, client_id: str | None = None) -> dict:
+                      staff_id: int | None = None, client_id: str | None = None,
+                      clients_id: bool = False) -> dict:
     """Store one message from code outside the event loop (services, robot, task workers).
 
     Runs in the caller's thread, inside the caller's transaction if one is open (else its own);
@@ -639,6 +640,8 @@ def post_message_sync(conversation_id: int, *, sender_kind: str, kind: str = "te
     ``message`` frame's shape). With a CLIENT_ID already stored in the conversation, stores
     nothing and returns the original message (idempotent tasks rely on this).
     Raises ValueError for an invalid message, LookupError for an unknown conversation or image.
+    With CLIENTS_ID the CLIENT_ID is a client's own (REST), stored as given under the socket's
+    rules (1-64 characters, never ``sys:``), so a retry over either path is the same message.
     """
     if sender_kind not in frames.SENDER_KINDS:
         raise ValueError(f"sender_kind must be one of {sorted(frames.SENDER_KINDS)}")
@@ -651,10 +654,16 @@ def post_message_sync(conversation_id: int, *, sender_kind: str, kind: str = "te
         internal = True
     # Server-side ids live in their own namespace ("sys:"), which sockets may not use: a shopper
     # cannot pre-empt, say, a payment reminder's idempotency key with a message of their own.
-    client_id = f"sys:{client_id}" if client_id and not client_id.startswith("sys:") else \
-        (client_id or f"sys:{uuid.uuid4().hex}")
+    if clients_id and client_id:
+        if not 1 <= len(client_id) <= frames.MAX_CLIENT_ID:
+            raise ValueError(f"client_id must be 1-{frames.MAX_CLIENT_ID} characters")
+        if client_id.startswith("sys:"):
+            raise ValueError("client_id may not start with sys:")
+    else:
+        client_id = f"sys:{client_id}" if client_id and not client_id.startswith("sys:") else \
+            (client_id or f"sys:{uuid.uuid4().hex}")
     if len(client_id) > frames.MAX_CLIENT_ID:
-        raise ValueError("client_id longer than 60 characters")
+        raise ValueError(f"client_id longer than {frames.MAX_CLIENT_ID - 4} characters")
     with transaction.atomic():
         with connection.cursor() as cur:
             cur.execute("SELECT shop_id FROM chat_conversation WHERE id = %s", [int(conversation_id)])
@@ -666,7 +675,7 @@ def post_message_sync(conversation_id: int, *, sender_kind: str, kind: str = "te
             result = store_batch(cur, connection.vendor, [draft])
         outcome = result.outcomes[0]
         if outcome.error is not None:
-            raise LookupError(outcome.error[1])
+            raise (ValueError if outcome.error[0] == "invalid" else LookupError)(outcome.error[1])
         transaction.on_commit(lambda: _after_commit_sync(result))
     return outcome.message
 

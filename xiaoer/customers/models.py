@@ -1,4 +1,4 @@
-"""Customers belong to the shop, not to an agent (DESIGN.md "Customers")."""
+"""Customers belong to the shop, not to an agent (docs/decisions/001-layout-and-tenancy.md)."""
 
 from __future__ import annotations
 

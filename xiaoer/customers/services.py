@@ -1,4 +1,4 @@
-"""Customers and their shop-level notes (DESIGN.md "Customers").
+"""Customers and their shop-level notes (docs/design.md "Layers"; docs/decisions/003).
 
 Notes belong to the shop, not to an agent: they stay when a seat changes hands, and record the
 seat and the person who wrote them.

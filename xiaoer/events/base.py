@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import sqlite3
@@ -34,12 +35,20 @@ class Event:
             _EVENT_TYPES[cls.name] = cls
 
     def to_payload(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        # Shallow: the fields are JSON-able values; dataclasses.asdict deep-copies (3x the cost).
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> Event:
-        known = {f.name for f in dataclasses.fields(cls)}
+        """Fields unknown to this version of the class are dropped (an event written by an older
+        or newer release); new fields need defaults to read old rows."""
+        known = _field_names(cls)
         return cls(**{k: v for k, v in payload.items() if k in known})
+
+
+@functools.cache
+def _field_names(cls: type[Event]) -> frozenset[str]:
+    return frozenset(f.name for f in dataclasses.fields(cls))
 
 
 def event_class(name: str) -> type[Event]:
@@ -111,12 +120,10 @@ def durable_listeners() -> dict[str, DurableListener]:
 def emit(event: Event) -> int:
     """Write EVENT to the outbox in the current transaction; its listeners run after commit.
     Returns the outbox id."""
-    from xiaoer.events.models import OutboxEvent
-
-    _check_registered(event)
-    row = OutboxEvent.objects.create(name=event.name, shop_id=event.shop_id, payload=event.to_payload())
-    transaction.on_commit(partial(after_commit, event, row.id))
-    return row.id
+    with connection.cursor() as cursor:  # one raw INSERT: a third of an ORM save's cost here
+        outbox_id = outbox_insert(cursor, event)
+    transaction.on_commit(partial(after_commit, event, outbox_id))
+    return outbox_id
 
 
 def outbox_insert(cursor: Any, event: Event, *, vendor: str | None = None) -> int:
@@ -126,7 +133,11 @@ def outbox_insert(cursor: Any, event: Event, *, vendor: str | None = None) -> in
     taking ``%s`` placeholders."""
     _check_registered(event)
     vendor = vendor or connection.vendor
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    now = timezone.now()
+    if vendor == "sqlite":  # what Django's adapter makes of it (naive UTC text), at a third of the cost
+        now = now.replace(tzinfo=None).isoformat(" ")
+    else:
+        now = connection.ops.adapt_datetimefield_value(now)
     payload = json.dumps(event.to_payload(), ensure_ascii=False, separators=(",", ":"))
     if vendor == "postgresql":  # txid comes from the column default (the writing transaction)
         sql = ("INSERT INTO events_outboxevent (name, shop_id, payload, created_at) "

@@ -22,6 +22,8 @@ from collections.abc import Iterable
 
 log = logging.getLogger(__name__)
 
+GATHER_SECONDS = 0.005
+
 
 def marker_key(name: str) -> str:
     return f"xiaoer.events.queued.{name}"
@@ -55,18 +57,22 @@ class _Kicker:
 
     def kick(self, names: Iterable[str]) -> None:
         with self._cond:
+            was_empty = not self._names
             self._names.update(names)
             if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
                 self._pid = os.getpid()
                 self._thread = threading.Thread(target=self._run, name="events-kicker", daemon=True)
                 self._thread.start()
-            self._cond.notify()
+            if was_empty:  # else the thread is already due to look
+                self._cond.notify()
 
     def _run(self) -> None:
         while True:
             with self._cond:
                 while not self._names:
                     self._cond.wait()
+            time.sleep(GATHER_SECONDS)  # let a burst of commits share one enqueue per listener
+            with self._cond:
                 names, self._names = self._names, set()
                 self._busy = True
             try:

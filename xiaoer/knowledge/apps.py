@@ -5,8 +5,3 @@ class KnowledgeConfig(AppConfig):
     name = "xiaoer.knowledge"
     label = "knowledge"
     verbose_name = "商品知识"
-
-    def ready(self) -> None:
-        from xiaoer.knowledge import signals
-
-        signals.connect()

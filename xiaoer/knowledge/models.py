@@ -1,5 +1,5 @@
-"""Product knowledge, standard answers and quick phrases (DESIGN.md "Repeated questions",
-"Product knowledge"). Every row belongs to one shop; codes (``code``) are the ids the shop
+"""Product knowledge, standard answers and quick phrases (docs/decisions/030-knowledge-files.md).
+Every row belongs to one shop; codes (``code``) are the ids the shop
 chooses and uses in its import files."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Knowledge operations: check_* validates, do_* writes (events after commit), access_* fetches for
-the caller's shop or raises Http404. The robot (xiaoer.assistant) rebuilds its index when
-``knowledge_version`` moves, which every write here bumps."""
+the caller's shop or raises Http404. Every write bumps ``knowledge_version`` and emits
+KnowledgeChanged (xiaoer.knowledge.events), on which the robot rebuilds its index."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.http import Http404
@@ -22,10 +22,11 @@ from django.utils.translation import gettext as _
 
 from xiaoer.accounts import services as account_services
 from xiaoer.accounts.models import Seat, Shop, Staff
+from xiaoer.events import emit
 from xiaoer.importing import csv_safe
 from xiaoer.knowledge import importer
+from xiaoer.knowledge.events import KnowledgeChanged, NoticePublished
 from xiaoer.knowledge.models import (
-    Category,
     KnowledgeNotice,
     KnowledgeState,
     NoticeAck,
@@ -41,18 +42,13 @@ BATCH = 500
 
 
 # --- index freshness ------------------------------------------------------------------------------
-def bump_version(shop_id: int) -> None:
+def _knowledge_changed(shop_id: int) -> None:
+    """The one place a knowledge write is announced: bump the shop's version and emit
+    KnowledgeChanged in the caller's transaction (the robot listens; docs/decisions/033)."""
     updated = KnowledgeState.objects.filter(shop_id=shop_id).update(version=F("version") + 1)
     if not updated:
         KnowledgeState.objects.get_or_create(shop_id=shop_id, defaults={"version": 1})
-    try:
-        from xiaoer.assistant import tasks as assistant_tasks
-    except ImportError:  # the robot app left out of a deployment
-        return
-    from xiaoer.assistant import services as assistant_services
-
-    assistant_services.forget_active(shop_id)
-    transaction.on_commit(lambda: assistant_tasks.schedule_rebuild(shop_id))
+    emit(KnowledgeChanged(shop_id=shop_id, version=knowledge_version(shop_id)))
 
 
 def knowledge_version(shop_id: int) -> int:
@@ -95,6 +91,8 @@ def check_answer(shop: Shop, *, code: str, category: str, question: str, similar
     parsed = importer.parse_answers(table, codes)
     if parsed.errors:
         raise ValidationError(parsed.errors[0].message)
+    if not parsed.rows:  # the importer skips an all-blank row without an error
+        raise ValidationError(_("标准问题（question）为空"))
     row = parsed.rows[0]
     clash = StandardAnswer.objects.filter(shop=shop, code=row["code"])
     if instance is not None:
@@ -104,9 +102,18 @@ def check_answer(shop: Shop, *, code: str, category: str, question: str, similar
     return row
 
 
-def do_save_answer(shop: Shop, *, code: str, category: str, question: str, similar: list[str], answer: str,
+def _require_writer(staff: Staff, *objs) -> None:
+    """The permission rule of knowledge writes: supervisors and owners, on their own shop's objects."""
+    account_services.require_role(staff, account_services.SUPERVISOR_ROLES)
+    if any(obj is not None and obj.shop_id != staff.shop_id for obj in objs):
+        raise Http404
+
+
+def do_save_answer(staff: Staff, *, code: str, category: str, question: str, similar: list[str], answer: str,
                    product_code: str = "", enabled: bool = True, instance: StandardAnswer | None = None,
                    ) -> StandardAnswer:
+    _require_writer(staff, instance)
+    shop = staff.shop
     row = check_answer(shop, code=code, category=category, question=question, similar=similar, answer=answer,
                        product_code=product_code, instance=instance)
     obj = instance or StandardAnswer(shop=shop)
@@ -114,26 +121,28 @@ def do_save_answer(shop: Shop, *, code: str, category: str, question: str, simil
     obj.similar, obj.answer, obj.enabled = row["similar"], row["answer"], enabled
     obj.product = product_by_code(shop.id, row["product"]) if row["product"] else None
     obj.save()
-    bump_version(shop.id)
+    _knowledge_changed(shop.id)
     return obj
 
 
-def do_add_phrasing(answer: StandardAnswer, phrasing: str) -> StandardAnswer:
+def do_add_phrasing(staff: Staff, answer: StandardAnswer, phrasing: str) -> StandardAnswer:
     """Learning from agents: one more way shoppers ask this question."""
+    _require_writer(staff, answer)
     phrasing = phrasing.strip()[:500]
     if not phrasing:
         raise ValidationError(_("问法不能为空"))
     if phrasing != answer.question and phrasing not in answer.similar:
         answer.similar = [*answer.similar, phrasing]
         answer.save(update_fields=["similar", "updated_at"])
-        bump_version(answer.shop_id)
+        _knowledge_changed(answer.shop_id)
     return answer
 
 
-def do_delete_answer(answer: StandardAnswer) -> None:
+def do_delete_answer(staff: Staff, answer: StandardAnswer) -> None:
+    _require_writer(staff, answer)
     shop_id = answer.shop_id
     answer.delete()
-    bump_version(shop_id)
+    _knowledge_changed(shop_id)
 
 
 # --- products and broadcasts ----------------------------------------------------------------------
@@ -146,10 +155,12 @@ def _check_lengths(model, fields: dict) -> None:
             raise ValidationError(_("“%(field)s”最多 %(limit)s 个字") % {"field": key, "limit": limit})
 
 
-def do_save_product(shop: Shop, *, instance: Product | None = None, **fields) -> Product:
+def do_save_product(staff: Staff, *, instance: Product | None = None, **fields) -> Product:
     """Create or change a product. PRICE and STOCK may be typed text (``¥1,299.50``, ``30``; empty: no price,
     stock 0): the import file's rules (importer.parse_price/parse_stock). Fields not given are left alone; a
     refused save leaves INSTANCE as it was."""
+    _require_writer(staff, instance)
+    shop = staff.shop
     obj = instance or Product(shop=shop)
     code = str(fields.get("code", obj.code)).strip()
     if not code or not importer._CODE.match(code):
@@ -180,7 +191,7 @@ def do_save_product(shop: Shop, *, instance: Product | None = None, **fields) ->
     for key in ("related", "upsell"):
         if key in fields:
             getattr(obj, key).set(Product.objects.filter(shop=shop, code__in=fields[key]).exclude(pk=obj.pk))
-    bump_version(shop.id)
+    _knowledge_changed(shop.id)
     return obj
 
 
@@ -276,7 +287,7 @@ def do_save_sku(staff: Staff, product: Product, *, code: str, attrs: str | dict[
             obj.save()
     except IntegrityError as exc:
         raise ValidationError(_("SKU 编号“%s”在这个商品里已被使用") % obj.code) from exc
-    bump_version(product.shop_id)
+    _knowledge_changed(product.shop_id)
     return obj
 
 
@@ -286,20 +297,23 @@ def do_delete_sku(staff: Staff, sku: Sku) -> None:
     if shop_id != staff.shop_id:
         raise Http404
     sku.delete()
-    bump_version(shop_id)
+    _knowledge_changed(shop_id)
 
 
-def do_publish_product(product: Product, *, by: Staff | None = None) -> KnowledgeNotice:
+def do_publish_product(staff: Staff, product: Product) -> KnowledgeNotice:
     """Put a product on sale and push its knowledge card to every agent's workbench."""
+    _require_writer(staff, product)
     product.published = True
     product.published_at = timezone.now()
     product.save(update_fields=["published", "published_at", "updated_at"])
-    bump_version(product.shop_id)
-    return _create_notice(product.shop_id, product=product, by=by, title=_("新品上架：%s") % product.title,
+    _knowledge_changed(product.shop_id)
+    return _create_notice(product.shop_id, product=product, by=staff, title=_("新品上架：%s") % product.title,
                           body=_product_card_text(product))
 
 
-def do_set_must_read(obj: Product | StandardAnswer, *, by: Staff | None = None) -> KnowledgeNotice:
+def do_set_must_read(staff: Staff, obj: Product | StandardAnswer) -> KnowledgeNotice:
+    _require_writer(staff, obj)
+    by = staff
     obj.must_read = True
     obj.save(update_fields=["must_read", "updated_at"])
     if isinstance(obj, Product):
@@ -319,8 +333,9 @@ def _create_notice(shop_id: int, *, title: str, body: str, by: Staff | None, pro
                    answer: StandardAnswer | None = None) -> KnowledgeNotice:
     notice = KnowledgeNotice.objects.create(shop_id=shop_id, product=product, answer=answer, title=title[:200],
                                             body=body, created_by=by)
-    data = notice_dict(notice)
-    transaction.on_commit(lambda: publish_event(shop_id, "knowledge", data))
+    emit(NoticePublished(shop_id=shop_id, notice_id=notice.id, title=notice.title, body=notice.body,
+                         product_id=notice.product_id, answer_id=notice.answer_id,
+                         created_at=notice.created_at.isoformat()))
     return notice
 
 
@@ -328,20 +343,6 @@ def notice_dict(notice: KnowledgeNotice) -> dict:
     return {"id": notice.id, "title": notice.title, "body": notice.body,
             "product_id": notice.product_id, "answer_id": notice.answer_id,
             "created_at": notice.created_at.isoformat() if notice.created_at else None}
-
-
-def publish_event(shop_id: int, event: str, data: dict, **kwargs) -> None:
-    """Push to workbench sockets through the chat hub; a missing or failing hub never breaks a write."""
-    try:
-        from xiaoer.chat import hub
-        hub_publish = hub.publish_event
-    except (ImportError, AttributeError):
-        log.debug("chat hub not available; %s event not pushed", event)
-        return
-    try:
-        hub_publish(shop_id, event, data, **kwargs)
-    except Exception:  # the write is committed; a failed push is caught up on next page load
-        log.exception("could not push %s event", event)
 
 
 def do_ack_notice(staff: Staff, notice_id: int) -> NoticeAck:
@@ -361,6 +362,18 @@ def unread_staff(notice: KnowledgeNotice) -> list[Staff]:
     return [s for s in notice_readers(notice.shop) if s.id not in acked]
 
 
+def notices_with_reads(staff: Staff, limit: int = 50) -> list[dict]:
+    """The shop's latest notices for the notices page: whether STAFF has read each, and (for
+    supervisors) who has not. Three queries whatever the number of notices and readers."""
+    notices = list(KnowledgeNotice.objects.filter(shop_id=staff.shop_id)[:limit])
+    acked: dict[int, set[int]] = {n.pk: set() for n in notices}
+    for notice_id, staff_id in NoticeAck.objects.filter(notice__in=notices).values_list("notice_id", "staff_id"):
+        acked[notice_id].add(staff_id)
+    readers = notice_readers(staff.shop) if staff.is_supervisor and notices else []
+    return [{"notice": n, "acked": staff.pk in acked[n.pk],
+             "unread": [s for s in readers if s.pk not in acked[n.pk]]} for n in notices]
+
+
 def pending_notices(staff: Staff, limit: int = 20) -> list[KnowledgeNotice]:
     return list(KnowledgeNotice.objects.filter(shop_id=staff.shop_id).exclude(acks__staff=staff)[:limit])
 
@@ -376,8 +389,10 @@ def initials_of(text: str) -> str:
     return "".join(out)[:200]
 
 
-def do_save_phrase(shop: Shop, *, shortcut: str, text: str, seat: Seat | None = None,
+def do_save_phrase(staff: Staff, *, shortcut: str, text: str, seat: Seat | None = None,
                    instance: QuickPhrase | None = None) -> QuickPhrase:
+    _require_writer(staff, instance)
+    shop = staff.shop
     shortcut, text = shortcut.strip(), text.strip()
     if not shortcut or len(shortcut) > 30:
         raise ValidationError(_("快捷键为空或超过 30 字"))
@@ -397,6 +412,10 @@ def search_phrases(staff: Staff, query: str, *, seat_id: int | None = None, limi
     query = query.strip().lstrip("/").lower()[:30]
     scope = Q(seat__isnull=True)
     if seat_id is not None:
+        # A seat's own phrases are private to whoever operates it (and the shop's supervisors).
+        if not staff.is_supervisor and not Seat.objects.filter(pk=seat_id, shop_id=staff.shop_id,
+                                                               operator=staff).exists():
+            raise PermissionDenied(_("只能查看你值守的客服账号的快捷短语"))
         scope |= Q(seat_id=seat_id)
     base = QuickPhrase.objects.filter(scope, shop_id=staff.shop_id)
     if not query:
@@ -461,9 +480,9 @@ def import_file(shop: Shop, kind: str, data: bytes, filename: str = "", *, skip_
     if parsed.errors and not skip_bad_rows:
         return result
     result.skipped = len(parsed.errors)
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # all or nothing, also when the caller opened none
         writer(shop, parsed.rows, result, progress or (lambda done, total: None))
-        bump_version(shop.id)
+        _knowledge_changed(shop.id)
     result.imported = True
     return result
 
@@ -616,5 +635,3 @@ def export_file(shop: Shop, kind: str, fmt: str = "csv") -> tuple[bytes, str, st
     writer.writerows([[csv_safe(v) for v in row] for row in rows])
     return ("\ufeff" + buf.getvalue()).encode("utf-8"), "text/csv; charset=utf-8", f"{kind}.csv"
 
-
-CATEGORY_CHOICES = Category.choices

@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from xiaoer.accounts import services as account_services
@@ -22,7 +23,6 @@ from xiaoer.knowledge import services, tasks
 from xiaoer.knowledge.models import (
     Category,
     ImportJob,
-    KnowledgeNotice,
     Product,
     QuickPhrase,
     Sku,
@@ -32,19 +32,13 @@ from xiaoer.knowledge.models import (
 MAX_UPLOAD = 20 * 1024 * 1024
 
 
-def _staff(request, *, write: bool = False):
-    staff = account_services.staff_for_user(request.user)
-    roles = account_services.SUPERVISOR_ROLES if write else account_services.CHAT_ROLES
-    return account_services.require_role(staff, roles)
-
-
 def _ctx(staff, **extra) -> dict:
     return {"staff": staff, "can_write": staff.is_supervisor, "categories": Category.choices, **extra}
 
 
 @login_required
 def answers(request):
-    staff = _staff(request)
+    staff = account_services.staff_of(request, account_services.CHAT_ROLES)
     qs = StandardAnswer.objects.filter(shop_id=staff.shop_id).select_related("product")
     q = request.GET.get("q", "").strip()[:100]
     category = request.GET.get("category", "")
@@ -58,16 +52,16 @@ def answers(request):
 
 @login_required
 def answer_edit(request, answer_id: int | None = None):
-    staff = _staff(request)
+    staff = account_services.staff_of(request, account_services.CHAT_ROLES)
     instance = services.access_answer(staff, answer_id) if answer_id else None
     error = None
     if request.method == "POST":
-        staff = _staff(request, write=True)
+        staff = account_services.staff_of(request, account_services.SUPERVISOR_ROLES)
         form = request.POST
         try:
             with transaction.atomic():
                 instance = services.do_save_answer(
-                    staff.shop, code=form.get("code", ""), category=form.get("category", ""),
+                    staff, code=form.get("code", ""), category=form.get("category", ""),
                     question=form.get("question", ""), answer=form.get("answer", ""),
                     similar=[s.strip() for s in form.get("similar", "").splitlines() if s.strip()],
                     product_code=form.get("product", ""), enabled=form.get("enabled") == "on", instance=instance)
@@ -81,24 +75,24 @@ def answer_edit(request, answer_id: int | None = None):
 @login_required
 @require_POST
 def answer_delete(request, answer_id: int):
-    staff = _staff(request, write=True)
+    staff = account_services.staff_of(request, account_services.SUPERVISOR_ROLES)
     with transaction.atomic():
-        services.do_delete_answer(services.access_answer(staff, answer_id))
+        services.do_delete_answer(staff, services.access_answer(staff, answer_id))
     return redirect("knowledge-answers")
 
 
 @login_required
 @require_POST
 def answer_must_read(request, answer_id: int):
-    staff = _staff(request, write=True)
+    staff = account_services.staff_of(request, account_services.SUPERVISOR_ROLES)
     with transaction.atomic():
-        services.do_set_must_read(services.access_answer(staff, answer_id), by=staff)
+        services.do_set_must_read(staff, services.access_answer(staff, answer_id))
     return redirect("knowledge-notices")
 
 
 @login_required
 def products(request):
-    staff = _staff(request)
+    staff = account_services.staff_of(request, account_services.CHAT_ROLES)
     qs = Product.objects.filter(shop_id=staff.shop_id)
     q = request.GET.get("q", "").strip()[:100]
     if q:
@@ -113,11 +107,11 @@ _PRODUCT_FORM = ["code", *_PRODUCT_TEXT, "price", "stock", "size_chart", "relate
 
 @login_required
 def product_edit(request, product_id: int | None = None):
-    staff = _staff(request)
+    staff = account_services.staff_of(request, account_services.CHAT_ROLES)
     instance = services.access_product(staff, product_id) if product_id else None
     if request.method != "POST":
         return _product_page(request, staff, instance)
-    staff = _staff(request, write=True)
+    staff = account_services.staff_of(request, account_services.SUPERVISOR_ROLES)
     form = request.POST
     fields = {key: form.get(key, "")[:5000] for key in _PRODUCT_TEXT}
     for key in ("code", "size_chart", "price", "stock"):  # price and stock are checked by the service
@@ -126,7 +120,7 @@ def product_edit(request, product_id: int | None = None):
     fields["upsell"] = [c.strip() for c in form.get("upsell", "").split("|") if c.strip()]
     try:
         with transaction.atomic():
-            services.do_save_product(staff.shop, instance=instance, **fields)
+            services.do_save_product(staff, instance=instance, **fields)
         return redirect("knowledge-products")
     except ValidationError as exc:
         error = "；".join(exc.messages)
@@ -170,7 +164,8 @@ def _sku_form(sku: Sku | None) -> dict:
 @login_required
 def sku_edit(request, product_id: int, sku_id: int | None = None):
     """GET: the product page with this SKU in the SKU form; POST: add (no sku_id) or save it."""
-    staff = _staff(request, write=request.method == "POST")
+    staff = account_services.staff_of(request, account_services.SUPERVISOR_ROLES if request.method == "POST"
+                                      else account_services.CHAT_ROLES)
     product = services.access_product(staff, product_id)
     sku = services.access_sku(staff, product, sku_id) if sku_id else None
     if request.method != "POST":
@@ -187,7 +182,7 @@ def sku_edit(request, product_id: int, sku_id: int | None = None):
 @login_required
 @require_POST
 def sku_delete(request, product_id: int, sku_id: int):
-    staff = _staff(request, write=True)
+    staff = account_services.staff_of(request, account_services.SUPERVISOR_ROLES)
     product = services.access_product(staff, product_id)
     with transaction.atomic():
         services.do_delete_sku(staff, services.access_sku(staff, product, sku_id))
@@ -201,32 +196,33 @@ def _to_skus(product: Product):
 @login_required
 @require_POST
 def product_publish(request, product_id: int):
-    staff = _staff(request, write=True)
+    staff = account_services.staff_of(request, account_services.SUPERVISOR_ROLES)
     with transaction.atomic():
-        services.do_publish_product(services.access_product(staff, product_id), by=staff)
+        services.do_publish_product(staff, services.access_product(staff, product_id))
     return redirect("knowledge-notices")
 
 
 @login_required
 @require_POST
 def product_must_read(request, product_id: int):
-    staff = _staff(request, write=True)
+    staff = account_services.staff_of(request, account_services.SUPERVISOR_ROLES)
     with transaction.atomic():
-        services.do_set_must_read(services.access_product(staff, product_id), by=staff)
+        services.do_set_must_read(staff, services.access_product(staff, product_id))
     return redirect("knowledge-notices")
 
 
 @login_required
 def phrases(request):
-    staff = _staff(request)
+    staff = account_services.staff_of(request, account_services.CHAT_ROLES)
     error = None
     if request.method == "POST":
-        staff = _staff(request, write=True)
-        seat = None
-        if request.POST.get("seat"):
-            seat = account_services.access_seat(staff, int(request.POST["seat"]))
+        staff = account_services.staff_of(request, account_services.SUPERVISOR_ROLES)
+        seat_field = request.POST.get("seat", "").strip()
         try:
-            services.do_save_phrase(staff.shop, shortcut=request.POST.get("shortcut", ""),
+            if seat_field and not (seat_field.isascii() and seat_field.isdigit() and len(seat_field) < 19):
+                raise ValidationError(_("客服账号“%s”不存在") % seat_field[:50])
+            seat = account_services.access_seat(staff, int(seat_field)) if seat_field else None
+            services.do_save_phrase(staff, shortcut=request.POST.get("shortcut", ""),
                                     text=request.POST.get("text", ""), seat=seat)
             return redirect("knowledge-phrases")
         except ValidationError as exc:
@@ -238,7 +234,7 @@ def phrases(request):
 
 @login_required
 def import_page(request):
-    staff = _staff(request, write=True)
+    staff = account_services.staff_of(request, account_services.SUPERVISOR_ROLES)
     error = None
     if request.method == "POST":
         upload = request.FILES.get("file")
@@ -259,7 +255,7 @@ def import_page(request):
 
 @login_required
 def import_job(request, job_id: int):
-    staff = _staff(request, write=True)
+    staff = account_services.staff_of(request, account_services.SUPERVISOR_ROLES)
     job = ImportJob.objects.filter(pk=job_id, shop_id=staff.shop_id).first()
     if job is None:
         raise PermissionDenied
@@ -271,7 +267,7 @@ def import_job(request, job_id: int):
 
 @login_required
 def export(request):
-    staff = _staff(request, write=True)
+    staff = account_services.staff_of(request, account_services.SUPERVISOR_ROLES)
     kind = request.GET.get("kind", "answers")
     fmt = "xlsx" if request.GET.get("format") == "xlsx" else "csv"
     if kind not in services.KINDS:
@@ -284,19 +280,15 @@ def export(request):
 
 @login_required
 def notices(request):
-    staff = _staff(request)
-    rows = []
-    for notice in KnowledgeNotice.objects.filter(shop_id=staff.shop_id)[:50]:
-        acked = notice.acks.filter(staff=staff).exists()
-        unread = services.unread_staff(notice) if staff.is_supervisor else []
-        rows.append({"notice": notice, "acked": acked, "unread": unread})
+    staff = account_services.staff_of(request, account_services.CHAT_ROLES)
+    rows = services.notices_with_reads(staff)
     return render(request, "knowledge/notices.html", _ctx(staff, rows=rows, tab="notices"))
 
 
 @login_required
 @require_POST
 def notice_ack(request, notice_id: int):
-    staff = _staff(request)
+    staff = account_services.staff_of(request, account_services.CHAT_ROLES)
     services.do_ack_notice(staff, notice_id)
     if request.htmx:
         return HttpResponse("已读 ✓")

@@ -7,6 +7,7 @@ import datetime as dt
 from django.utils import timezone
 
 from xiaoer.accounts.models import Role, Shop, Staff
+from xiaoer.chat.models import Conversation
 from xiaoer.customers.models import Customer
 from xiaoer.orders import services as order_services
 from xiaoer.orders.models import Order, OrderSource, OrderStatus, TaskKind
@@ -69,9 +70,19 @@ def seed(shop: Shop) -> None:
     if agent is None:
         return
     orders = {o.order_no.removeprefix(prefix): o for o in Order.objects.filter(shop=shop, order_no__startswith=prefix)}
+    supervisor = Staff.objects.filter(shop=shop, role__in=[Role.OWNER, Role.SUPERVISOR],
+                                      is_active=True).order_by("id").first() or agent
+
+    def serving(order: Order) -> Staff:
+        """Whoever operates the seat serving the buyer's conversation (the one rule: 081)."""
+        conv = Conversation.objects.filter(shop=shop, customer_id=order.buyer_id).select_related("seat").first()
+        operator = conv.seat.operator if conv and conv.seat and conv.seat.operator else None
+        # No seat serves it yet (a visitor, or waiting in the queue): only a supervisor may act.
+        return operator or supervisor
+
     order_services.do_record_unpaid_cause(agent, orders["1002"], "duplicate_or_wrong_address", "重复拍下了一单")
-    order_services.do_close_order(agent, orders["1002"], "顾客重复拍下，保留另一单")
-    order_services.do_confirm_order(agent, orders["1006"])
+    order_services.do_close_order(serving(orders["1002"]), orders["1002"], "顾客重复拍下，保留另一单")
+    order_services.do_confirm_order(serving(orders["1006"]), orders["1006"])
     order_services.do_raise_stock_check(agent, orders["1006"], "一对装还有现货吗？上次运输破损过，请加气泡膜")
     order_services.do_raise_task(agent, kind=TaskKind.LOGISTICS, order=orders["1004"],
                                  question="顾客说物流三天没更新，请帮忙问一下中通网点")

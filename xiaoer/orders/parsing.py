@@ -162,6 +162,8 @@ def clean_order(raw: dict, tz: ZoneInfo, *, status_aliases: dict[str, str] | Non
 
 
 def _items(raw: dict) -> list[dict]:
+    if raw.get("items") is not None and not isinstance(raw["items"], list):
+        raise ValueError("items 必须是数组（每一项是一个对象）")
     if isinstance(raw.get("items"), list):
         items = []
         for entry in raw["items"][:100]:

@@ -1,4 +1,4 @@
-"""Orders and the pre-sale / in-sale workflow (issue 4; DESIGN.md "Workflow").
+"""Orders and the pre-sale / in-sale workflow (issue 4; docs/decisions/040-workflow-state-and-claims.md).
 
 ``check_*`` validates, ``do_*`` writes (and queues notices / events after commit), ``access_*``
 fetches for a caller's shop or raises Http404, ``run_*`` are the periodic sweeps.
@@ -15,7 +15,6 @@ import datetime as dt
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -27,11 +26,23 @@ from django.utils import timezone
 
 from xiaoer.accounts import services as account_services
 from xiaoer.accounts.models import Role, Seat, Shop, Staff
+from xiaoer.chat import services as chat_services
 from xiaoer.chat.models import Conversation, Message, SenderKind
 from xiaoer.conf import setting
 from xiaoer.customers.models import Customer
+from xiaoer.events import Event, emit
 from xiaoer.notify import services as notify_services
 from xiaoer.notify.models import Channel
+from xiaoer.orders.events import (
+    EVENT_BATCH,
+    OrderChanged,
+    OrderClosed,
+    OrderCreated,
+    OrderPaid,
+    OrderShipped,
+    OrderUpdated,
+    PaymentReminderSent,
+)
 from xiaoer.orders.models import (
     TASK_ROLES,
     ConfirmState,
@@ -113,8 +124,6 @@ def access_order(staff: Staff, order_id: int) -> Order:
 def access_conversation(staff: Staff | None, conversation_id: int) -> Conversation:
     """A conversation of the caller's shop (the chat app's rule): warehouse and after-sales
     colleagues get PermissionDenied — they see tasks, never the chat."""
-    from xiaoer.chat import services as chat_services
-
     return chat_services.access_conversation(staff, conversation_id)
 
 
@@ -134,19 +143,26 @@ def orders_of_customer(customer_id: int | None, *, limit: int = 20) -> list[Orde
 
 
 def _seat_for(staff: Staff, order: Order | None = None, conversation: Conversation | None = None) -> Seat | None:
-    """The seat the person acts through: the conversation's, if they operate it, else their own."""
+    """The seat the person acts through (accounts.acting_seat), for the order's conversation."""
     if conversation is None and order is not None and order.buyer_id:
         conversation = Conversation.objects.filter(customer_id=order.buyer_id).select_related("seat").last()
-    if conversation is not None and conversation.seat and conversation.seat.operator_id == staff.pk:
-        return conversation.seat
-    seats = account_services.seats_operated_by(staff)
-    return seats[0] if seats else None
+    return account_services.acting_seat(staff, conversation.seat if conversation is not None else None)
 
 
 def _log(order: Order, kind: str, *, staff: Staff | None = None, seat: Seat | None = None, reason: str = "",
          changes: dict | None = None, at: dt.datetime | None = None) -> OrderChange:
-    return OrderChange.objects.create(shop_id=order.shop_id, order=order, kind=kind, reason=reason[:300],
-                                      staff=staff, seat=seat, changes=changes or {}, at=at or timezone.now())
+    change = OrderChange.objects.create(shop_id=order.shop_id, order=order, kind=kind, reason=reason[:300],
+                                        staff=staff, seat=seat, changes=changes or {}, at=at or timezone.now())
+    emit(OrderChanged(shop_id=order.shop_id, order_id=order.pk, change_id=change.pk, kind=kind,
+                      staff_id=staff.pk if staff else None, seat_id=seat.pk if seat else None,
+                      fields=sorted(change.changes)))
+    return change
+
+
+def _emit_batches(event_type: type[Event], shop_id: int, order_ids: list[int], **fields) -> None:
+    """One event per EVENT_BATCH orders (xiaoer.orders.events); nothing for no orders."""
+    for start in range(0, len(order_ids), EVENT_BATCH):
+        emit(event_type(shop_id=shop_id, order_ids=order_ids[start:start + EVENT_BATCH], **fields))
 
 
 def _publish(shop_id: int, event: str, data: dict, **targets) -> None:
@@ -245,11 +261,12 @@ def upsert_orders(shop: Shop, rows: list[dict], *, source: str, now: dt.datetime
         if row["order_no"] in latest:
             result.skipped += 1  # the same order twice in one batch: the later row wins
         latest[row["order_no"]] = row
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # a batch is all or nothing, with or without an edge
         existing = {o.order_no: o for o in Order.objects.filter(shop=shop, order_no__in=list(latest))}
         customers = _customers(shop, {r.get("buyer_id") or "" for r in latest.values()})
         new_orders, new_items, changed, changes = [], [], [], []
         fields_touched: set[str] = set()
+        became: dict[str, list[Order]] = {"paid": [], "shipped": [], "closed": []}
         for order_no, row in latest.items():
             buyer_id = customers.get(row.get("buyer_id") or "")
             order = existing.get(order_no)
@@ -264,6 +281,7 @@ def upsert_orders(shop: Shop, rows: list[dict], *, source: str, now: dt.datetime
                 continue
             fields_touched.update(diff)
             changed.append(order)
+            _note_milestones(became, order, diff)
             changes.append(OrderChange(shop=shop, order=order, kind="sync", reason=reason[:300],
                                        changes={k: v for k, v in diff.items() if k in FIELD_LABELS}, at=now))
         attribute_seats(new_orders)
@@ -275,9 +293,36 @@ def upsert_orders(shop: Shop, rows: list[dict], *, source: str, now: dt.datetime
             OrderChange.objects.bulk_create(changes, batch_size=500)
         result.imported, result.updated = len(new_orders), len(changed)
         result.orders = new_orders + changed
+        for order in new_orders:
+            _note_milestones(became, order, None)
+        _emit_upsert_events(shop, source, new_orders, changed, fields_touched, became)
         _queue_shipping_notices(shop, [o for o in result.orders if o.carrier and o.tracking_no
                                        and not o.shipping_notified_at], now)
     return result
+
+
+def _note_milestones(became: dict[str, list[Order]], order: Order, diff: dict | None) -> None:
+    """Sort ORDER into the milestones it reached: a new order (DIFF None) by its facts, a
+    changed one by what DIFF moved (paid_at/shipped_at set for the first time, status closed)."""
+    if diff is None:
+        reached = {"paid": order.paid_at is not None, "shipped": order.shipped_at is not None,
+                   "closed": order.status == OrderStatus.CLOSED}
+    else:
+        reached = {"paid": "paid_at" in diff and diff["paid_at"][0] is None,
+                   "shipped": "shipped_at" in diff and diff["shipped_at"][0] is None,
+                   "closed": "status" in diff and diff["status"][1] == OrderStatus.CLOSED}
+    for milestone, yes in reached.items():
+        if yes:
+            became[milestone].append(order)
+
+
+def _emit_upsert_events(shop: Shop, source: str, new_orders: list[Order], changed: list[Order],
+                        fields: set[str], became: dict[str, list[Order]]) -> None:
+    _emit_batches(OrderCreated, shop.pk, [o.pk for o in new_orders], source=source)
+    _emit_batches(OrderUpdated, shop.pk, [o.pk for o in changed], source=source, fields=sorted(fields))
+    _emit_batches(OrderPaid, shop.pk, [o.pk for o in became["paid"]])
+    _emit_batches(OrderShipped, shop.pk, [o.pk for o in became["shipped"]])
+    _emit_batches(OrderClosed, shop.pk, [o.pk for o in became["closed"]])
 
 
 def _new_order(shop: Shop, row: dict, buyer_id: int | None, source: str, now: dt.datetime) -> Order:
@@ -329,8 +374,14 @@ def _plain(value):
     return value
 
 
-def do_upsert_order(shop: Shop, row: dict, *, source: str, reason: str = "") -> tuple[Order, str]:
-    """One order (webhook, API). Returns the order and "imported" / "updated" / "skipped"."""
+def do_upsert_order(staff: Staff | None, shop: Shop, row: dict, *, source: str, reason: str = "",
+                    ) -> tuple[Order, str]:
+    """One order (webhook, API). STAFF: a supervisor of SHOP, or None for the system (a webhook
+    whose signature was checked). Returns the order and "imported" / "updated" / "skipped"."""
+    if staff is not None:
+        account_services.require_role(staff, account_services.SUPERVISOR_ROLES)
+        if staff.shop_id != shop.pk:
+            raise Http404("shop not found")
     result = upsert_orders(shop, [row], source=source, reason=reason)
     outcome = "imported" if result.imported else "updated" if result.updated else "skipped"
     return Order.objects.get(shop=shop, order_no=row["order_no"]), outcome
@@ -400,14 +451,18 @@ def _queue_shipping_notices(shop: Shop, orders: list[Order], now: dt.datetime) -
 
 # --- payment reminders (催付) -------------------------------------------------------------------
 
-def _mark_reminded(reached: list[Order], unreachable: list[Order], now: dt.datetime) -> int:
-    """Move the orders on; returns how many this transaction moved (a concurrent sweep that got
-    there first leaves nothing to move: the conditional update is the count of our claims)."""
-    moved = Order.objects.filter(pk__in=[o.pk for o in reached], remind_state=RemindState.NONE).update(
-        remind_state=RemindState.SENT, reminded_at=now)
+def _mark_reminded(shop_id: int, reached: list[Order], unreachable: list[Order], now: dt.datetime,
+                   staff: Staff | None = None) -> int:
+    """Move the orders on and emit PaymentReminderSent for them; returns how many this transaction
+    moved. The rows are locked first: a concurrent sweep that got there first leaves them moved,
+    and they are not ours (on SQLite writers are serialised anyway)."""
+    claimed = list(Order.objects.select_for_update().filter(
+        pk__in=[o.pk for o in reached], remind_state=RemindState.NONE).order_by("pk").values_list("pk", flat=True))
+    Order.objects.filter(pk__in=claimed).update(remind_state=RemindState.SENT, reminded_at=now)
     Order.objects.filter(pk__in=[o.pk for o in unreachable], remind_state=RemindState.NONE).update(
         remind_state=RemindState.NO_CHANNEL)
-    return moved
+    _emit_batches(PaymentReminderSent, shop_id, claimed, staff_id=staff.pk if staff else None)
+    return len(claimed)
 
 
 def _shops_with(qs) -> list[Shop]:
@@ -437,18 +492,19 @@ def run_reminder_sweep(*, now: dt.datetime | None = None, batch: int = 1000, del
             with transaction.atomic():
                 notices, reached, unreachable = _notices(shop, orders, "payment_reminder", "remind-{id}", now)
                 keys = notify_services.do_queue_notices(notices, deliver=False)
-                total += _mark_reminded(reached, unreachable, now)
+                total += _mark_reminded(shop.pk, reached, unreachable, now)
             if deliver:
                 notify_services.deliver_due(now=now, keys=keys)
     return total
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def do_remind_now(staff: Staff, order: Order) -> bool:
     """The agent sends the payment reminder without waiting for the sweep. Same claim as the
     sweep (notice key "remind-<id>"), so an order still gets one reminder at most. Quiet hours
     don't apply: a person decided. Returns False when it had been reminded already."""
     account_services.require_role(staff, CHAT_ROLES)
+    chat_services.require_may_reply_to_customer(staff, order.buyer_id)  # the chat's one rule
     order = Order.objects.select_for_update().get(pk=order.pk, shop_id=staff.shop_id)
     if order.status != OrderStatus.UNPAID:
         raise ValidationError("订单已付款或已关闭")
@@ -459,7 +515,7 @@ def do_remind_now(staff: Staff, order: Order) -> bool:
     if not reached:
         raise ValidationError("无法联系顾客：没有会话，也没有手机号")
     notify_services.do_queue_notices(notices)
-    claimed = _mark_reminded(reached, unreachable, now) == 1
+    claimed = _mark_reminded(order.shop_id, reached, unreachable, now, staff) == 1
     if claimed:
         _log(order, "remind", staff=staff, seat=_seat_for(staff, order), reason="客服手动催付", at=now)
     return claimed
@@ -483,7 +539,7 @@ def check_cause(cause: str) -> str:
     return cause
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def do_record_unpaid_cause(staff: Staff, order: Order, cause: str, note: str = "") -> Order:
     account_services.require_role(staff, CHAT_ROLES)
     check_cause(cause)
@@ -496,10 +552,11 @@ def do_record_unpaid_cause(staff: Staff, order: Order, cause: str, note: str = "
     return order
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def do_guide_payment(staff: Staff, order: Order) -> bool:
     """Send the payment guide to the shopper (each press is its own notice)."""
     account_services.require_role(staff, CHAT_ROLES)
+    chat_services.require_may_reply_to_customer(staff, order.buyer_id)  # the chat's one rule
     if order.status != OrderStatus.UNPAID:
         raise ValidationError("订单已付款或已关闭")
     sent = _notify_one(order, "payment_guide", "guide-{id}-" + uuid.uuid4().hex[:12])
@@ -508,9 +565,10 @@ def do_guide_payment(staff: Staff, order: Order) -> bool:
     return sent
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def do_close_order(staff: Staff, order: Order, reason: str) -> Order:
     account_services.require_role(staff, CHAT_ROLES)
+    chat_services.require_may_reply_to_customer(staff, order.buyer_id)  # the chat's one rule
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError("关闭订单必须填写原因")
@@ -522,6 +580,7 @@ def do_close_order(staff: Staff, order: Order, reason: str) -> Order:
     order.save(update_fields=["status", "close_reason", "closed_at", "updated_at"])
     _log(order, "close", staff=staff, seat=_seat_for(staff, order), reason=reason,
          changes={"status": [OrderStatus.UNPAID, OrderStatus.CLOSED]}, at=now)
+    emit(OrderClosed(shop_id=order.shop_id, order_ids=[order.pk], staff_id=staff.pk, reason=reason[:200]))
     _notify_one(order, "order_closed", "close-{id}", reason=reason[:200])
     return order
 
@@ -570,10 +629,11 @@ def run_confirmation_sweep(*, now: dt.datetime | None = None, batch: int = 1000,
     return {"asked": asked, "timed_out": timed_out}
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def do_confirm_order(staff: Staff, order: Order) -> Order:
     """The shopper confirmed (in the chat): the agent marks the order confirmed."""
     account_services.require_role(staff, CHAT_ROLES)
+    chat_services.require_may_reply_to_customer(staff, order.buyer_id)  # the chat's one rule
     order = Order.objects.select_for_update().get(pk=order.pk, shop_id=staff.shop_id)
     if order.status != OrderStatus.PAID:
         raise ValidationError("只有已付款、未核对的订单可以核对")
@@ -587,12 +647,13 @@ def do_confirm_order(staff: Staff, order: Order) -> Order:
 
 # --- order changes (订单变更) --------------------------------------------------------------------
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def do_change_order(staff: Staff, order: Order, *, reason: str, changes: dict | None = None,
                     notify: bool = True) -> OrderChange:
     """A change note: the reason, the person, the seat, the time and the field changes (may be
     none: a plain note). The shopper is told through the chat or SMS."""
     account_services.require_role(staff, CHAT_ROLES)
+    chat_services.require_may_reply_to_customer(staff, order.buyer_id)  # the chat's one rule
     reason = (reason or "").strip()[:300]
     if not reason:
         raise ValidationError("变更必须填写原因")
@@ -616,7 +677,7 @@ def do_change_order(staff: Staff, order: Order, *, reason: str, changes: dict | 
     return change
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def do_set_shipping(staff: Staff, order: Order, *, carrier: str, tracking_no: str) -> Order:
     account_services.require_role(staff, SHIPPING_ROLES)
     carrier, tracking_no = (carrier or "").strip()[:50], (tracking_no or "").strip()[:64]
@@ -631,6 +692,7 @@ def do_set_shipping(staff: Staff, order: Order, *, carrier: str, tracking_no: st
         if getattr(order, field) != value:
             diff[field] = [getattr(order, field), value]
             setattr(order, field, value)
+    first_shipped = order.shipped_at is None
     if order.status in PRE_SHIP:
         diff["status"] = [order.status, OrderStatus.SHIPPED]
         order.status = OrderStatus.SHIPPED
@@ -638,6 +700,8 @@ def do_set_shipping(staff: Staff, order: Order, *, carrier: str, tracking_no: st
     if diff:
         order.save()
         _log(order, "shipping", staff=staff, seat=_seat_for(staff, order), changes=diff, at=now)
+    if first_shipped and order.shipped_at is not None:
+        emit(OrderShipped(shop_id=order.shop_id, order_ids=[order.pk]))
     if not order.shipping_notified_at:
         # The notice goes out once per order, whoever set the tracking number first.
         notices, _, _ = _notices(order.shop, [order], "shipping_notice", "ship-{id}", now)
@@ -653,7 +717,7 @@ def _task_data(task: Task) -> dict:
             "order_id": task.order_id, "conversation_id": task.conversation_id}
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def do_raise_task(staff: Staff, *, kind: str, question: str, conversation: Conversation | None = None,
                   order: Order | None = None) -> Task:
     account_services.require_role(staff, CHAT_ROLES)
@@ -675,7 +739,7 @@ def do_raise_task(staff: Staff, *, kind: str, question: str, conversation: Conve
     return task
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def do_raise_stock_check(staff: Staff, order: Order, question: str = "") -> Task:
     account_services.require_role(staff, CHAT_ROLES)
     order = Order.objects.select_for_update().get(pk=order.pk, shop_id=staff.shop_id)
@@ -698,7 +762,7 @@ def check_can_answer(staff: Staff | None, task: Task) -> None:
         raise PermissionDenied(f"这个任务由{dict(Role.choices)[task.assignee_role]}处理")
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def do_answer_task(staff: Staff, task: Task, *, answer: str = "", in_stock: bool | None = None,
                    short_by: int | None = None) -> Task:
     check_can_answer(staff, task)
@@ -777,9 +841,14 @@ def card_for_shopper(customer: Customer, order_no: str) -> dict:
     return order_card(order)
 
 
+def chat_order_card(shop_id: int, customer_id: int, order_no) -> tuple[str, dict]:
+    """The chat's order card (xiaoer.chat.cards): only an order of the conversation's customer."""
+    order = Order.objects.filter(shop_id=shop_id, buyer_id=customer_id, order_no=str(order_no)[:64]).first()
+    if order is None:
+        raise LookupError("order not found")
+    return f"订单 {order.order_no}", order_card(order)
+
+
 def orders_for_shopper(customer: Customer, limit: int = 20) -> list[dict]:
     return [order_card(o) for o in orders_of_customer(customer.pk, limit=limit)]
 
-
-def open_orders(shop: Shop, ids: Iterable[int]) -> list[Order]:
-    return list(Order.objects.filter(shop=shop, pk__in=list(ids)))

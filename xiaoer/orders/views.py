@@ -8,6 +8,7 @@ import uuid
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -16,16 +17,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from xiaoer.accounts import services as account_services
 from xiaoer.accounts.models import Role
+from xiaoer.chat import access
+from xiaoer.chat import services as chat_services
 from xiaoer.orders import services as order_services
 from xiaoer.orders import webhooks
 from xiaoer.orders.models import OrderStatus, TaskKind, UnpaidCause
-
-
-def _staff(request: HttpRequest):
-    staff = account_services.staff_for_user(request.user)
-    if staff is None:
-        raise PermissionDenied("not staff")
-    return staff
 
 
 def _panel(request: HttpRequest, staff, conversation, error: str = "", status: int = 200) -> HttpResponse:
@@ -33,14 +29,16 @@ def _panel(request: HttpRequest, staff, conversation, error: str = "", status: i
     return render(request, "orders/panel.html", {
         "staff": staff, "conversation": conversation, "orders": orders, "error": error,
         "causes": UnpaidCause.choices, "S": OrderStatus,
-        "can_act": staff.role in order_services.CHAT_ROLES,
+        # the chat's one rule: order actions only where the agent may answer the customer
+        "can_act": staff.role in order_services.CHAT_ROLES and chat_services.may_reply(staff, conversation),
+        "refused": "" if chat_services.may_reply(staff, conversation) else str(access.REPLY_REFUSED),
     }, status=status)
 
 
 @login_required
 @require_GET
 def orders_panel(request: HttpRequest, conversation_id: int) -> HttpResponse:
-    staff = _staff(request)
+    staff = account_services.staff_of(request)
     return _panel(request, staff, order_services.access_conversation(staff, conversation_id))
 
 
@@ -70,15 +68,18 @@ def _run_action(staff, order, action: str, post) -> None:
 @login_required
 @require_POST
 def order_action(request: HttpRequest, order_id: int, action: str) -> HttpResponse:
-    staff = _staff(request)
+    staff = account_services.staff_of(request)
     conversation = order_services.access_conversation(staff, request.POST.get("conversation", ""))
     order = order_services.access_order(staff, order_id)
     if order.buyer_id != conversation.customer_id:
         raise PermissionDenied("这个订单不属于当前会话的顾客")
     try:
-        _run_action(staff, order, action, request.POST)
+        with transaction.atomic():  # the edge's unit of work; the error page is rendered outside it
+            _run_action(staff, order, action, request.POST)
     except ValidationError as exc:
         return _panel(request, staff, conversation, error="；".join(exc.messages), status=422)
+    except PermissionDenied as exc:
+        return _panel(request, staff, conversation, error=str(exc), status=403)
     return _panel(request, staff, conversation)
 
 
@@ -94,16 +95,17 @@ def _tasks_panel(request, staff, conversation, error: str = "", status: int = 20
 @login_required
 @require_http_methods(["GET", "POST"])
 def tasks_panel(request: HttpRequest, conversation_id: int) -> HttpResponse:
-    staff = _staff(request)
+    staff = account_services.staff_of(request)
     conversation = order_services.access_conversation(staff, conversation_id)
     if request.method == "POST":
         order = None
         if request.POST.get("order"):
             order = order_services.access_order(staff, request.POST["order"])
         try:
-            order_services.do_raise_task(staff, kind=request.POST.get("kind", ""),
-                                         question=request.POST.get("question", ""),
-                                         conversation=conversation, order=order)
+            with transaction.atomic():
+                order_services.do_raise_task(staff, kind=request.POST.get("kind", ""),
+                                             question=request.POST.get("question", ""),
+                                             conversation=conversation, order=order)
         except ValidationError as exc:
             return _tasks_panel(request, staff, conversation, "；".join(exc.messages), status=422)
     return _tasks_panel(request, staff, conversation)
@@ -112,7 +114,7 @@ def tasks_panel(request: HttpRequest, conversation_id: int) -> HttpResponse:
 @login_required
 @require_GET
 def task_queue(request: HttpRequest) -> HttpResponse:
-    staff = _staff(request)
+    staff = account_services.staff_of(request)
     if staff.role == Role.AGENT:
         return redirect("desk")
     show_all = request.GET.get("all") == "1"
@@ -125,15 +127,16 @@ def task_queue(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def task_answer(request: HttpRequest, task_id: int) -> HttpResponse:
-    staff = _staff(request)
+    staff = account_services.staff_of(request)
     task = order_services.access_task(staff, task_id)
     stock = request.POST.get("stock")
     short_by = request.POST.get("short_by", "").strip()
     try:
-        order_services.do_answer_task(
-            staff, task, answer=request.POST.get("answer", ""),
-            in_stock={"in": True, "short": False}.get(stock or ""),
-            short_by=int(short_by) if short_by.isdigit() else None)
+        with transaction.atomic():
+            order_services.do_answer_task(
+                staff, task, answer=request.POST.get("answer", ""),
+                in_stock={"in": True, "short": False}.get(stock or ""),
+                short_by=int(short_by) if short_by.isdigit() else None)
     except ValidationError as exc:
         return redirect(reverse("orders-task-queue") + "?error=" + "；".join(exc.messages)[:150])
     return redirect("orders-task-queue")

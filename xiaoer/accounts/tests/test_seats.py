@@ -1,4 +1,4 @@
-"""Seats outlive the people operating them (DESIGN.md "The seat is not the person")."""
+"""Seats outlive the people operating them (docs/design.md "Layers": accounts)."""
 
 from __future__ import annotations
 

@@ -199,7 +199,7 @@ def test_index_rebuilds_after_a_knowledge_change():
     shop = _shop_with_kb()
     before = services.suggest_for_text(shop.id, "你们支持以旧换新吗")
     assert before["reject"]
-    knowledge_services.do_save_answer(shop, code="N1", category="other", question="支持以旧换新吗",
+    knowledge_services.do_save_answer(owner_of(shop), code="N1", category="other", question="支持以旧换新吗",
                                       similar=["能旧的换新的吗"], answer="亲，暂不支持以旧换新")
     after = services.suggest_for_text(shop.id, "你们支持以旧换新吗")
     assert after["answers"][0]["id"] == "N1"
@@ -412,3 +412,38 @@ def test_in_worker_mode_the_hook_queues_a_task_instead_of_using_the_server_threa
     assert Suggestion.objects.get(conversation=conv).intent == "shipping"  # the task ran (immediate mode)
     monkeypatch.setenv("XIAOER_ASSISTANT_RUN_IN", "server")
     assert not services.runs_in_workers()
+
+
+def test_one_knowledge_write_bumps_the_version_once_and_queues_one_rebuild(monkeypatch,
+                                                                           django_capture_on_commit_callbacks):
+    """Regression: a model signal and the service both bumped the version and queued two rebuilds."""
+    from xiaoer.assistant import tasks
+    from xiaoer.events.models import OutboxEvent
+
+    shop = make_shop()
+    queued = []
+    monkeypatch.setattr(tasks, "schedule_rebuild", queued.append)
+    version = knowledge_services.knowledge_version(shop.id)
+    with django_capture_on_commit_callbacks(execute=True):
+        knowledge_services.do_save_answer(owner_of(shop), code="N1", category="other", question="支持以旧换新吗",
+                                          similar=[], answer="亲，暂不支持以旧换新")
+    assert knowledge_services.knowledge_version(shop.id) == version + 1
+    assert queued == [shop.id]
+    assert list(OutboxEvent.objects.filter(name="knowledge.KnowledgeChanged").values_list("payload", flat=True)) \
+        == [{"shop_id": shop.id, "version": version + 1}]
+
+
+def test_a_wrong_role_gets_403_for_the_robot_settings_not_404():
+    """Regression: the settings service raised Http404 for an agent; a wrong role is 403 everywhere."""
+    from django.core.exceptions import PermissionDenied
+
+    shop = make_shop()
+    agent = make_staff(shop)
+    with pytest.raises(PermissionDenied):
+        services.do_update_settings(agent, mode="suggest", threshold=0.5, work_start=dt.time(9),
+                                    work_end=dt.time(23), handoff_text="稍等")
+    client = Client()
+    client.login(username=agent.user.username, password=PASSWORD)
+    assert client.get("/desk/robot").status_code == 403
+    assert client.post("/desk/robot", {"mode": "suggest", "threshold": "0.5", "handoff_text": "x"}
+                       ).status_code == 403

@@ -79,3 +79,12 @@ def live_chat_server(transactional_db, _chat_server) -> str:
 @pytest.fixture
 def ws_url(live_chat_server) -> str:
     return live_chat_server.replace("http://", "ws://")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_seat_names():
+    """The writer caches seat names by id for a minute; a new test database reuses ids."""
+    from xiaoer.chat import writer
+
+    writer._seat_names.clear()
+    yield

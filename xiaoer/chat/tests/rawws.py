@@ -49,7 +49,7 @@ class RawSocket:
         try:
             while True:
                 got.append(await self.recv(seconds))
-        except (TimeoutError, asyncio.TimeoutError):
+        except TimeoutError:
             return got
 
     async def close(self) -> None:

@@ -11,8 +11,9 @@ from django.utils import timezone
 
 from xiaoer.accounts.models import LoginFailure, Role, SeatAssignment
 from xiaoer.chat import services, writer
+from xiaoer.chat.models import Conversation
 from xiaoer.customers.models import CustomerNote
-from xiaoer.testing import PASSWORD, make_seat, make_shop, make_staff, owner_of
+from xiaoer.testing import PASSWORD, make_seat, make_shop, make_staff, owner_of, shopper_arrives
 
 pytestmark = pytest.mark.django_db
 XSS = '<img src=x onerror=alert(1)><script>alert(2)</script>'
@@ -35,7 +36,8 @@ def test_login_then_logout():
     client = Client()
     res = post_login(client, owner_of(shop).user.username, PASSWORD)
     assert res.status_code == 302 and res["Location"] == "/desk"
-    assert client.get("/desk").status_code == 200
+    desk = client.get("/desk")
+    assert desk.status_code == 200 and 'id="desk-config"' in desk.content.decode()  # the workbench itself
     assert client.post("/desk/logout").status_code == 302
     assert client.get("/desk")["Location"].startswith("/desk/login")
 
@@ -80,7 +82,7 @@ def test_login_refuses_offsite_next():
 def test_warehouse_and_aftersales_log_in_but_cannot_read_chats(role):
     shop = make_shop()
     make_seat(shop, operator=make_staff(shop))
-    conv = services.start_shopper_session(shop).conversation
+    conv = shopper_arrives(shop).conversation
     writer.post_message_sync(conv.pk, sender_kind="shopper", body="机密聊天内容")
     client = login(make_staff(shop, role))
     home = client.get("/desk", follow=True)
@@ -125,7 +127,7 @@ def test_side_panels_skip_names_that_do_not_resolve(settings):
     shop = make_shop()
     agent = make_staff(shop)
     make_seat(shop, operator=agent)
-    conv = services.start_shopper_session(shop).conversation
+    conv = shopper_arrives(shop).conversation
     html = login(agent).get(f"/desk/c/{conv.pk}/panels/").content.decode()
     assert f'hx-get="/desk/c/{conv.pk}/panel/customer"' in html and "不存在" not in html
 
@@ -149,13 +151,32 @@ def test_customer_panel_shows_profile_and_notes_with_seat_and_author_and_escapes
     assert "不能为空" in client.post(url, {"text": "  "}).content.decode()
 
 
+def test_a_note_is_written_through_the_authors_active_seat_never_a_deactivated_one():
+    """Regression: the panel took the author's first seat, active or not (the API took active ones)."""
+    shop = make_shop()
+    agent = make_staff(shop)
+    retired = make_seat(shop, "旧号", operator=agent)
+    retired.is_active = False
+    retired.save(update_fields=["is_active"])
+    current = make_seat(shop, "新号", operator=agent)
+    colleague_seat = make_seat(shop, "同事", operator=make_staff(shop))
+    conversation = services.start_shopper_session(shop).conversation
+    Conversation.objects.filter(pk=conversation.pk).update(seat=colleague_seat)  # not the agent's seat
+    login(agent).post(f"/desk/c/{conversation.pk}/panel/customer", {"text": "老顾客"})
+    res = login(agent).post(f"/api/chat/conversations/{conversation.pk}/notes", {"text": "再来"},
+                            content_type="application/json")
+    assert res.status_code == 200
+    assert [n.seat for n in CustomerNote.objects.filter(customer=conversation.customer).order_by("pk")] \
+        == [current, current]
+
+
 def test_supervisor_view_shows_load_queue_and_hands_over_a_seat():
     shop = make_shop()
     lead = make_staff(shop, Role.SUPERVISOR, display_name="周主管")
     alice, bob = make_staff(shop, display_name="李娜"), make_staff(shop, display_name="王强")
     seat = make_seat(shop, "小美", operator=alice, max_concurrent=1)
-    services.start_shopper_session(shop)
-    queued = services.start_shopper_session(shop).conversation
+    shopper_arrives(shop)
+    queued = shopper_arrives(shop).conversation
     client = login(lead)
     html = client.get("/desk/supervisor").content.decode()
     assert "小美" in html and "1 / 1" in html and "排队中的顾客" in html and "李娜" in html
@@ -194,7 +215,8 @@ def test_session_start_keeps_identity_by_body_or_cookie():
     client = Client()
     url = f"/s/{shop.slug}/chat/session"
     first = client.post(url, "{}", content_type="application/json").json()
-    assert first["token"] and first["visitor"] and first["seat"]["display_name"] == "小美"
+    # opening the page is a visitor: no seat until the first message (issue 10)
+    assert first["token"] and first["visitor"] and first["seat"] is None and first["status"] == "visitor"
     by_cookie = client.post(url, "{}", content_type="application/json").json()
     assert by_cookie["conversation"] == first["conversation"]
     by_body = Client().post(url, json.dumps({"visitor": first["visitor"]}), content_type="application/json")
@@ -215,9 +237,14 @@ def test_shopper_queue_position_in_session():
     shop = make_shop()
     make_seat(shop, operator=make_staff(shop), max_concurrent=1)
     url = f"/s/{shop.slug}/chat/session"
-    assert Client().post(url, "{}", content_type="application/json").json()["queue_position"] == 0
-    second = Client().post(url, "{}", content_type="application/json").json()
-    assert second["status"] == "queued" and second["queue_position"] == 1 and second["seat"] is None
+    first, second = Client(), Client()
+    for client in (first, second):  # each opens the page and writes
+        opened = client.post(url, "{}", content_type="application/json").json()
+        assert opened["queue_position"] == 0
+        services.reopen_for_shopper({opened["conversation"]})
+    assert first.post(url, "{}", content_type="application/json").json()["queue_position"] == 0
+    again = second.post(url, "{}", content_type="application/json").json()
+    assert again["status"] == "queued" and again["queue_position"] == 1 and again["seat"] is None
 
 
 def test_language_switch_to_english():

@@ -8,9 +8,9 @@ import pytest
 from django.test import Client
 
 from xiaoer.accounts.models import Role
-from xiaoer.chat import services, writer
+from xiaoer.chat import writer
 from xiaoer.chat.models import Conversation
-from xiaoer.testing import PASSWORD, make_seat, make_shop, make_staff, owner_of
+from xiaoer.testing import PASSWORD, make_seat, make_shop, make_staff, owner_of, shopper_arrives
 
 pytestmark = pytest.mark.django_db
 
@@ -32,7 +32,7 @@ def desk():
     bob = make_staff(shop, display_name="王强")
     seat_a = make_seat(shop, "小美", operator=alice)
     seat_b = make_seat(shop, "阿杰", operator=bob, online=False)
-    conv = services.start_shopper_session(shop).conversation
+    conv = shopper_arrives(shop).conversation
     for i in range(5):
         writer.post_message_sync(conv.pk, sender_kind="shopper", body=f"问题{i}")
     return {"shop": shop, "alice": alice, "bob": bob, "seat_a": seat_a, "seat_b": seat_b, "conv": conv}

@@ -79,9 +79,9 @@ async def test_thousand_messages_with_forced_disconnect_exactly_once(live_chat_s
     assert await Message.objects.filter(conversation_id=conv).acount() == 1000
     # What the server put on the sockets, before the client's filter: nothing twice, in order.
     for side in (shopper, agent):
-        assert_exactly_once_on_wire(side, with_acks=False)  # acks vs messages: the next test
+        assert_exactly_once_on_wire(side)
     # The live frames really carried the traffic (the check above is not vacuous).
-    assert len(assert_exactly_once_on_wire(agent, with_acks=False).get(conv, [])) >= 200
+    assert len(assert_exactly_once_on_wire(agent).get(conv, [])) >= 200
     await shopper.close()
     await agent.close()
 
@@ -117,7 +117,7 @@ async def test_retry_with_same_client_id_stores_nothing_and_gets_same_ack(live_c
     from xiaoer.chat.models import Message
 
     scene = await sync_to_async(make_scene)()
-    shopper = ChatClient(live_chat_server, token=scene.token)
+    shopper = recording_client(live_chat_server, token=scene.token)
     await shopper.connect()
     first = await shopper.send("在吗", client_id="retry-1")
     again = await shopper.send("在吗", client_id="retry-1")
@@ -134,6 +134,13 @@ async def test_retry_with_same_client_id_stores_nothing_and_gets_same_ack(live_c
             await agent.send("抢先", conversation=scene.conversation.pk, client_id=client_id)
         assert err.value.code == "invalid"
     assert await Message.objects.filter(conversation=scene.conversation).acount() == 1
+    # On the wire: the retries were answered with acks only, never fanned out again. A later
+    # message reaching the first socket means anything sent before it has arrived too.
+    await agent.send("好的", conversation=scene.conversation.pk)
+    assert (await shopper.next_message())["body"] == "好的"
+    relayed = [f["message"]["client_id"] for _c, f in shopper.wire if f.get("type") == "message"]
+    assert "retry-1" not in relayed and len(relayed) == 1
+    assert_exactly_once_on_wire(shopper)
     await agent.close()
     await shopper.close()
     await other_device.close()

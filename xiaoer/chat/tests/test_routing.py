@@ -8,13 +8,13 @@ from xiaoer.accounts import services as account_services
 from xiaoer.accounts.models import Role
 from xiaoer.chat import services, writer
 from xiaoer.chat.models import Conversation
-from xiaoer.testing import make_seat, make_shop, make_staff
+from xiaoer.testing import make_seat, make_shop, make_staff, shopper_arrives
 
 pytestmark = pytest.mark.django_db
 
 
 def new_conversation(shop) -> Conversation:
-    return services.start_shopper_session(shop).conversation
+    return shopper_arrives(shop).conversation
 
 
 def fresh(conv: Conversation) -> Conversation:

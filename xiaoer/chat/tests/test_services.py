@@ -6,6 +6,7 @@ import time
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.http import Http404
 
 from xiaoer.accounts import services as account_services
@@ -14,7 +15,7 @@ from xiaoer.chat import services, writer
 from xiaoer.chat.models import Conversation, Message
 from xiaoer.customers import services as customer_services
 from xiaoer.customers.models import CustomerNote
-from xiaoer.testing import make_seat, make_shop, make_staff, owner_of
+from xiaoer.testing import make_seat, make_shop, make_staff, owner_of, shopper_arrives
 
 pytestmark = pytest.mark.django_db
 
@@ -93,7 +94,7 @@ def test_transfer_keeps_history_and_leaves_a_note_only_staff_see():
     alice, bob = make_staff(shop), make_staff(shop)
     seat_a = make_seat(shop, "小美", operator=alice)
     seat_b = make_seat(shop, "阿杰", operator=bob, online=False)
-    conv = services.start_shopper_session(shop).conversation
+    conv = shopper_arrives(shop).conversation
     assert conv.seat == seat_a
     shopper_says(conv, "这件有货吗")
     agent_says(conv, "有的亲")
@@ -117,12 +118,12 @@ def test_agent_cannot_transfer_someone_elses_conversation_but_supervisor_can_rea
     alice, bob = make_staff(shop), make_staff(shop)
     lead = make_staff(shop, Role.SUPERVISOR)
     seat_a, seat_b = make_seat(shop, operator=alice), make_seat(shop, operator=bob)
-    conv = services.start_shopper_session(shop).conversation
+    conv = shopper_arrives(shop).conversation
     owner_seat, other_seat = (seat_a, seat_b) if conv.seat == seat_a else (seat_b, seat_a)
     intruder = bob if owner_seat == seat_a else alice
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(PermissionDenied), transaction.atomic():  # the test is the edge
         services.do_transfer(intruder, conv, other_seat)
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(PermissionDenied), transaction.atomic():  # the test is the edge
         services.do_reassign(intruder, conv, other_seat)
     services.do_reassign(lead, conv, other_seat, "平衡负载")
     conv.refresh_from_db()
@@ -134,8 +135,8 @@ def test_transfer_to_a_seat_of_another_shop_is_not_found():
     alice = make_staff(shop)
     make_seat(shop, operator=alice)
     foreign = make_seat(other, operator=make_staff(other))
-    conv = services.start_shopper_session(shop).conversation
-    with pytest.raises(Http404):
+    conv = shopper_arrives(shop).conversation
+    with pytest.raises(Http404), transaction.atomic():  # the test is the edge
         services.do_transfer(alice, conv, foreign)
 
 
@@ -143,7 +144,7 @@ def test_resolve_then_shopper_writes_again_reopens_to_the_same_seat(django_captu
     shop = make_shop()
     alice = make_staff(shop)
     seat = make_seat(shop, operator=alice)
-    conv = services.start_shopper_session(shop).conversation
+    conv = shopper_arrives(shop).conversation
     services.do_resolve(alice, conv)
     conv.refresh_from_db()
     assert conv.status == "resolved" and conv.resolved_at is not None
@@ -158,7 +159,7 @@ def test_message_stored_before_the_resolve_does_not_reopen(django_capture_on_com
     shop = make_shop()
     alice = make_staff(shop)
     make_seat(shop, operator=alice)
-    conv = services.start_shopper_session(shop).conversation
+    conv = shopper_arrives(shop).conversation
     with django_capture_on_commit_callbacks() as delivery:
         shopper_says(conv, "谢谢")
     services.do_resolve(alice, conv)
@@ -172,12 +173,12 @@ def test_staff_reopen_and_claim():
     shop = make_shop()
     alice = make_staff(shop)
     seat = make_seat(shop, operator=alice, online=False)
-    conv = services.start_shopper_session(shop).conversation
+    conv = shopper_arrives(shop).conversation
     assert conv.status == "queued"
     services.do_claim(alice, conv, seat)
     conv.refresh_from_db()
     assert conv.status == "open" and conv.seat == seat
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError), transaction.atomic():  # the test is the edge
         services.do_claim(alice, conv, seat)
     services.do_resolve(alice, conv)
     services.do_reopen(alice, conv)
@@ -192,7 +193,7 @@ def test_seat_handover_keeps_conversations_notes_and_history():
     leaving, newcomer = make_staff(shop), make_staff(shop)
     lead = make_staff(shop, Role.SUPERVISOR)
     seat = make_seat(shop, "小美", operator=leaving)
-    session = services.start_shopper_session(shop)
+    session = shopper_arrives(shop)
     conv = session.conversation
     shopper_says(conv, "上次的袜子很好穿")
     customer_services.do_add_note(leaving, session.customer, "老顾客，喜欢纯棉", seat=seat)
@@ -216,7 +217,7 @@ def test_only_supervisors_hand_over_seats():
     shop = make_shop()
     alice, bob = make_staff(shop), make_staff(shop)
     seat = make_seat(shop, operator=alice)
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(PermissionDenied), transaction.atomic():  # the test is the edge
         account_services.do_hand_over_seat(alice, seat, bob)
 
 
@@ -224,7 +225,7 @@ def test_agent_toggles_only_their_own_seat():
     shop = make_shop()
     alice, bob = make_staff(shop), make_staff(shop)
     seat = make_seat(shop, operator=alice, online=False)
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(PermissionDenied), transaction.atomic():  # the test is the edge
         services.do_set_seat_online(bob, seat, True)
     services.do_set_seat_online(alice, seat, True)
     seat.refresh_from_db()
@@ -236,7 +237,7 @@ def test_agent_toggles_only_their_own_seat():
 def test_access_conversation_is_scoped_to_shop_and_role():
     shop, other = make_shop(), make_shop()
     make_seat(shop, operator=make_staff(shop))
-    conv = services.start_shopper_session(shop).conversation
+    conv = shopper_arrives(shop).conversation
     with pytest.raises(Http404):
         services.access_conversation(owner_of(other), conv.pk)
     with pytest.raises(Http404):
@@ -251,7 +252,7 @@ def test_access_conversation_is_scoped_to_shop_and_role():
 def test_messages_page_scrolls_back_in_order():
     shop = make_shop()
     make_seat(shop, operator=make_staff(shop))
-    conv = services.start_shopper_session(shop).conversation
+    conv = shopper_arrives(shop).conversation
     for i in range(7):
         shopper_says(conv, f"m{i}")
     newest, more = services.messages_page(conv, limit=3)
@@ -266,7 +267,7 @@ def test_list_puts_the_longest_waiting_shopper_on_top():
     shop = make_shop()
     alice = make_staff(shop)
     make_seat(shop, operator=alice)
-    convs = [services.start_shopper_session(shop).conversation for _ in range(3)]
+    convs = [shopper_arrives(shop).conversation for _ in range(3)]
     shopper_says(convs[1], "先来的")
     time.sleep(0.01)
     shopper_says(convs[2], "后来的")

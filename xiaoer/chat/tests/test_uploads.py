@@ -88,8 +88,37 @@ def test_decompression_bomb_is_refused():
     buf = io.BytesIO()
     Image.new("1", (12000, 12000)).save(buf, "PNG")  # tiny file, 144 M pixels
     assert len(buf.getvalue()) < 1024 * 1024
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError) as exc:
         services.do_store_image(make_shop(), upload("bomb.png", buf.getvalue()))
+    assert "图片尺寸太大" in exc.value.messages[0]  # not the generic 只能发送图片
+
+
+def test_large_pixel_count_is_refused_before_decoding(monkeypatch):
+    buf = io.BytesIO()
+    Image.new("P", (7300, 5440)).save(buf, "PNG")  # 39.7 M pixels in a small file
+    decoded = []
+    monkeypatch.setattr(Image.Image, "load", lambda self: decoded.append(1))
+    with pytest.raises(ValidationError) as exc:
+        services.check_image(buf.getvalue())
+    assert "图片尺寸太大" in exc.value.messages[0] and not decoded
+
+
+def test_shopper_uploads_are_rate_limited(settings):
+    from django.core.cache import cache
+
+    cache.clear()
+    settings.CHAT_SHOPPER_UPLOADS_PER_MINUTE = 3
+    shop = make_shop()
+    mine, other = services.start_shopper_session(shop), services.start_shopper_session(shop)
+    url = f"/s/{shop.slug}/chat/upload"
+
+    def post(session):
+        return Client().post(url, {"file": upload("a.png", png_bytes())}, HTTP_AUTHORIZATION=f"Bearer {session.token}")
+
+    assert [post(mine).status_code for _ in range(3)] == [201, 201, 201]
+    refused = post(mine)
+    assert refused.status_code == 429 and "太频繁" in refused.json()["detail"]
+    assert post(other).status_code == 201  # per shopper, not per shop
 
 
 def test_shopper_upload_endpoint_needs_a_token_of_that_shop():
@@ -122,7 +151,8 @@ def test_file_is_served_to_its_shop_only():
     assert res.content == att.file.open("rb").read()
     assert login(owner_of(other)).get(url).status_code == 404
     assert login(make_staff(shop, Role.WAREHOUSE)).get(url).status_code == 404
-    assert Client().get(url, HTTP_AUTHORIZATION=f"Bearer {shopper.token}").status_code == 200
+    own = Client().get(url, HTTP_AUTHORIZATION=f"Bearer {shopper.token}")
+    assert own.status_code == 200 and own.content == att.file.open("rb").read()  # the image, not a page
     assert Client().get(url, HTTP_AUTHORIZATION=f"Bearer {foreign_shopper.token}").status_code == 404
     assert login(owner_of(shop)).get("/files/not-a-token").status_code == 404
 

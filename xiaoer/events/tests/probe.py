@@ -44,15 +44,15 @@ def create_table() -> None:
     serial = "BIGSERIAL PRIMARY KEY" if connection.vendor == "postgresql" else "INTEGER PRIMARY KEY AUTOINCREMENT"
     with connection.cursor() as cur:
         cur.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} (seq {serial}, listener VARCHAR(40) NOT NULL, "
-                    "n BIGINT NOT NULL, source VARCHAR(40) NOT NULL, lag DOUBLE PRECISION NOT NULL)")
+                    "n BIGINT NOT NULL, source VARCHAR(40) NOT NULL, lag DOUBLE PRECISION NOT NULL, pid INTEGER NOT NULL)")
 
 
 def record(listener: str, event: ProbeHappened) -> None:
     from django.db import connection
 
     with connection.cursor() as cur:
-        cur.execute(f"INSERT INTO {TABLE} (listener, n, source, lag) VALUES (%s, %s, %s, %s)",
-                    [listener, event.n, event.source, time.time() - event.at if event.at else 0.0])
+        cur.execute(f"INSERT INTO {TABLE} (listener, n, source, lag, pid) VALUES (%s, %s, %s, %s, %s)",
+                    [listener, event.n, event.source, time.time() - event.at if event.at else 0.0, os.getpid()])
     if os.environ.get("PROBE_DIE_IN") == listener:
         os.kill(os.getpid(), signal.SIGKILL)
 
@@ -97,7 +97,10 @@ def _emit_range(first: int, count: int, source: str, slow_every: int) -> None:
 def _worker(threads: int) -> None:
     from huey.contrib.djhuey import HUEY
 
-    consumer = HUEY.create_consumer(workers=threads, worker_type="thread", periodic=True, check_worker_health=False)
+    from xiaoer.tasks_runtime import polling_options
+
+    consumer = HUEY.create_consumer(workers=threads, worker_type="thread", periodic=True, check_worker_health=False,
+                                    **polling_options())
     consumer.run()
 
 

@@ -74,12 +74,14 @@ def test_failing_listener_is_retried_with_backoff_never_blocks_others_and_is_vis
         probes, caplog, admin_client, client, settings):
     settings.EVENTS_FAILING_AFTER = 3
     broken = {"on": 3}
-    handled = []
 
     def flaky(event):
         if event.n == broken["on"]:
             raise RuntimeError(f"cannot handle {event.n}")
-        handled.append(event.n)
+        probes.record("test.flaky", event)  # in the delivery transaction, like a projection
+
+    def handled():
+        return [n for _, n, _ in probes.handled("test.flaky")]
 
     with subscribed(ProbeHappened, flaky, name="test.flaky"):
         emit_probes(1, 2, 3, 4)
@@ -87,7 +89,7 @@ def test_failing_listener_is_retried_with_backoff_never_blocks_others_and_is_vis
             deliver_all()
         for name in LISTENERS:  # the others went on
             assert [n for _, n, _ in probes.handled(name)] == [1, 2, 3, 4]
-        assert handled == [1, 2]  # stopped at the failing event: order is kept
+        assert handled() == [1, 2]  # stopped at the failing event: order is kept
         cursor = ListenerCursor.objects.get(name="test.flaky")
         assert cursor.attempts == 1 and cursor.last_error == "RuntimeError: cannot handle 3"
         assert cursor.next_attempt_at > timezone.now()
@@ -119,11 +121,11 @@ def test_failing_listener_is_retried_with_backoff_never_blocks_others_and_is_vis
 
         broken["on"] = None  # fixed: the next retry recovers
         _command("retry", "--listener", "test.flaky")
-        assert handled == [1, 2, 3, 4]
+        assert handled() == [1, 2, 3, 4]
         cursor = ListenerCursor.objects.get(name="test.flaky")
         assert (cursor.attempts, cursor.last_error, cursor.failing_event_id) == (0, "", None)
         assert client.get("/healthz").json()["events"]["status"] == "ok"
-    assert len(probes.handled()) == 12  # nobody handled anything twice
+    assert len(probes.handled()) == 16  # nobody handled anything twice
 
 
 def test_replay_rebuilds_a_projection_through_its_reset_hook(probes):
@@ -240,3 +242,31 @@ def _command(*args: str) -> str:
     out = StringIO()
     call_command("events", *args, stdout=out)
     return out.getvalue()
+
+
+def test_commits_queue_one_delivery_task_per_listener_until_that_task_starts(
+        probes, django_capture_on_commit_callbacks):
+    from collections import Counter
+
+    from huey.contrib.djhuey import HUEY
+
+    from xiaoer.events import queue
+    from xiaoer.events.tasks import deliver_task
+
+    def queued() -> Counter:
+        return Counter(t.args[0] for t in HUEY.pending() if t.name.endswith("events.deliver"))
+
+    queue.flush()
+    for name in LISTENERS:
+        queue.clear_marker(name)
+    before = queued()
+    with django_capture_on_commit_callbacks(execute=True):
+        emit_probes(*range(1, 21))
+    assert queue.flush()
+    assert {name: queued()[name] - before[name] for name in LISTENERS} == dict.fromkeys(LISTENERS, 1)
+
+    assert deliver_task.call_local("probe.a") == 20  # what a worker runs: clears the marker first
+    with django_capture_on_commit_callbacks(execute=True):
+        emit_probes(21)
+    assert queue.flush()
+    assert {name: queued()[name] - before[name] for name in LISTENERS} == {"probe.a": 2, "probe.b": 1, "probe.c": 1}

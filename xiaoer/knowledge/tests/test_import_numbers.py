@@ -126,7 +126,7 @@ def test_skip_bad_rows_imports_the_good_rows_and_lists_each_bad_one():
 @pytest.mark.parametrize("stock", ["0", "-1", "7"])
 def test_import_and_sku_editor_accept_and_refuse_the_same_values(price, stock):
     shop = make_shop()
-    product = services.do_save_product(shop, code="T1", title="卫衣")
+    product = services.do_save_product(owner_of(shop), code="T1", title="卫衣")
     try:
         services.do_save_sku(owner_of(shop), product, code="E1", attrs="", price=price, stock=stock)
         editor_ok = True

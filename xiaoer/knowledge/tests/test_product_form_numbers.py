@@ -41,7 +41,7 @@ def client(shop) -> Client:
 
 @pytest.fixture
 def product(shop):
-    return services.do_save_product(shop, code="T1", title="卫衣", price="199", stock="30")
+    return services.do_save_product(owner_of(shop), code="T1", title="卫衣", price="199", stock="30")
 
 
 def _stored(product: Product) -> tuple:
@@ -54,7 +54,7 @@ def _stored(product: Product) -> tuple:
 @pytest.mark.parametrize(("price", "message"), PRODUCT_BAD_PRICES)
 def test_a_bad_price_is_refused_with_a_clear_message(shop, price, message):
     with pytest.raises(ValidationError) as exc:
-        services.do_save_product(shop, code="P1", title="风衣", price=price, stock="3")
+        services.do_save_product(owner_of(shop), code="P1", title="风衣", price=price, stock="3")
     assert message in exc.value.messages[0]
     assert not Product.objects.filter(shop=shop).exists()
 
@@ -62,18 +62,18 @@ def test_a_bad_price_is_refused_with_a_clear_message(shop, price, message):
 @pytest.mark.parametrize(("stock", "message"), PRODUCT_BAD_STOCKS)
 def test_a_bad_stock_is_refused_with_a_clear_message(shop, stock, message):
     with pytest.raises(ValidationError) as exc:
-        services.do_save_product(shop, code="P1", title="风衣", price="9", stock=stock)
+        services.do_save_product(owner_of(shop), code="P1", title="风衣", price="9", stock=stock)
     assert message in exc.value.messages[0]
     assert not Product.objects.filter(shop=shop).exists()
 
 
 def test_a_failed_edit_leaves_the_product_as_it_was(shop, product):
     with pytest.raises(ValidationError):
-        services.do_save_product(shop, instance=product, code="T1", title="新标题", price="NaN", stock="3")
+        services.do_save_product(owner_of(shop), instance=product, code="T1", title="新标题", price="NaN", stock="3")
     assert (product.title, product.price, product.stock) == ("卫衣", Decimal("199"), 30)  # the object too
     assert _stored(product) == ("卫衣", Decimal("199"), 30)
     with pytest.raises(ValidationError):
-        services.do_save_product(shop, instance=product, code="T1", title="新标题", price="9", stock=-5)
+        services.do_save_product(owner_of(shop), instance=product, code="T1", title="新标题", price="9", stock=-5)
     assert _stored(product) == ("卫衣", Decimal("199"), 30)
 
 
@@ -89,14 +89,14 @@ def test_a_failed_edit_leaves_the_product_as_it_was(shop, product):
     (Decimal("19.9"), 12, (Decimal("19.9"), 12)),
 ])
 def test_good_values_are_saved(shop, price, stock, saved):
-    product = services.do_save_product(shop, code="P1", title="风衣", price=price, stock=stock)
+    product = services.do_save_product(owner_of(shop), code="P1", title="风衣", price=price, stock=stock)
     assert (product.price, product.stock) == saved
     product.refresh_from_db()
     assert (product.price, product.stock) == saved
 
 
 def test_fields_not_given_are_left_alone(shop, product):
-    services.do_save_product(shop, instance=product, code="T1", title="连帽卫衣")
+    services.do_save_product(owner_of(shop), instance=product, code="T1", title="连帽卫衣")
     assert _stored(product) == ("连帽卫衣", Decimal("199"), 30)
 
 
@@ -105,7 +105,7 @@ def test_fields_not_given_are_left_alone(shop, product):
 def test_the_page_and_the_import_file_accept_and_refuse_the_same_values(price, stock):
     shop = make_shop()
     try:
-        services.do_save_product(shop, code="E1", title="页面", price=price, stock=stock)
+        services.do_save_product(owner_of(shop), code="E1", title="页面", price=price, stock=stock)
         page_ok = True
     except ValidationError:
         page_ok = False
@@ -168,7 +168,7 @@ def test_the_page_shows_the_stored_values_when_nothing_was_posted(client, produc
     page = client.get("/desk/knowledge/products/new").content.decode()
     assert 'name="stock" inputmode="numeric" value="0"' in page
     # a price of 0 is a price, not an empty field (saving the form again must not drop it)
-    services.do_save_product(product.shop, instance=product, code="T1", title="卫衣", price="0", stock="0")
+    services.do_save_product(owner_of(product.shop), instance=product, code="T1", title="卫衣", price="0", stock="0")
     page = client.get(f"/desk/knowledge/products/{product.id}").content.decode()
     assert 'name="price" inputmode="decimal" value="0.00"' in page
 
@@ -178,6 +178,6 @@ def test_text_longer_than_its_column_is_refused_not_a_server_error(field, limit)
     shop = make_shop()
     fields = {"title": "裙", field: "长" * (limit + 1)}
     with pytest.raises(ValidationError, match=str(limit)):
-        services.do_save_product(shop, code="P1", **fields)
+        services.do_save_product(owner_of(shop), code="P1", **fields)
     assert not Product.objects.filter(shop=shop).exists()
-    services.do_save_product(shop, code="P1", **{**fields, field: "长" * limit})
+    services.do_save_product(owner_of(shop), code="P1", **{**fields, field: "长" * limit})

@@ -28,7 +28,7 @@ def owner(shop):
 
 @pytest.fixture
 def product(shop):
-    return services.do_save_product(shop, code="T1", title="卫衣", price=Decimal("199"))
+    return services.do_save_product(owner_of(shop), code="T1", title="卫衣", price=Decimal("199"))
 
 
 def _add(owner, product, **overrides) -> Sku:
@@ -99,7 +99,7 @@ def test_code_is_unique_within_the_product_only(owner, shop, product):
     with pytest.raises(ValidationError, match="已被使用"):  # renaming onto a taken code
         services.do_save_sku(owner, product, code="T1-M", attrs="", price="", stock=0, sku=other)
     services.do_save_sku(owner, product, code="T1-M", attrs="", price="", stock=1, sku=sku)  # its own code
-    second = services.do_save_product(shop, code="T2", title="外套")
+    second = services.do_save_product(owner_of(shop), code="T2", title="外套")
     assert _add(owner, second).code == "T1-M"
 
 
@@ -121,7 +121,7 @@ def test_another_shops_sku_is_not_found_and_agents_cannot_write(owner, shop, pro
         _add(stranger, product, code="T1-Z")
     with pytest.raises(Http404):
         services.do_delete_sku(stranger, sku)
-    second = services.do_save_product(shop, code="T2", title="外套")
+    second = services.do_save_product(owner_of(shop), code="T2", title="外套")
     with pytest.raises(Http404):  # a SKU is reached through its own product only
         services.access_sku(owner, second, sku.id)
     with pytest.raises(PermissionDenied):
@@ -176,7 +176,7 @@ def test_another_shops_sku_is_404_on_the_pages(owner, product):
     assert stranger.post(f"{base}/{sku.id}/delete").status_code == 404
     assert stranger.post(f"{base}/new", {"code": "HACK", "stock": "1"}).status_code == 404
     # the stranger's own product with this shop's SKU id
-    theirs = services.do_save_product(other_shop, code="T1", title="别家")
+    theirs = services.do_save_product(owner_of(other_shop), code="T1", title="别家")
     assert stranger.post(f"/desk/knowledge/products/{theirs.id}/skus/{sku.id}/delete").status_code == 404
     sku.refresh_from_db()
     assert sku.code == "T1-M" and Sku.objects.count() == 1

@@ -51,7 +51,7 @@ class World:
             row["buyer_id"] = buyer
         row["created_at"] = created_at or dt.datetime.now(dt.UTC)
         clean = parsing.clean_order(row, SHANGHAI)
-        order, _ = order_services.do_upsert_order(self.shop, clean, source="api")
+        order, _ = order_services.do_upsert_order(None, self.shop, clean, source="api")
         return order
 
 

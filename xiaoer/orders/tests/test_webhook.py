@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import hmac
 import json
+import time
 
 from django.utils import timezone
 
@@ -78,8 +82,13 @@ def test_shipped_event_sends_one_shipping_notice(world, client):
 
 
 def test_shipping_notice_not_sent_for_old_orders(world, client):
-    """Loading last month's orders from the platform must not text anybody."""
-    _post(client, world.shop, _created(paid_at="2026-03-01T10:01:00+08:00", carrier="中通", tracking_no="ZT1"))
+    """Loading last month's orders from the platform must not text anybody (a month before today,
+    not a fixed calendar date whose age depends on when the suite runs)."""
+    month_ago = timezone.now() - dt.timedelta(days=30)
+    _post(client, world.shop, _created(created_at=month_ago.isoformat(),
+                                       paid_at=(month_ago + dt.timedelta(minutes=1)).isoformat(),
+                                       carrier="中通", tracking_no="ZT1"))
+    assert Order.objects.get().status == OrderStatus.SHIPPED  # it did arrive shipped: only its age holds it back
     notify_services.sweep()
     assert not Message.objects.filter(conversation=world.conversation, sender_kind="system").exists()
 
@@ -90,3 +99,45 @@ def test_invalid_payload_is_400(world, client):
     response = _post(client, world.shop, payload)
     assert response.status_code == 400
     assert not Order.objects.exists() and not WebhookEvent.objects.exists()
+
+
+def test_signature_carries_a_timestamp_within_the_tolerance(world, client, settings):
+    settings.WEBHOOK_TOLERANCE_SECONDS = 300
+    body = json.dumps(_created("T1")).encode()
+    url = f"/hooks/{world.shop.slug}/orders"
+    old = sign(world.shop.secret, body, timestamp=int(time.time()) - 301)
+    response = client.post(url, data=body, content_type="application/json", HTTP_X_XIAOER_SIGNATURE=old)
+    assert response.status_code == 401  # a captured delivery replayed later
+    untimed = "sha256=" + hmac.new(world.shop.secret.encode(), body, hashlib.sha256).hexdigest()
+    response = client.post(url, data=body, content_type="application/json", HTTP_X_XIAOER_SIGNATURE=untimed)
+    assert response.status_code == 401
+    t = int(time.time())
+    moved = sign(world.shop.secret, body, timestamp=t).replace(f"t={t}", f"t={t + 1}")
+    response = client.post(url, data=body, content_type="application/json", HTTP_X_XIAOER_SIGNATURE=moved)
+    assert response.status_code == 401  # the time is part of what is signed
+    fresh = sign(world.shop.secret, body, timestamp=t - 200)
+    assert client.post(url, data=body, content_type="application/json",
+                       HTTP_X_XIAOER_SIGNATURE=fresh).status_code == 200
+
+
+def test_old_delivery_ids_are_pruned(world, client, settings):
+    settings.WEBHOOK_EVENT_RETENTION_DAYS = 7
+    assert _post(client, world.shop, _created("P1")).status_code == 200
+    assert _post(client, world.shop, _created("P2")).status_code == 200
+    WebhookEvent.objects.filter(order_no="P1").update(received_at=timezone.now() - dt.timedelta(days=8))
+    from xiaoer.orders.tasks import webhook_prune
+
+    assert webhook_prune.call_local() == 1
+    assert list(WebhookEvent.objects.values_list("order_no", flat=True)) == ["P2"]
+
+
+def test_too_big_body_is_a_size_error_not_a_bad_signature(world, client):
+    payload = _created("BIG", buyer_message="长" * 100_000)  # ~300 KB of UTF-8
+    response = _post(client, world.shop, payload)
+    assert response.status_code == 413 and "256 KB" in response.json()["detail"]
+
+
+def test_items_that_are_not_a_list_are_400(world, client):
+    response = _post(client, world.shop, _created("NL", items="notalist"))
+    assert response.status_code == 400 and "items" in response.json()["detail"]
+    assert not Order.objects.exists()

@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.utils import timezone
 
 from xiaoer.chat.models import Message
@@ -86,7 +87,7 @@ def test_change_log_is_append_only(world):
 
 
 def test_change_needs_a_reason(world):
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError), transaction.atomic():  # the test is the edge
         order_services.do_change_order(world.agent, _paid(world), reason="  ")
 
 
@@ -96,10 +97,10 @@ def test_stock_check_only_warehouse_answers(world):
     order.refresh_from_db()
     assert order.status == OrderStatus.AWAITING_STOCK_CHECK
     for colleague in (world.agent, world.aftersales, world.shop.staff.get(role="owner")):
-        with pytest.raises(PermissionDenied):
+        with pytest.raises(PermissionDenied), transaction.atomic():  # the test is the edge
             order_services.do_answer_task(colleague, task, in_stock=True)
     other_warehouse = make_staff(make_shop(), "warehouse")
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(PermissionDenied), transaction.atomic():  # the test is the edge
         order_services.do_answer_task(other_warehouse, task, in_stock=True)
     assert [t.pk for t in order_services.task_queue(world.warehouse)] == [task.pk]
     assert order_services.task_queue(world.aftersales) == []
@@ -107,7 +108,7 @@ def test_stock_check_only_warehouse_answers(world):
     order.refresh_from_db()
     assert order.status == OrderStatus.CONFIRMED
     assert order.changes.filter(kind="stock_short").exists()
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError), transaction.atomic():  # the test is the edge
         order_services.do_answer_task(world.warehouse, task, in_stock=True)
 
 
@@ -129,15 +130,15 @@ def test_stock_check_in_stock_then_shipping_notice_once(world):
 def test_unpaid_cause_and_close(world):
     order = world.order()
     order_services.do_record_unpaid_cause(world.agent, order, "hesitating", "在比较两个颜色")
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError), transaction.atomic():  # the test is the edge
         order_services.do_record_unpaid_cause(world.agent, order, "aliens")
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError), transaction.atomic():  # the test is the edge
         order_services.do_close_order(world.agent, order, "")
     order_services.do_close_order(world.agent, order, "顾客重复拍下")
     order.refresh_from_db()
     assert order.status == OrderStatus.CLOSED and order.unpaid_cause == "hesitating"
     assert [c.kind for c in order.changes.all()] == ["close", "unpaid_cause"]
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(PermissionDenied), transaction.atomic():  # the test is the edge
         order_services.do_record_unpaid_cause(world.warehouse, order, "forgot")
 
 
@@ -145,7 +146,7 @@ def test_internal_task_answer_shows_in_side_panel(world, client):
     task = order_services.do_raise_task(world.agent, kind=TaskKind.DAMAGED_PARCEL,
                                         question="顾客说外箱压坏，<b>已拍照</b>", conversation=world.conversation)
     assert task.assignee_role == "aftersales"
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(PermissionDenied), transaction.atomic():  # the test is the edge
         order_services.do_answer_task(world.warehouse, task, answer="x")
     client.login(username=world.aftersales.user.username, password=PASSWORD)
     page = client.get("/desk/tasks")
@@ -169,7 +170,7 @@ def test_warehouse_and_aftersales_cannot_read_chats(world, client):
             assert client.get(url).status_code == 403, url
         response = client.post(f"/desk/orders/{order.pk}/confirm", {"conversation": world.conversation.pk})
         assert response.status_code == 403
-        with pytest.raises(PermissionDenied):
+        with pytest.raises(PermissionDenied), transaction.atomic():  # the test is the edge
             order_services.do_raise_task(colleague, kind="other", question="?", conversation=world.conversation)
         client.logout()
 

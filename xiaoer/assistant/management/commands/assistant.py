@@ -4,17 +4,40 @@ from __future__ import annotations
 
 import json
 import secrets
+import tempfile
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
+from django.db import connection, transaction
 
 from xiaoer.knowledge.importer import FileProblem
 
 
 class _Rollback(Exception):
     pass
+
+
+@contextmanager
+def _migrated_database(stderr):
+    """The command works in a rolled-back transaction of the configured database. When that database
+    has no tables yet (a fresh data dir, no ``xiaoer migrate``), it works in a throw-away database of
+    its own instead, created and migrated here and dropped afterwards."""
+    if "accounts_shop" in connection.introspection.table_names():
+        yield
+        return
+    stderr.write("The database has no tables yet (xiaoer migrate was not run): "
+                 "evaluating in a throw-away database.")
+    with tempfile.TemporaryDirectory(prefix="xiaoer-eval-") as tmp:
+        if connection.vendor == "sqlite":
+            connection.settings_dict.setdefault("TEST", {})["NAME"] = str(Path(tmp) / "eval.sqlite3")
+        old_name = connection.settings_dict["NAME"]
+        connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+        try:
+            yield
+        finally:
+            connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
 class Command(BaseCommand):
@@ -37,6 +60,10 @@ class Command(BaseCommand):
 
         if opts.get("no_encoder"):
             enc.set_encoder(None)
+        with _migrated_database(self.stderr):
+            self._run(opts)
+
+    def _run(self, opts) -> None:
         if opts["action"] == "eval":
             result = self._in_throwaway_shops([(opts["kb"], opts["questions"])], opts.get("products"), "eval")
             self.stdout.write(json.dumps(result, ensure_ascii=False))

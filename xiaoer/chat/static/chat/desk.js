@@ -255,7 +255,9 @@ function markRead() {
   const cur = state.current;
   if (!cur || !cur.lastSeq || document.hidden) return;
   const c = state.convs.get(cur.id);
-  if (c && c.unread) { c.unread = 0; renderList(); }
+  // Only the seat serving the conversation tells the shopper 已读 (the server refuses the rest).
+  if (!c || !c.seat || !mySeatIds.has(c.seat.id)) return;
+  if (c.unread) { c.unread = 0; renderList(); }
   if (socket) socket.raw({ type: "read", conversation: cur.id, seq: cur.lastSeq });
 }
 

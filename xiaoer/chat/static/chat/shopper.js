@@ -28,7 +28,8 @@ function setSeat(seat) {
 
 function setQueue(position) {
   const banner = $("queue-banner");
-  banner.textContent = position > 0 ? L.queue.replace("%s", position) : "";
+  // position 1 is the next in line: nobody ahead of them
+  banner.textContent = position > 1 ? L.queue.replace("%s", position - 1) : position === 1 ? L.queueNext : "";
   banner.classList.toggle("hidden", !(position > 0));
   if (position > 0) setSeat(null);
 }
@@ -130,6 +131,8 @@ function onFrame(frame) {
       state.conversation = frame.conversation || state.conversation;
       if (frame.seat !== undefined) setSeat(frame.seat);
       if (frame.queue_position !== undefined) setQueue(frame.queue_position);
+      // 已读 is stored: a reloaded page shows it again
+      if (frame.agent_read_seq) { state.agentRead = Math.max(state.agentRead, frame.agent_read_seq); markOwnRead(); }
       state.loadingOlder = false; // a request on the old socket is lost with it
       // A returning page syncs from its last seq; a new one starts from the newest history page.
       if (state.started) socket.raw({ type: "sync", conversation: state.conversation, after: state.lastSeq });

@@ -1,12 +1,11 @@
 """Create the demo shop 「小二的店」 once, then print its URLs and logins.
 
 Idempotent: when the shop already exists it only prints. Messages are stored through the chat
-writer (the one write path for messages), like any other message.
+writer (the one write path for messages), like any other message. Site level (xiaoer.demo): it
+may import every app; each app may add its own data in ``xiaoer.<app>.demo.seed(shop)``.
 """
 
 from __future__ import annotations
-
-import importlib
 
 from django.apps import apps
 from django.core.management.base import BaseCommand
@@ -14,7 +13,14 @@ from django.db import transaction
 
 from xiaoer.accounts import services as account_services
 from xiaoer.accounts.models import Role, Seat, Shop
+from xiaoer.assistant import demo as assistant_demo
+from xiaoer.chat import services as chat_services
+from xiaoer.chat import writer
+from xiaoer.chat.models import Conversation
 from xiaoer.conf import int_setting, setting
+from xiaoer.customers import services as customer_services
+from xiaoer.customers.models import CustomerNote
+from xiaoer.orders import demo as orders_demo
 
 SLUG = "demo"
 PASSWORD = "xiaoer-demo-2024"  # printed on purpose: a demo, never a deployment
@@ -77,12 +83,6 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def _create(self) -> Shop:
-        from xiaoer.chat import services as chat_services
-        from xiaoer.chat import writer
-        from xiaoer.chat.models import Conversation
-        from xiaoer.customers import services as customer_services
-        from xiaoer.customers.models import CustomerNote
-
         owner_username, _, owner_name = LOGINS[0]
         shop = account_services.do_create_shop(slug=SLUG, name="小二的店", owner_username=owner_username,
                                                owner_password=PASSWORD, owner_display_name=owner_name)
@@ -127,25 +127,14 @@ class Command(BaseCommand):
         return shop
 
     def _seed_apps(self, shop: Shop) -> None:
-        """Each xiaoer app may ship ``xiaoer.<app>.demo`` with ``seed(shop)`` for its own demo data."""
-        for config in apps.get_app_configs():
-            if not config.name.startswith("xiaoer.") or config.name == "xiaoer.accounts":
-                continue
-            try:
-                module = importlib.import_module(f"{config.name}.demo")
-            except ModuleNotFoundError as exc:
-                if exc.name == f"{config.name}.demo":
-                    continue
-                raise
-            seed = getattr(module, "seed", None)
-            if callable(seed):
-                with transaction.atomic():
-                    seed(shop)
-                self.stdout.write(f"  {config.verbose_name}: 演示数据已添加")
+        """The apps' own demo data (``xiaoer.<app>.demo.seed``), each in its own transaction."""
+        for module in (assistant_demo, orders_demo):
+            with transaction.atomic():
+                module.seed(shop)
+            label = apps.get_app_config(module.__name__.split(".")[1]).verbose_name
+            self.stdout.write(f"  {label}: 演示数据已添加")
 
     def _print(self, shop: Shop) -> None:
-        from xiaoer.chat import services as chat_services
-
         host = str(setting("HOST", "127.0.0.1"))
         host = "127.0.0.1" if host in {"0.0.0.0", "::"} else host
         base = f"http://{host}:{int_setting('PORT', 8000)}"
@@ -157,6 +146,7 @@ class Command(BaseCommand):
         w(f"  顾客聊天     {base}/s/{shop.slug}/chat")
         w(f"  老顾客小雨   {base}{link}")
         w(f"  嵌入挂件     <script src=\"{base}/s/{shop.slug}/widget.js\" async></script>")
+        w("               （放在别的网站上时，把该网站加入 EMBED_ORIGINS，见 docs/operations.md）")
         w(f"  后台管理     {base}/admin/  (用 xiaoer createsuperuser 建超级用户)")
         w("")
         w(f"  登录（密码都是 {PASSWORD}）:")
