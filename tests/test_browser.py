@@ -340,11 +340,11 @@ def test_seat_handover_updates_both_workbenches_without_reload(browser, shop_wor
 
     from xiaoer.accounts import services as account_services
     from xiaoer.accounts.models import Role, Seat
-    from xiaoer.chat import services as chat_services
+    from xiaoer.testing import shopper_arrives
 
     expect.set_options(timeout=TIMEOUT)
     base, shop = shop_world["base"], shop_world["shop"]
-    session = chat_services.start_shopper_session(shop)  # routed to 小美 (阿杰 is offline)
+    session = shopper_arrives(shop)  # routed to 小美 (阿杰 is offline)
     customer = session.customer.display_name
     dialogs: list[str] = []
     lina = new_page(browser, dialogs, viewport={"width": 1400, "height": 860})
