@@ -331,3 +331,48 @@ def test_shopper_sees_the_newest_history_and_pages_back_to_the_first(browser, sh
     assert gap in sent
     assert shopper.evaluate("window.xiaoerShopper.lastSeq") == Message.objects.filter(conversation=conv).count()
     assert dialogs == []
+
+
+def test_seat_handover_updates_both_workbenches_without_reload(browser, shop_world):
+    """Issue 10, broken 2: the person who lost 小美 loses its toggle, its chats and the right to
+    reply there; the one who got it sees the toggle and the chat — both live, no reload."""
+    from playwright.sync_api import expect
+
+    from xiaoer.accounts import services as account_services
+    from xiaoer.accounts.models import Role, Seat
+    from xiaoer.testing import shopper_arrives
+
+    expect.set_options(timeout=TIMEOUT)
+    base, shop = shop_world["base"], shop_world["shop"]
+    session = shopper_arrives(shop)  # routed to 小美 (阿杰 is offline)
+    customer = session.customer.display_name
+    dialogs: list[str] = []
+    lina = new_page(browser, dialogs, viewport={"width": 1400, "height": 860})
+    qiang = new_page(browser, dialogs, viewport={"width": 1400, "height": 860})
+    login(lina, base, shop_world["lina"])
+    login(qiang, base, shop_world["qiang"])
+    expect(lina.locator("#seat-toggles .seat-toggle").filter(has_text="小美")).to_be_visible()
+    lina.locator("#conv-list .conv").filter(has_text=customer).click()
+    expect(qiang.locator("#seat-toggles .seat-toggle").filter(has_text="小美")).to_have_count(0)
+    for page in (lina, qiang):
+        page.evaluate("window.__notReloaded = true")
+
+    lead = make_staff(shop, role=Role.SUPERVISOR)
+    account_services.do_hand_over_seat(lead, Seat.objects.get(shop=shop, display_name="小美"), shop_world["qiang"])
+
+    # 李娜: the toggle and the chat leave her 我的 tab; the open chat is read-only, in Chinese.
+    expect(lina.locator("#seat-toggles .seat-toggle").filter(has_text="小美")).to_have_count(0)
+    expect(lina.locator("#conv-list .conv").filter(has_text=customer)).to_have_count(0)
+    expect(lina.locator("#composer")).to_have_class(re.compile(r"\bread-only\b"))
+    send(lina, "还在吗")
+    expect(lina.locator("#composer-error")).to_have_text("这个会话不属于你值守的客服账号，不能回复")
+    # 王强: the toggle appears, the chat is in 我的, and he can reply at once.
+    expect(qiang.locator("#seat-toggles .seat-toggle").filter(has_text="小美")).to_be_visible()
+    row = qiang.locator("#conv-list .conv").filter(has_text=customer)
+    expect(row).to_be_visible()
+    row.click()
+    send(qiang, "您好，我来接着帮您")
+    expect(qiang.locator("#messages .msg.mine .status").last).to_have_text("已送达")
+    for page in (lina, qiang):
+        assert page.evaluate("window.__notReloaded") is True
+    assert dialogs == []

@@ -6,7 +6,6 @@ from ninja import Router, Schema
 
 from xiaoer.accounts import services
 from xiaoer.accounts.models import Seat, SeatAssignment, Staff
-from xiaoer.chat import services as chat_services
 
 router = Router(tags=["accounts"])
 
@@ -53,7 +52,7 @@ def assign_seat(request, seat_id: int, data: AssignIn):
     staff = services.require_role(services.staff_of(request), services.SUPERVISOR_ROLES)
     seat = services.access_seat(staff, seat_id)
     to = services.access_staff(staff, data.staff) if data.staff is not None else None
-    return _seat_json(chat_services.do_hand_over_seat(staff, seat, to))
+    return _seat_json(services.do_hand_over_seat(staff, seat, to))
 
 
 @router.get("/staff")

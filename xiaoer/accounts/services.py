@@ -16,7 +16,9 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from xiaoer.accounts.events import SeatHandedOver
 from xiaoer.accounts.models import Role, Seat, SeatAssignment, Shop, Staff
+from xiaoer.events import emit
 
 CHAT_ROLES = {Role.OWNER, Role.SUPERVISOR, Role.AGENT}
 SUPERVISOR_ROLES = {Role.OWNER, Role.SUPERVISOR}
@@ -120,26 +122,42 @@ def do_create_seat(*, shop: Shop, name: str, display_name: str, max_concurrent: 
                                max_concurrent=max_concurrent)
 
 
-@transaction.atomic
 def do_assign_seat(seat: Seat, staff: Staff | None, *, by: Staff | None = None) -> Seat:
     """Hand SEAT to STAFF (or to nobody). Conversations, customers and notes stay with the seat;
-    the assignment history records who operated it when."""
+    the assignment history records who operated it when. Emits SeatHandedOver: open workbenches
+    of both people learn of it (the chat listens). Callers check the role (do_hand_over_seat)."""
     if staff is not None and staff.shop_id != seat.shop_id:
         raise Http404("staff not found")
     if staff is not None and staff.role not in CHAT_ROLES:
         raise ValidationError("只有客服、主管或店主可以接管客服账号")
     now = timezone.now()
-    seat = Seat.objects.select_for_update().get(pk=seat.pk)
-    if seat.operator_id == (staff.pk if staff else None):
-        return seat
-    SeatAssignment.objects.filter(seat=seat, ended_at__isnull=True).update(ended_at=now)
-    if staff is not None:
-        SeatAssignment.objects.create(seat=seat, staff=staff, started_at=now, assigned_by=by)
-    seat.operator = staff
-    if staff is None:
-        seat.is_online = False
-    seat.save(update_fields=["operator", "is_online"])
+    with transaction.atomic(savepoint=False):
+        seat = Seat.objects.select_for_update().get(pk=seat.pk)
+        before = seat.operator_id
+        if before == (staff.pk if staff else None):
+            return seat
+        SeatAssignment.objects.filter(seat=seat, ended_at__isnull=True).update(ended_at=now)
+        if staff is not None:
+            SeatAssignment.objects.create(seat=seat, staff=staff, started_at=now, assigned_by=by)
+        seat.operator = staff
+        if staff is None:
+            seat.is_online = False
+        # update(), not save(): the Seat signal (accounts.signals) is for saves made elsewhere
+        # (Django admin) and would emit the event a second time.
+        Seat.objects.filter(pk=seat.pk).update(operator=staff, is_online=seat.is_online)
+        if seat.is_active:
+            emit(SeatHandedOver(shop_id=seat.shop_id, seat_id=seat.pk, from_staff_id=before,
+                                to_staff_id=staff.pk if staff else None, by_staff_id=by.pk if by else None))
     return seat
+
+
+def do_hand_over_seat(actor: Staff, seat: Seat, to: Staff | None) -> Seat:
+    """A supervisor hands SEAT to another person (or to nobody); conversations, customers and
+    notes stay with the seat."""
+    require_role(actor, SUPERVISOR_ROLES)
+    if seat.shop_id != actor.shop_id or (to is not None and to.shop_id != actor.shop_id):
+        raise Http404("not found")
+    return do_assign_seat(seat, to, by=actor)
 
 
 def operator_at(seat: Seat, when) -> Staff | None:

@@ -8,11 +8,12 @@ class AssistantConfig(AppConfig):
 
     def ready(self) -> None:
         from xiaoer.assistant import services
-        from xiaoer.chat import events as chat_events
         from xiaoer.chat import runtime
+        from xiaoer.chat.events import MessagesCommitted
         from xiaoer.events import subscribe
         from xiaoer.knowledge.events import KnowledgeChanged
 
-        chat_events.on_messages_committed(services.on_committed)  # the robot reads committed chat
+        # The robot reads every committed chat batch, live: suggestions are for now or never.
+        subscribe(MessagesCommitted, services.on_committed, name="assistant.on_committed", live=True)
         runtime.on_started(services.warm_server_indexes)
         subscribe(KnowledgeChanged, services.on_knowledge_changed, live=True)

@@ -1,6 +1,6 @@
 """The robot's operations: per-shop index cache, suggestions for messages, robot replies and
 hand-off, learning from agents. Chat integration goes through the chat's public functions
-(events.on_messages_committed, hub.publish_event, writer.post_message_sync) only.
+(the MessagesCommitted event, hub.publish_event, writer.post_message_sync) only.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from xiaoer.assistant.models import (
 )
 from xiaoer.chat import services as chat_services
 from xiaoer.chat import writer
+from xiaoer.chat.events import MessagesCommitted
 from xiaoer.chat.models import Conversation, Message
 from xiaoer.conf import setting
 from xiaoer.knowledge import services as knowledge_services
@@ -518,9 +519,14 @@ def runs_in_workers() -> bool:
     return where.lower() == "worker"
 
 
-def on_committed(messages: list[dict]) -> None:
-    """The chat's after-commit hook: hands the robot's messages to its thread or to the workers."""
-    wanted = [m for m in messages if m.get("sender_kind") in ("shopper", "agent")
+def on_committed(event: MessagesCommitted) -> None:
+    """Live listener of the chat's MessagesCommitted: hands the robot's messages to its thread or
+    to the workers. Batches of shops without knowledge cost a cached look-up, no query."""
+    if not any(row[3] in ("shopper", "agent") for row in event.messages):
+        return
+    if not any(robot_active(shop_id) for shop_id in event.shop_ids):
+        return
+    wanted = [m for m in chat_services.committed_messages(event) if m.get("sender_kind") in ("shopper", "agent")
               and (m.get("shop") is None or robot_active(int(m["shop"])))]
     if not wanted:
         return

@@ -7,11 +7,9 @@ class ChatConfig(AppConfig):
     verbose_name = "在线聊天"
 
     def ready(self) -> None:
-        # A person who loses access (deactivated, deleted, a role that may not chat) is cut off:
-        # their open sockets are closed after the commit, in every process.
-        from xiaoer.chat import services, signals
-        from xiaoer.events import subscribe
-        from xiaoer.knowledge.events import NoticePublished
+        # Live pushes after other writes commit (conversation changes, seat handovers, knowledge
+        # notices), reopen on a shopper's message, and cutting off people who lost access:
+        # xiaoer/chat/listeners.py.
+        from xiaoer.chat import listeners
 
-        signals.connect()
-        subscribe(NoticePublished, services.push_knowledge_notice, live=True)
+        listeners.register()

@@ -1,112 +1,102 @@
-"""Domain events of the chat: other apps react to committed messages here, off the hot path.
+"""Domain events of the chat (fields: docs/events.md).
 
-Callbacks registered with ``on_messages_committed`` receive the list of message dicts of one
-committed batch (the ``message`` frame's shape plus ``shop``, ``staff``, ``conversation_status``
-and ``conversation_seat``). They run on a small thread pool, never on the event loop, so a slow
-callback (the robot, routing) never delays an ack. A callback that raises is logged and skipped.
+Emitted in the transaction of the write they describe; listeners subscribe in their own app's
+``AppConfig.ready()`` (``xiaoer.events.subscribe``). The chat never imports a listening app.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
-from django.db import close_old_connections
+from xiaoer.events import Event
 
-from xiaoer.conf import setting
-
-log = logging.getLogger(__name__)
-
-MessagesCallback = Callable[[list[dict]], None]
-
-_callbacks: list[MessagesCallback] = []
-_lock = threading.Lock()
-_pool: ThreadPoolExecutor | None = None
-_pending: set = set()
-WORKERS = 2
+# Columns of one row of MessagesCommitted.messages and .conversations (kept as lists: the outbox
+# stores one row per writer batch, so its payload stays small whatever the batch size).
+MESSAGE_ROW = ("conversation", "seq", "id", "sender_kind", "internal", "staff", "seat")
+CONVERSATION_ROW = ("conversation", "shop", "seat", "status")
 
 
-def on_messages_committed(callback: MessagesCallback) -> MessagesCallback:
-    """Register CALLBACK (usable as a decorator). Registering the same function twice is a no-op."""
-    with _lock:
-        if callback not in _callbacks:
-            _callbacks.append(callback)
-    return callback
+@dataclass(frozen=True, kw_only=True)
+class MessagesCommitted(Event):
+    """One writer batch committed (or one message stored by ``post_message_sync``).
+
+    ``shop_id`` is the batch's shop when it holds one shop only, else None (``shop_ids`` lists
+    them). ``conversations``: [id, shop, seat, status as of the commit] per conversation written;
+    ``messages``: [conversation, seq, id, sender_kind, internal, staff, seat] per new message
+    (retries that stored nothing are not listed). ``created_at`` is the batch's one timestamp.
+
+    ``live`` carries the stored messages as ``message`` frame dicts (plus ``staff``,
+    ``conversation_status`` and ``conversation_seat``) to live listeners of the writing process
+    only; it is not written to the outbox. Durable listeners read what they need by id
+    (``xiaoer.chat.services.committed_messages``)."""
+
+    name: ClassVar[str] = "chat.MessagesCommitted"
+    shop_ids: list[int]
+    conversations: list[list]
+    messages: list[list]
+    created_at: str
+    live: tuple[dict, ...] = field(default=(), compare=False, repr=False)
+
+    def to_payload(self) -> dict[str, Any]:
+        # Not dataclasses.asdict: that would deep-copy the live message dicts only to drop them.
+        return {"shop_id": self.shop_id, "shop_ids": self.shop_ids, "conversations": self.conversations,
+                "messages": self.messages, "created_at": self.created_at}
+
+    def message_rows(self) -> list[dict[str, Any]]:
+        """``messages`` as dicts keyed by MESSAGE_ROW."""
+        return [dict(zip(MESSAGE_ROW, row, strict=False)) for row in self.messages]
+
+    def status_of(self) -> dict[int, str]:
+        """Conversation id → status as of the commit."""
+        return {row[0]: row[3] for row in self.conversations}
 
 
-def remove_callback(callback: MessagesCallback) -> None:
-    with _lock:
-        if callback in _callbacks:
-            _callbacks.remove(callback)
+@dataclass(frozen=True, kw_only=True)
+class ConversationOpened(Event):
+    """A shopper's conversation was created (queued; ConversationAssigned follows when routed)."""
+
+    name: ClassVar[str] = "chat.ConversationOpened"
+    conversation_id: int
+    customer_id: int
 
 
-def _executor() -> ThreadPoolExecutor:
-    global _pool
-    with _lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="chat-events")
-        return _pool
+@dataclass(frozen=True, kw_only=True)
+class ConversationAssigned(Event):
+    """A conversation without a seat got one: routed (``how`` "route") or claimed ("claim")."""
+
+    name: ClassVar[str] = "chat.ConversationAssigned"
+    conversation_id: int
+    seat_id: int
+    how: str
+    staff_id: int | None = None  # who claimed it; None when routed
 
 
-def enabled() -> bool:
-    """CHAT_EVENTS=off turns the callbacks off (bench/chat_bench.py measures the bare chat path)."""
-    return str(setting("CHAT_EVENTS", "on")).lower() not in {"off", "0", "false", "no"}
+@dataclass(frozen=True, kw_only=True)
+class ConversationTransferred(Event):
+    """A conversation moved from one seat to another (transfer by an agent, reassign by a supervisor)."""
+
+    name: ClassVar[str] = "chat.ConversationTransferred"
+    conversation_id: int
+    from_seat_id: int | None
+    to_seat_id: int
+    staff_id: int
 
 
-def wanted() -> bool:
-    """Is anyone listening? (Saves building the event dicts when not.)"""
-    return _ENABLED and bool(_callbacks)
+@dataclass(frozen=True, kw_only=True)
+class ConversationResolved(Event):
+    name: ClassVar[str] = "chat.ConversationResolved"
+    conversation_id: int
+    seat_id: int | None
+    staff_id: int
 
 
-def emit_committed(messages: list[dict]):
-    """Hand MESSAGES to every callback on the pool; returns the Future (tests may wait on it)."""
-    if not messages or not _callbacks or not _ENABLED:
-        return None
-    future = _executor().submit(_run_callbacks, list(messages))
-    with _lock:
-        _pending.add(future)
-    future.add_done_callback(_forget)
-    return future
+@dataclass(frozen=True, kw_only=True)
+class ConversationReopened(Event):
+    """A resolved conversation is active again: by staff (``staff_id``) or by the shopper writing
+    into it (``staff_id`` None). ``seat_id`` None: it went back to the queue."""
 
-
-def _forget(future) -> None:
-    with _lock:
-        _pending.discard(future)
-
-
-def _run_callbacks(messages: list[dict]) -> None:
-    close_old_connections()
-    try:
-        for callback in list(_callbacks):
-            try:
-                callback(messages)
-            except Exception:  # noqa: BLE001 - one app's bug must not stop the others
-                log.exception("chat message callback %r failed", callback)
-    finally:
-        close_old_connections()
-
-
-def shutdown() -> None:
-    """Close the pool threads' database connections (server shutdown)."""
-    global _pool
-    with _lock:
-        pool, _pool = _pool, None
-    if pool is not None:
-        from xiaoer.chat.socket import close_thread_connections
-
-        wait_idle(timeout=30)
-        close_thread_connections(pool, WORKERS)
-        pool.shutdown(wait=False)
-
-
-def wait_idle(timeout: float = 5.0) -> None:
-    """Block until callbacks queued so far have run (tests)."""
-    with _lock:
-        pending = list(_pending)
-    for future in pending:
-        future.result(timeout=timeout)
-
-
-_ENABLED = enabled()
+    name: ClassVar[str] = "chat.ConversationReopened"
+    conversation_id: int
+    seat_id: int | None
+    staff_id: int | None = None

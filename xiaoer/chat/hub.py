@@ -238,8 +238,8 @@ class Hub:
                 old = self.convs.get(conv_id)
                 customer_id = old.customer_id if old else None
                 self.remember(conv_id, ConvInfo(shop_id, seat_id, status, customer_id))
-            elif op == "s":  # seats of a shop changed operator: reload staff sockets' seats
-                self.loop.create_task(_reload_seats(self, item[1]))
+            elif op == "s":  # seats changed operator: reload staff sockets' seats (of these people)
+                self.loop.create_task(_reload_seats(self, item[1], item[2] if len(item) > 2 else None))
             elif op == "k":  # a staff person lost access: close every socket of theirs
                 self.revoke(item[1], item[2])
         while answer is not None:
@@ -406,26 +406,35 @@ def conversation_changed(conversation_id: int) -> None:
     ])
 
 
-def seats_changed(shop_id: int) -> None:
-    """Call after a commit that handed seats of SHOP_ID to other persons: connected staff
-    sockets of the shop reload which seats they operate."""
-    publish_items([["s", shop_id]])
+def seats_changed(shop_id: int, staff_ids=None) -> None:
+    """Call after a commit that handed seats of SHOP_ID to other persons: connected staff sockets
+    of the shop (of STAFF_IDS only, when given) reload which seats they operate; those whose seats
+    changed get a ``seats`` frame."""
+    publish_items([["s", shop_id] if staff_ids is None else ["s", shop_id, sorted(set(staff_ids))]])
 
 
 def staff_access_revoked(staff_ids, code: int = CLOSE_REVOKED) -> None:
     """Call after a commit that took chat access away from STAFF_IDS (deactivated, deleted, a role
-    that may not chat; xiaoer.chat.signals does it for every save): every socket of theirs, in
+    that may not chat; the chat listens to accounts.StaffAccessChanged): every socket of theirs, in
     every process, is closed with CODE. Reconnecting is refused at connect, as for anyone."""
     publish_items([["k", int(staff_id), code] for staff_id in staff_ids])
 
 
-async def _reload_seats(hub: Hub, shop_id: int) -> None:
+async def _reload_seats(hub: Hub, shop_id: int, staff_ids: list[int] | None = None) -> None:
     from xiaoer.chat import socket
 
-    conns = [c for c in hub.shop_staff.get(shop_id, ()) if not c.closed]
+    wanted = None if staff_ids is None else set(staff_ids)
+    conns = [c for c in hub.shop_staff.get(shop_id, ()) if not c.closed and (wanted is None or c.staff_id in wanted)]
+    loaded: dict[int, tuple[list[dict], bool]] = {}
     for conn in conns:
-        seat_ids, supervisor = await socket.load_staff_seats(conn.staff_id)
+        if conn.staff_id not in loaded:
+            loaded[conn.staff_id] = await socket.load_staff_seats(conn.staff_id)
+        seats, supervisor = loaded[conn.staff_id]
+        seat_ids = frozenset(s["id"] for s in seats)
+        changed = seat_ids != conn.seat_ids or supervisor != conn.supervisor
         hub.set_staff_seats(conn, seat_ids, supervisor)
+        if changed:  # the workbench updates its seat toggles, lists and send rights
+            conn.push(frames.dumps({"type": "seats", "seats": seats, "supervisor": supervisor}))
 
 
 def hub_health() -> str:

@@ -65,7 +65,6 @@ async def startup() -> None:
         from xiaoer.chat import presence
 
         presence.TRACKER.start(loop)
-        _register_app_callbacks()
         _tune_gc()
         if _started_callbacks:
             threading.Thread(target=_run_started_callbacks, name="chat-warm-up", daemon=True).start()
@@ -84,15 +83,6 @@ def _tune_gc() -> None:
     sys.setswitchinterval(float(setting("CHAT_SWITCH_INTERVAL", 0.001)))
 
 
-def _register_app_callbacks() -> None:
-    # Importing the chat services registers their after-commit callbacks (reopen on a shopper
-    # message); other apps register from their AppConfig.ready().
-    try:
-        from xiaoer.chat import services  # noqa: F401
-    except Exception:  # noqa: BLE001 - a broken app must not stop the chat core
-        log.exception("chat services failed to import")
-
-
 async def ensure_started() -> None:
     if not hub.HUB.running() or writer.WRITER is None:
         await startup()
@@ -109,9 +99,9 @@ async def shutdown() -> None:
 
     await presence.TRACKER.stop()
     await hub.HUB.unbind()
-    from xiaoer.chat import events, socket
+    from xiaoer.chat import socket
 
     loop = asyncio.get_running_loop()
     # Both block on their worker threads: run them off the loop.
     await loop.run_in_executor(None, socket.shutdown_pool)
-    await loop.run_in_executor(None, events.shutdown)
+    await loop.run_in_executor(None, writer.EVENTS.shutdown)

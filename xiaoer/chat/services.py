@@ -2,8 +2,9 @@
 
 Messages are written only by the group-commit writer (``xiaoer.chat.writer``); this module writes
 conversations, customers and attachments, and asks the writer for the internal event messages
-(transfers, resolves) after its own transaction has committed. Live updates go out through the
-hub after commit too (``transaction.on_commit``), so nobody hears of a change that rolled back.
+(transfers, resolves) in its own transaction. Every change of a conversation's seat or status
+emits a chat event (xiaoer/chat/events.py); the live pushes to sockets are listeners of those
+events (xiaoer/chat/listeners.py), run after the commit, so nobody hears of a change that rolled back.
 
 Routing (docs/decisions/020-routing.md): a returning shopper goes to the seat that served them
 last when it is online and under its cap; otherwise to the least-loaded online seat under its
@@ -39,9 +40,18 @@ from PIL import Image, UnidentifiedImageError
 from xiaoer.accounts import services as account_services
 from xiaoer.accounts.models import Seat, Shop, Staff
 from xiaoer.chat import frames
+from xiaoer.chat.events import (
+    ConversationAssigned,
+    ConversationOpened,
+    ConversationReopened,
+    ConversationResolved,
+    ConversationTransferred,
+    MessagesCommitted,
+)
 from xiaoer.chat.models import Attachment, Conversation, ConversationStatus, Message
 from xiaoer.customers import services as customer_services
 from xiaoer.customers.models import Customer
+from xiaoer.events import emit
 from xiaoer.knowledge.events import NoticePublished
 
 log = logging.getLogger(__name__)
@@ -158,7 +168,7 @@ def start_shopper_session(shop: Shop, *, visitor_token: str | None = None,
         visitor = make_visitor_token(shop, visitor_id)
     customer_services.do_touch(customer)
     # Opening the page makes a visitor, not a conversation: no seat, no load, not in the queue,
-    # until the first message (_on_messages_committed admits it).
+    # until the first message (reopen_on_shopper_message admits it).
     conversation = get_or_create_conversation(shop, customer, visitor=True)
     return ShopperSession(shop=shop, customer=customer, conversation=conversation, visitor_token=visitor,
                           token=auth.make_shopper_token(shop, customer))
@@ -175,7 +185,8 @@ def get_or_create_conversation(shop: Shop, customer: Customer, *, visitor: bool 
         elif conv is None:
             conv = Conversation.objects.create(shop=shop, customer=customer, status=QUEUED,
                                                queued_at=timezone.now())
-            _changed(conv.pk)  # staff lists learn of the newcomer even when no seat can take it
+            # staff lists learn of the newcomer even when no seat can take it
+            _emit_change(ConversationOpened(shop_id=shop.pk, conversation_id=conv.pk, customer_id=customer.pk))
         if conv.status == QUEUED:
             # through the queue, oldest first: a newcomer never jumps ahead of someone waiting
             drain_queue(shop.pk)
@@ -309,33 +320,13 @@ def _pick_seat(seats: list[Seat], loads: dict[int, int], preferred_id: int | Non
 
 
 def _assign(conv: Conversation, seat: Seat) -> None:
+    """Give CONV to SEAT (the caller emits the event saying why)."""
     conv.seat = seat
     conv.status = OPEN
     conv.queued_at = None
     conv.resolved_at = None
     conv.save(update_fields=["seat", "status", "queued_at", "resolved_at"])
     Customer.objects.filter(pk=conv.customer_id).update(last_seat=seat)
-    _changed(conv.pk)
-
-
-def _route_locked(conv: Conversation) -> Seat | None:
-    customer = Customer.objects.only("last_seat_id").get(pk=conv.customer_id)
-    seat = _pick_seat(_available_seats(conv.shop_id), seat_loads(conv.shop_id), customer.last_seat_id)
-    if seat is None:
-        _notify_queue(conv.shop_id)
-        return None
-    _assign(conv, seat)
-    return seat
-
-
-def route_conversation(conv: Conversation) -> Seat | None:
-    """Assign a queued conversation to a seat if one can take it; None leaves it queued."""
-    with transaction.atomic(savepoint=False):
-        _lock_shop(conv.shop_id)
-        conv = Conversation.objects.get(pk=conv.pk)
-        if conv.status != QUEUED:
-            return conv.seat
-        return _route_locked(conv)
 
 
 def drain_queue(shop_id: int) -> list[int]:
@@ -354,6 +345,7 @@ def drain_queue(shop_id: int) -> list[int]:
             if seat is None:
                 break
             _assign(conv, seat)
+            _emit_change(ConversationAssigned(shop_id=shop_id, conversation_id=conv.pk, seat_id=seat.pk, how="route"))
             loads[seat.pk] = loads.get(seat.pk, 0) + 1
             assigned.append(conv.pk)
         _notify_queue(shop_id)
@@ -403,6 +395,9 @@ def do_transfer(staff: Staff, conv: Conversation, seat: Seat, note: str = "") ->
     with transaction.atomic(savepoint=False):
         _lock_shop(conv.shop_id)
         _assign(conv, seat)
+        _emit_change(ConversationTransferred(shop_id=conv.shop_id, conversation_id=conv.pk,
+                                     from_seat_id=old_seat.pk if old_seat else None, to_seat_id=seat.pk,
+                                     staff_id=staff.pk))
         _post_event(conv.pk, text, {"event": "transfer", "from_seat": old_seat.pk if old_seat else None,
                                     "to_seat": seat.pk, "note": note}, staff=staff, seat=seat)
         drain_queue(conv.shop_id)
@@ -429,6 +424,8 @@ def do_claim(staff: Staff, conv: Conversation, seat: Seat) -> Conversation:
         if fresh.status != QUEUED:
             raise ValidationError(_("这个会话已经被接待了"))
         _assign(fresh, seat)
+        _emit_change(ConversationAssigned(shop_id=fresh.shop_id, conversation_id=fresh.pk, seat_id=seat.pk, how="claim",
+                                  staff_id=staff.pk))
         _notify_queue(conv.shop_id)
         _post_event(conv.pk, f"{seat.display_name} 接待了会话", {"event": "claim", "seat": seat.pk},
                     staff=staff, seat=seat)
@@ -448,7 +445,8 @@ def do_resolve(staff: Staff, conv: Conversation) -> Conversation:
         conv.queued_at = None
         conv.waiting_since = None
         conv.save(update_fields=["status", "resolved_at", "queued_at", "waiting_since"])
-        _changed(conv.pk)
+        _emit_change(ConversationResolved(shop_id=conv.shop_id, conversation_id=conv.pk, seat_id=conv.seat_id,
+                                  staff_id=staff.pk))
         seat_name = conv.seat.display_name if conv.seat else staff.display_name
         _post_event(conv.pk, f"{seat_name} 结束了会话", {"event": "resolve"}, staff=staff, seat=conv.seat)
         drain_queue(conv.shop_id)
@@ -466,10 +464,13 @@ def do_reopen(staff: Staff, conv: Conversation) -> Conversation:
         _lock_shop(conv.shop_id)
         if conv.seat is not None and conv.seat.operator_id is not None and conv.seat.is_active:
             _assign(conv, conv.seat)
+            _emit_change(ConversationReopened(shop_id=conv.shop_id, conversation_id=conv.pk, seat_id=conv.seat_id,
+                                      staff_id=staff.pk))
         else:
             conv.status, conv.queued_at, conv.seat = QUEUED, timezone.now(), None
             conv.save(update_fields=["status", "queued_at", "seat"])
-            _changed(conv.pk)
+            _emit_change(ConversationReopened(shop_id=conv.shop_id, conversation_id=conv.pk, seat_id=None,
+                                      staff_id=staff.pk))
             drain_queue(conv.shop_id)
         _post_event(conv.pk, f"{staff.display_name} 重新打开了会话", {"event": "reopen"}, staff=staff,
                     seat=conv.seat)
@@ -485,10 +486,15 @@ def reopen_for_shopper(conversation_ids: set[int]) -> list[int]:
             _lock_shop(conv.shop_id)
             n = Conversation.objects.filter(pk=conv.pk, status__in=[RESOLVED, VISITOR]).update(
                 status=QUEUED, queued_at=timezone.now(), resolved_at=None, seat=None)
-            if n:
-                _changed(conv.pk)
-                drain_queue(conv.shop_id)
-                reopened.append(conv.pk)
+            if not n:
+                continue
+            if conv.status == VISITOR:  # a visitor's first message: now a conversation
+                _emit_change(ConversationOpened(shop_id=conv.shop_id, conversation_id=conv.pk,
+                                                customer_id=conv.customer_id))
+            else:
+                _emit_change(ConversationReopened(shop_id=conv.shop_id, conversation_id=conv.pk, seat_id=None))
+            drain_queue(conv.shop_id)
+            reopened.append(conv.pk)
     return reopened
 
 
@@ -511,18 +517,6 @@ def do_set_seat_online(staff: Staff, seat: Seat, online: bool) -> Seat:
                                                      "available": online, "present": present})
         if online:
             drain_queue(seat.shop_id)
-    return seat
-
-
-def do_hand_over_seat(staff: Staff, seat: Seat, to: Staff | None) -> Seat:
-    """A supervisor hands SEAT to another person; conversations, customers and notes stay with it."""
-    account_services.require_role(staff, account_services.SUPERVISOR_ROLES)
-    if seat.shop_id != staff.shop_id or (to is not None and to.shop_id != staff.shop_id):
-        raise Http404("not found")
-    with transaction.atomic(savepoint=False):
-        seat = account_services.do_assign_seat(seat, to, by=staff)
-        _seats_changed_after_commit(seat.shop_id)
-        publish_after_commit(seat.shop_id, "seat", {"seat": seat.pk, "operator": to.pk if to else None})
     return seat
 
 
@@ -820,43 +814,32 @@ def shop_load(shop_id: int) -> list[dict[str, Any]]:
 
 # --- after-commit plumbing ------------------------------------------------------------------------
 
-def _changed(conversation_id: int) -> None:
-    """After commit, one ``conversation_changed`` per conversation however many changes this
-    transaction made (creating and routing a conversation used to send two identical frames)."""
-    if _change_pending(conversation_id):
-        return
-
-    def send() -> None:
-        try:
-            from xiaoer.chat import hub
-
-            hub.conversation_changed(conversation_id)
-        except Exception:  # noqa: BLE001 - a live update failing must not fail the write
-            log.exception("conversation_changed failed for %s", conversation_id)
-
-    send.xiaoer_conversation = conversation_id  # type: ignore[attr-defined]
-    transaction.on_commit(send)
+CONVERSATION_EVENTS = (ConversationOpened, ConversationAssigned, ConversationTransferred, ConversationResolved,
+                       ConversationReopened)
 
 
-def _change_pending(conversation_id: int) -> bool:
-    """Is a ``conversation_changed`` for CONVERSATION_ID already waiting for this commit? (Django
-    drops the callbacks of a rolled-back block, so the check can't outlive it.)"""
+def _pending_changes() -> list:
+    """Conversation events of this transaction still waiting for its commit (``emit`` registers
+    ``partial(after_commit, event, outbox_id)``; Django drops those of a rolled-back block)."""
     from django.db import connection
 
-    return any(getattr(entry[1], "xiaoer_conversation", None) == conversation_id
-               for entry in connection.run_on_commit)
+    pending = (getattr(entry[1], "args", ()) for entry in connection.run_on_commit)
+    return [args[0] for args in pending if args and isinstance(args[0], CONVERSATION_EVENTS)]
 
 
-def _seats_changed_after_commit(shop_id: int) -> None:
-    def send() -> None:
-        try:
-            from xiaoer.chat import hub
+def _emit_change(event) -> None:
+    """Emit a conversation event. The live push is one ``conversation`` frame per conversation per
+    commit however many changes the transaction made (creating and routing a conversation would
+    send two identical frames): an earlier event of the same conversation is marked superseded,
+    and the last one pushes the state as committed."""
+    for earlier in _pending_changes():
+        if earlier.conversation_id == event.conversation_id:
+            object.__setattr__(earlier, "superseded", True)  # not a field: never stored
+    emit(event)
 
-            hub.seats_changed(shop_id)
-        except Exception:  # noqa: BLE001
-            log.exception("seats_changed failed for shop %s", shop_id)
 
-    transaction.on_commit(send)
+def _announced_in_this_commit() -> set[int]:
+    return {event.conversation_id for event in _pending_changes()}
 
 
 def publish_after_commit(shop_id: int, event: str, data: dict[str, Any], **kwargs: Any) -> None:
@@ -887,11 +870,11 @@ def push_knowledge_notice(event: NoticePublished) -> None:
 
 def _notify_queue(shop_id: int) -> None:
     """After commit, tell every queued shopper their place (the hub's ``queue`` frame, sent with the
-    conversation summary); the queue head moving shifts everybody behind it. Conversations whose
-    own change is announced in the same commit are not announced twice."""
-    from django.db import connection
-
-    announced = {getattr(entry[1], "xiaoer_conversation", None) for entry in connection.run_on_commit}
+    conversation summary); the queue head moving shifts everybody behind it. Once per drain, not a
+    listener of ConversationAssigned: a drain assigning ten conversations would re-send the whole
+    queue ten times. Conversations whose own change is announced in the same commit are not
+    announced twice."""
+    announced = _announced_in_this_commit()
 
     def send() -> None:
         try:
@@ -917,31 +900,28 @@ def _post_event(conversation_id: int, body: str, payload: dict[str, Any], *,
                              staff_id=staff.pk if staff else None)
 
 
-def _on_messages_committed(messages: list[dict[str, Any]]) -> None:
-    """Shopper wrote into a resolved conversation → reopen it (runs off the event loop)."""
-    # conversation_status is the status when the message was stored: a shopper message written
-    # before a resolve (delivered to us after it) must not reopen the conversation.
-    ids = {int(m["conversation"]) for m in messages
-           if m.get("sender_kind") == "shopper" and m.get("conversation") is not None
-           and m.get("conversation_status", RESOLVED) in (RESOLVED, VISITOR)}
+def reopen_on_shopper_message(event: MessagesCommitted) -> None:
+    """Live listener: a shopper wrote into a resolved conversation, or a visitor wrote their first
+    message → queue it (again) and route it."""
+    # The status is the one when the message was stored: a shopper message written before a
+    # resolve (delivered to us after it) must not reopen the conversation.
+    status = event.status_of()
+    ids = {row[0] for row in event.messages if row[3] == "shopper" and status.get(row[0]) in (RESOLVED, VISITOR)}
     if ids:
         reopen_for_shopper(ids)
 
 
-_registered = False
-
-
-def register_callbacks() -> None:
-    """Idempotent; called from the chat app's ready()/runtime startup and on import of this module."""
-    global _registered
-    if _registered:
-        return
-    try:
-        from xiaoer.chat import events
-    except ImportError:
-        return
-    events.on_messages_committed(_on_messages_committed)
-    _registered = True
-
-
-register_callbacks()
+def committed_messages(event: MessagesCommitted) -> list[dict[str, Any]]:
+    """The messages of EVENT as the live listeners get them (``message`` frame dicts plus ``shop``,
+    ``staff``, ``conversation_status`` and ``conversation_seat``): the event's own copy in the
+    process that wrote them, else read by id (durable listeners, replays)."""
+    if event.live:
+        return list(event.live)
+    convs = {row[0]: row for row in event.conversations}
+    rows = Message.objects.filter(pk__in=[row[2] for row in event.messages]).select_related("seat").order_by("pk")
+    out = []
+    for m in rows:
+        conv = convs.get(m.conversation_id)
+        out.append(dict(message_json(m), shop=m.shop_id, staff=m.staff_id,
+                        conversation_status=conv[3] if conv else None, conversation_seat=conv[2] if conv else None))
+    return out

@@ -3,7 +3,7 @@
 ``/ws/chat?token=...`` is a shopper (signed token, bound to their conversation); ``/ws/desk`` is
 staff (Django session cookie). Credentials are checked once, at connect, on a thread; a staff
 person who later loses access (deactivated, deleted) is closed with 4003 by the hub's ``k`` item
-(xiaoer.chat.signals). After that no frame touches the ORM or hops to a thread, except ``sync`` and
+(accounts.StaffAccessChanged, xiaoer.chat.listeners). After that no frame touches the ORM or hops to a thread, except ``sync`` and
 ``history`` (reads) and the first use of a conversation this process has not seen (one small query). Frames:
 docs/protocol.md.
 """
@@ -125,16 +125,20 @@ def _staff_identity(session_key: str) -> dict | int:
             "supervisor": staff.is_supervisor, "seats": _staff_seats(staff)}
 
 
-def _load_staff_seats(staff_id: int) -> tuple[frozenset[int], bool]:
-    from xiaoer.accounts.models import Staff
+def _load_staff_seats(staff_id: int) -> tuple[list[dict], bool]:
+    from xiaoer.accounts.models import Seat, Staff
 
     staff = Staff.objects.filter(pk=staff_id, is_active=True).first()
     if staff is None:
-        return frozenset(), False
-    return frozenset(s for s, _ in _staff_seats(staff)), staff.is_supervisor
+        return [], False
+    seats = (Seat.objects.filter(shop_id=staff.shop_id, operator=staff, is_active=True).order_by("id")
+             .values("id", "display_name", "is_online"))
+    return ([{"id": s["id"], "display_name": s["display_name"], "online": s["is_online"]} for s in seats],
+            staff.is_supervisor)
 
 
-async def load_staff_seats(staff_id: int) -> tuple[frozenset[int], bool]:
+async def load_staff_seats(staff_id: int) -> tuple[list[dict], bool]:
+    """The seats STAFF_ID operates now (the ``seats`` frame's list) and whether they supervise."""
     return await _db(_load_staff_seats, staff_id)
 
 

@@ -114,6 +114,9 @@ def _labels() -> dict[str, str]:
         "noMore": _("没有更早的消息了"), "earlier": _("查看更早的消息"), "newMessage": _("新消息"),
         "offline": _("离线"),
         "order": _("订单"), "myOrders": _("我的订单"), "noOrders": _("还没有订单"),
+        "notYourSeat": _("这个会话不属于你值守的客服账号，不能回复"), "noSeats": _("你还没有值守的客服账号"),
+        "toggleSeat": _("点击切换在线/离线"), "seatGained": _("你接管了客服账号：%s"),
+        "seatLost": _("你值守的客服账号已交给别人"),
         "mustRead": _("必读通知"), "acknowledge": _("我已阅读"),
         "searchResults": _("搜索结果"), "noResults": _("没有找到匹配的会话"),
         # socket error codes (docs/protocol.md) in the page's language; the frame's detail is for developers
@@ -277,6 +280,7 @@ def desk(request: HttpRequest, conversation_id: int | None = None) -> HttpRespon
         "noticesUrl": "/api/knowledge/notices" if apps.is_installed("xiaoer.knowledge") else "",
         "productsUrl": "/api/knowledge/products" if apps.is_installed("xiaoer.knowledge") else "",
         "maxChars": settings.CHAT_MAX_MESSAGE_CHARS,
+        "composerPlaceholder": _("输入回复，Enter 发送，Shift+Enter 换行"),
         "labels": _labels(),
     }
     return render(request, "chat/desk.html", {"staff": staff, "config": config, "my_seats": mine})
@@ -367,7 +371,7 @@ def _supervisor_action(staff: Staff, post) -> None:
         seat = account_services.access_seat(staff, post.get("seat"))
         to_id = post.get("staff")
         to = account_services.access_staff(staff, to_id) if to_id else None
-        services.do_hand_over_seat(staff, seat, to)
+        account_services.do_hand_over_seat(staff, seat, to)
     elif action == "online":
         seat = account_services.access_seat(staff, post.get("seat"))
         services.do_set_seat_online(staff, seat, post.get("online") == "1")

@@ -17,6 +17,11 @@ and beside a busy event loop every retake can wait a whole switch interval (docs
 
 ``post_message_sync`` runs the same ``store_batch`` in the caller's thread and transaction (for
 services, the robot, task workers) and fans out after the caller's commit.
+
+Every batch that stores something also writes ONE outbox row, a ``chat.MessagesCommitted`` event
+(xiaoer/chat/events.py), in the same transaction and with one statement whatever the batch size
+(docs/decisions/110-one-outbox-row-per-batch.md). After the commit its live listeners (the robot,
+reopen-on-message) run on the writer's event thread, never on the event loop.
 """
 
 from __future__ import annotations
@@ -34,14 +39,58 @@ from typing import Any
 
 import orjson
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, close_old_connections, connection, transaction
 from django.utils import timezone
 
-from xiaoer.chat import events, frames, hub
+from xiaoer.chat import frames, hub
+from xiaoer.chat.events import MessagesCommitted
 from xiaoer.conf import bool_setting
+from xiaoer.events import after_commit, outbox_insert
 
 log = logging.getLogger(__name__)
 _STATS = bool_setting("CHAT_STATS", False)
+
+
+class EventThread:
+    """Runs the after-commit delivery of the writer's batch events on one thread, in batch order:
+    the event loop never waits for a listener (the robot, reopen-on-message)."""
+
+    def __init__(self) -> None:
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: set = set()
+
+    def submit(self, event, outbox_id: int | None) -> None:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chat-events")
+        future = self._pool.submit(self._deliver, event, outbox_id)
+        self._pending.add(future)
+        future.add_done_callback(self._pending.discard)
+
+    @staticmethod
+    def _deliver(event, outbox_id: int | None) -> None:
+        close_old_connections()
+        try:
+            after_commit(event, outbox_id)
+        except Exception:  # noqa: BLE001 - the batch is committed; a listener's bug is logged
+            log.exception("chat writer: delivering %s #%s failed", event.name, outbox_id)
+        finally:
+            close_old_connections()
+
+    def wait_idle(self, timeout: float = 10.0) -> None:
+        """Block until the events submitted so far were delivered (tests, shutdown)."""
+        for future in list(self._pending):
+            future.result(timeout=timeout)
+
+    def shutdown(self) -> None:
+        """Deliver what is queued, then close the thread's database connection."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            self.wait_idle(timeout=30)
+            pool.submit(_close_connection).result(timeout=10)
+            pool.shutdown(wait=False)
+
+
+EVENTS = EventThread()
 
 
 @dataclass(slots=True, eq=False)
@@ -73,6 +122,8 @@ class BatchResult:
     outcomes: list[Outcome]
     # conversation id → (shop_id, seat_id, status) as of the commit
     conversations: dict[int, tuple[int, int | None, str]] = field(default_factory=dict)
+    event: MessagesCommitted | None = None  # written to the outbox with the batch
+    outbox_id: int | None = None
 
 
 _MSG_COLUMNS = ("id, conversation_id, shop_id, seq, client_id, sender_kind, kind, internal, body, payload, "
@@ -295,7 +346,33 @@ def store_batch(cur, vendor: str, drafts: list[Draft]) -> BatchResult:
     for i, first in repeats:
         src = outcomes[first]
         outcomes[i].message, outcomes[i].error, outcomes[i].duplicate = src.message, src.error, True
-    return BatchResult(outcomes, conv_state)
+    result = BatchResult(outcomes, conv_state)
+    result.event = _batch_event(result, now_iso)
+    if result.event is not None:  # 4. one outbox row for the whole batch
+        result.outbox_id = outbox_insert(cur, result.event, vendor=vendor)
+    return result
+
+
+def _batch_event(result: BatchResult, created_at: str) -> MessagesCommitted | None:
+    """The batch's MessagesCommitted (None when it stored nothing new)."""
+    rows: list[list] = []
+    live: list[dict] = []
+    for o in result.outcomes:
+        if o.message is None or o.duplicate or o.error is not None:
+            continue
+        m, d = o.message, o.draft
+        seat = m["seat"]["id"] if m["seat"] else None
+        _shop, conv_seat, status = result.conversations[d.conversation_id]
+        rows.append([d.conversation_id, m["seq"], m["id"], d.sender_kind, d.internal, d.staff_id, seat])
+        live.append(dict(m, staff=d.staff_id, conversation_status=status, conversation_seat=conv_seat))
+    if not rows:
+        return None
+    written = {row[0] for row in rows}
+    convs = [[conv_id, shop, seat, status] for conv_id, (shop, seat, status) in result.conversations.items()
+             if conv_id in written]
+    shops = sorted({c[1] for c in convs})
+    return MessagesCommitted(shop_id=shops[0] if len(shops) == 1 else None, shop_ids=shops,
+                             conversations=convs, messages=rows, created_at=created_at, live=tuple(live))
 
 
 def _allocate(cur, sql: _Sql, drafts: list[Draft], fresh: dict[int, list[int]], db_now):
@@ -410,18 +487,6 @@ def fanout_items(result: BatchResult) -> tuple[list[list], dict[int, int], list[
     return items, exclude, answers
 
 
-def committed_for_events(result: BatchResult) -> list[dict]:
-    if not events.wanted():
-        return []
-    out = []
-    for o in result.outcomes:
-        if o.message is not None and not o.duplicate and o.error is None:
-            shop_id, seat_id, status = result.conversations.get(o.draft.conversation_id, (None, None, None))
-            out.append(dict(o.message, staff=o.draft.staff_id, conversation_status=status,
-                            conversation_seat=seat_id))
-    return out
-
-
 # --- the async writer (one per process, on the event loop) ---------------------------------------
 
 class Writer:
@@ -518,7 +583,8 @@ class Writer:
             fut = o.draft.future
             if fut is not None and not fut.done():
                 fut.set_result(o)
-        events.emit_committed(committed_for_events(result))
+        if result.event is not None:
+            EVENTS.submit(result.event, result.outbox_id)
 
 
 _RETRYABLE = ("deadlock", "could not serialize", "database is locked", "server closed", "terminating",
@@ -620,4 +686,5 @@ def _after_commit_sync(result: BatchResult) -> None:
         hub.publish_items(items)
     except Exception:  # noqa: BLE001 - stored is stored; sockets catch up by sync
         log.exception("fan-out after post_message_sync failed")
-    events.emit_committed(committed_for_events(result))
+    if result.event is not None:
+        after_commit(result.event, result.outbox_id)

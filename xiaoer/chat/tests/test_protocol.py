@@ -353,13 +353,15 @@ async def test_conversation_bookkeeping_and_read(live_chat_server):
 
 
 async def test_post_message_sync_fans_out_and_emits_events(live_chat_server):
-    from xiaoer.chat import events, writer
+    from xiaoer.chat import writer
+    from xiaoer.chat.events import MessagesCommitted
+    from xiaoer.events.models import OutboxEvent
+    from xiaoer.events.testing import subscribed
 
     scene = await sync_to_async(make_scene)()
     conv = scene.conversation.pk
-    seen: list[dict] = []
-    callback = events.on_messages_committed(seen.extend)
-    try:
+    seen: list[MessagesCommitted] = []
+    with subscribed(MessagesCommitted, seen.append, name="test.seen", live=True):
         shopper = ChatClient(live_chat_server, token=scene.token)
         await shopper.connect()
         msg = await sync_to_async(writer.post_message_sync)(conv, sender_kind="robot", body="亲，这款是纯棉的",
@@ -368,14 +370,19 @@ async def test_post_message_sync_fans_out_and_emits_events(live_chat_server):
         assert got == {k: v for k, v in msg.items()}
         again = await sync_to_async(writer.post_message_sync)(conv, sender_kind="robot", body="亲，这款是纯棉的",
                                                               client_id="robot-1")
-        assert again["id"] == msg["id"]
-        await shopper.send("好的")
-        await sync_to_async(events.wait_idle)()
-        assert [m["sender_kind"] for m in seen] == ["robot", "shopper"]
-        assert seen[1]["shop"] == scene.shop.pk and seen[1]["conversation_status"] == "open"
+        assert again["id"] == msg["id"]  # a retry stores nothing and emits nothing
+        sent = await shopper.send("好的")  # through the socket and the group-commit writer
+        await sync_to_async(writer.EVENTS.wait_idle)()
+        live = [m for event in seen for m in event.live]
+        assert [m["sender_kind"] for m in live] == ["robot", "shopper"]
+        assert live[1]["shop"] == scene.shop.pk and live[1]["conversation_status"] == "open"
+        rows = [r async for r in OutboxEvent.objects.filter(name="chat.MessagesCommitted").order_by("id")]
+        assert [r.payload["messages"] for r in rows] == [
+            [[conv, msg["seq"], msg["id"], "robot", False, None, msg["seat"]["id"]]],
+            [[conv, sent["seq"], sent["id"], "shopper", False, None, None]]]
+        assert rows[1].shop_id == scene.shop.pk and rows[1].payload["conversations"] == [
+            [conv, scene.shop.pk, scene.seat.pk, "open"]]
         await shopper.close()
-    finally:
-        events.remove_callback(callback)
 
 
 async def test_heartbeat(live_chat_server, settings):

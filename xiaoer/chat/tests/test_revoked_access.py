@@ -296,3 +296,65 @@ def test_revocation_from_a_process_without_a_hub_goes_to_redis(monkeypatch, sett
     envelope = orjson.loads(message["data"])
     assert envelope["o"] == pubsub.ORIGIN  # a bridge in another process delivers it (not its own origin)
     assert envelope["i"] == [["k", 5, REVOKED], ["k", 6, REVOKED]]
+
+
+async def _error_for(ws: ClientConnection, client_id: str, timeout: float = 5.0) -> dict | None:
+    """The error frame for CLIENT_ID, or None when the send was acknowledged."""
+    deadline = time.monotonic() + timeout
+    while True:
+        frame = orjson.loads(await asyncio.wait_for(ws.recv(), max(0.01, deadline - time.monotonic())))
+        if frame.get("client_id") == client_id and frame["type"] in ("error", "ack"):
+            return frame if frame["type"] == "error" else None
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_seat_taken_away_in_admin_stops_sends_for_it_without_reconnecting(ws_url):
+    scene = await sync_to_async(make_scene)()
+    agent = await _desk(ws_url, scene.agent_session)
+    send = {"type": "send", "conversation": scene.conversation.pk, "kind": "text", "body": "您好"}
+    await agent.send(orjson.dumps({**send, "client_id": "before"}).decode())
+    assert await _error_for(agent, "before") is None
+
+    def take_seat_away():  # what Django admin does: a plain save of the whole row
+        seat = scene.seat
+        seat.operator = None
+        seat.save()
+
+    await sync_to_async(take_seat_away)()
+    deadline = time.monotonic() + 5
+    while True:  # the reload is asynchronous: within moments the send is refused
+        client_id = f"after-{time.monotonic()}"
+        await agent.send(orjson.dumps({**send, "client_id": client_id}).decode())
+        error = await _error_for(agent, client_id)
+        if error is not None or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.1)
+    assert error is not None and error["code"] == "forbidden"
+    await agent.close()
+
+
+@pytest.mark.django_db
+def test_role_and_seat_changes_reload_seats_after_commit_and_other_saves_do_not(
+        published, django_capture_on_commit_callbacks):
+    from xiaoer.accounts.models import Role
+    from xiaoer.testing import make_seat, make_shop, make_staff
+
+    shop = make_shop()
+    staff = make_staff(shop, role=Role.SUPERVISOR)
+    seat = make_seat(shop, operator=staff)
+    with django_capture_on_commit_callbacks(execute=True):
+        staff.display_name = "改名"
+        staff.save()
+        seat.display_name = "小美2"
+        seat.save(update_fields=["display_name"])
+    assert published == []
+    with django_capture_on_commit_callbacks(execute=True):
+        staff.role = Role.AGENT
+        staff.save()
+    assert published == [["s", shop.pk, [staff.pk]]]  # only that person's sockets reload
+    published.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        seat.operator = None
+        seat.save()
+    assert published[0] == ["s", shop.pk, [staff.pk]]
+    assert [orjson.loads(item[6])["event"] for item in published[1:]] == ["seat"]  # lists and loads

@@ -32,7 +32,7 @@ def test_new_shopper_goes_to_the_least_loaded_online_seat():
     assert services.seat_loads(shop.pk) == {busy.pk: 2, quiet.pk: 1}
 
 
-def test_returning_shopper_goes_back_to_the_seat_that_served_them():
+def test_returning_shopper_goes_back_to_the_seat_that_served_them(django_capture_on_commit_callbacks):
     shop = make_shop()
     alice, bob = make_staff(shop), make_staff(shop)
     seat_a = make_seat(shop, "小美", operator=alice)
@@ -46,8 +46,8 @@ def test_returning_shopper_goes_back_to_the_seat_that_served_them():
     loads = services.seat_loads(shop.pk)
     assert loads[seat_a.pk] == 4 and loads.get(seat_b.pk, 0) == 0
     services.do_resolve(alice, loyal)
-    msg = writer.post_message_sync(loyal.pk, sender_kind="shopper", body="我又来了")
-    services._on_messages_committed([dict(msg, conversation_status="resolved")])
+    with django_capture_on_commit_callbacks(execute=True):  # reopen-on-message, after the commit
+        writer.post_message_sync(loyal.pk, sender_kind="shopper", body="我又来了")
     assert fresh(loyal).seat == seat_a
 
 

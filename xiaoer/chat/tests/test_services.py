@@ -140,7 +140,7 @@ def test_transfer_to_a_seat_of_another_shop_is_not_found():
         services.do_transfer(alice, conv, foreign)
 
 
-def test_resolve_then_shopper_writes_again_reopens_to_the_same_seat():
+def test_resolve_then_shopper_writes_again_reopens_to_the_same_seat(django_capture_on_commit_callbacks):
     shop = make_shop()
     alice = make_staff(shop)
     seat = make_seat(shop, operator=alice)
@@ -149,21 +149,22 @@ def test_resolve_then_shopper_writes_again_reopens_to_the_same_seat():
     conv.refresh_from_db()
     assert conv.status == "resolved" and conv.resolved_at is not None
 
-    message = shopper_says(conv, "还有一个问题")
-    # the writer hands committed messages to callbacks with the status they were stored under
-    services._on_messages_committed([dict(message, conversation_status="resolved")])
+    with django_capture_on_commit_callbacks(execute=True):  # MessagesCommitted → reopen-on-message
+        shopper_says(conv, "还有一个问题")
     conv.refresh_from_db()
     assert conv.status == "open" and conv.seat == seat
 
 
-def test_message_stored_before_the_resolve_does_not_reopen():
+def test_message_stored_before_the_resolve_does_not_reopen(django_capture_on_commit_callbacks):
     shop = make_shop()
     alice = make_staff(shop)
     make_seat(shop, operator=alice)
     conv = shopper_arrives(shop).conversation
-    message = shopper_says(conv, "谢谢")
+    with django_capture_on_commit_callbacks() as delivery:
+        shopper_says(conv, "谢谢")
     services.do_resolve(alice, conv)
-    services._on_messages_committed([dict(message, conversation_status="open")])
+    for callback in delivery:  # the message's event is delivered after the resolve
+        callback()
     conv.refresh_from_db()
     assert conv.status == "resolved"
 
@@ -197,7 +198,7 @@ def test_seat_handover_keeps_conversations_notes_and_history():
     shopper_says(conv, "上次的袜子很好穿")
     customer_services.do_add_note(leaving, session.customer, "老顾客，喜欢纯棉", seat=seat)
 
-    services.do_hand_over_seat(lead, seat, newcomer)
+    account_services.do_hand_over_seat(lead, seat, newcomer)
 
     conv.refresh_from_db()
     seat.refresh_from_db()
@@ -217,7 +218,7 @@ def test_only_supervisors_hand_over_seats():
     alice, bob = make_staff(shop), make_staff(shop)
     seat = make_seat(shop, operator=alice)
     with pytest.raises(PermissionDenied), transaction.atomic():  # the test is the edge
-        services.do_hand_over_seat(alice, seat, bob)
+        account_services.do_hand_over_seat(alice, seat, bob)
 
 
 def test_agent_toggles_only_their_own_seat():

@@ -7,7 +7,7 @@ const EN = (document.documentElement.lang || "").startsWith("en");
 const TZ = config.shop.timezone;
 const $ = (id) => document.getElementById(id);
 const csrf = document.querySelector('meta[name="csrf-token"]').content;
-const mySeatIds = new Set(config.mySeats.map((s) => s.id));
+const mySeatIds = new Set(config.mySeats.map((s) => s.id)); // updated live by `seats` frames
 
 const state = {
   tab: "mine",
@@ -179,6 +179,40 @@ function renderChatHead() {
   $("btn-resolve").classList.toggle("hidden", c.status === "resolved");
   $("btn-transfer").classList.toggle("hidden", c.status === "resolved");
   $("btn-reopen").classList.toggle("hidden", c.status !== "resolved");
+  const readOnly = !canSend(c);
+  $("composer").classList.toggle("read-only", readOnly);
+  $("composer-text").placeholder = readOnly ? L.notYourSeat : config.composerPlaceholder;
+}
+
+// The server refuses a send into a conversation none of our seats serves (unless we supervise):
+// say so before sending, in the page's language.
+function canSend(c) {
+  return Boolean(config.me.supervisor || (c && c.seat && mySeatIds.has(c.seat.id)));
+}
+
+// --- seats we operate: toggles, the "mine" tab and send rights follow `seats` frames ----------
+function renderSeatToggles() {
+  const box = $("seat-toggles");
+  if (!config.mySeats.length) { box.replaceChildren(el("span", { class: "muted", text: L.noSeats })); return; }
+  box.replaceChildren(...config.mySeats.map((s) => el("button", {
+    type: "button", class: `seat-toggle${s.online ? " online" : ""}`, "data-seat": s.id, title: L.toggleSeat,
+  }, el("span", { class: "dot" }), s.display_name)));
+}
+
+function applySeats(seats, supervisor) {
+  const before = new Set(mySeatIds);
+  config.mySeats = seats;
+  config.me.supervisor = Boolean(supervisor);
+  mySeatIds.clear();
+  for (const s of seats) mySeatIds.add(s.id);
+  const gained = seats.filter((s) => !before.has(s.id)).map((s) => s.display_name);
+  const lost = [...before].filter((id) => !mySeatIds.has(id)).length;
+  renderSeatToggles();
+  renderList();
+  renderChatHead();
+  if (gained.length) flashError(L.seatGained.replace("%s", gained.join("、")));
+  else if (lost) flashError(L.seatLost);
+  loadLists().catch(() => {});
 }
 
 function imageSrc(token) { return `/files/${encodeURIComponent(token)}`; }
@@ -303,6 +337,7 @@ function submit(event) {
   const body = text.value.trim();
   if (!body || !state.current) return;
   if (body.length > config.maxChars) { flashError(L.tooLong); return; }
+  if (!canSend(state.current.summary)) { flashError(L.notYourSeat); return; }
   const note = $("note-mode").checked;
   sendFrame(note ? "note" : "text", body, {});
   text.value = "";
@@ -374,11 +409,21 @@ function notify(m) {
 // --- socket ------------------------------------------------------------------------------------
 function onFrame(frame) {
   switch (frame.type) {
-    case "welcome":
+    case "welcome": {
+      // (Re)connected: the seats may have changed while we were away.
+      const ids = (frame.seats || []).map((s) => s.id);
+      if (ids.length !== mySeatIds.size || ids.some((id) => !mySeatIds.has(id)) || frame.supervisor !== config.me.supervisor) {
+        const known = new Map(config.mySeats.map((s) => [s.id, s]));
+        applySeats((frame.seats || []).map((s) => ({ online: false, ...known.get(s.id), ...s })), frame.supervisor);
+      }
       if (state.current && state.current.lastSeq) {
         socket.raw({ type: "sync", conversation: state.current.id, after: state.current.lastSeq });
       }
       loadLists().catch(() => {});
+      break;
+    }
+    case "seats": // a seat was handed to us or away from us, or our role changed
+      applySeats(frame.seats, frame.supervisor);
       break;
     case "message": {
       const m = frame.message;
@@ -461,15 +506,17 @@ for (const button of document.querySelectorAll(".tabs button")) {
     renderList();
   });
 }
-for (const button of document.querySelectorAll(".seat-toggle")) {
-  button.addEventListener("click", async () => {
-    const online = !button.classList.contains("online");
-    try {
-      await api(`/seats/${button.dataset.seat}/online`, { method: "POST", body: { online } });
-      button.classList.toggle("online", online);
-    } catch (e) { alert(e.message); }
-  });
-}
+$("seat-toggles").addEventListener("click", async (ev) => {
+  const button = ev.target.closest && ev.target.closest(".seat-toggle");
+  if (!button) return;
+  const online = !button.classList.contains("online");
+  try {
+    await api(`/seats/${button.dataset.seat}/online`, { method: "POST", body: { online } });
+    button.classList.toggle("online", online);
+    const seat = config.mySeats.find((s) => s.id === Number(button.dataset.seat));
+    if (seat) seat.online = online;
+  } catch (e) { alert(e.message); }
+});
 // --- quick phrases: "/" plus a shortcut or pinyin initials ("/fh" → 发货…) ------------------------
 const phrases = { items: [], index: 0, asked: 0 };
 const phraseMenu = $("phrase-menu");
@@ -568,7 +615,9 @@ $("messages").addEventListener("scroll", () => {
 $("messages").addEventListener("load", keepPinned, true); // (load does not bubble: capture it)
 $("btn-resolve").addEventListener("click", () => action("resolve").catch(() => {}));
 $("btn-reopen").addEventListener("click", () => action("reopen").catch(() => {}));
-$("btn-claim").addEventListener("click", () => action("claim", { seat: config.mySeats[0].id }).catch(() => {}));
+$("btn-claim").addEventListener("click", () => {
+  if (config.mySeats.length) action("claim", { seat: config.mySeats[0].id }).catch(() => {});
+});
 $("btn-transfer").addEventListener("click", async () => {
   const select = $("transfer-seat");
   const cur = state.current && state.current.summary;
