@@ -8,6 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from xiaoer.chat import services as chat_services
 from xiaoer.chat import writer
+from xiaoer.chat.models import Conversation
 from xiaoer.testing import client_for, make_seat, make_shop, make_staff, owner_of
 
 pytestmark = pytest.mark.django_db
@@ -67,8 +68,9 @@ def test_phrase_form_with_a_seat_that_is_not_a_number(owner):
 def test_rest_message_with_a_foreign_or_too_long_client_id():
     shop = make_shop()
     agent = make_staff(shop)
-    make_seat(shop, operator=agent)
+    seat = make_seat(shop, operator=agent)
     conv = chat_services.start_shopper_session(shop).conversation
+    Conversation.objects.filter(pk=conv.pk).update(seat=seat, status="open")  # served by the agent's seat
     writer.post_message_sync(conv.pk, sender_kind="shopper", body="你好", client_id="dup-1", clients_id=True)
     client = client_for(agent)
     url = f"/api/chat/conversations/{conv.pk}/messages"
