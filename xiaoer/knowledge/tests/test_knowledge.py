@@ -23,11 +23,11 @@ def pushed(monkeypatch):
 
 def test_phrase_lookup_by_pinyin_initials_and_seat_scope():
     shop = make_shop()
-    seat, other_seat = make_seat(shop), make_seat(shop)
+    agent = make_staff(shop)
+    seat, other_seat = make_seat(shop, operator=agent), make_seat(shop)  # a seat's phrases: its operator's
     services.do_save_phrase(owner_of(shop), shortcut="发货", text="亲，下午四点前付款当天发货")
     services.do_save_phrase(owner_of(shop), shortcut="thdz", text="退货地址：示例路1号", seat=seat)
     services.do_save_phrase(owner_of(shop), shortcut="hp", text="谢谢好评", seat=other_seat)
-    agent = make_staff(shop)
     assert [p.shortcut for p in services.search_phrases(agent, "/fh")] == ["发货"]
     assert [p.shortcut for p in services.search_phrases(agent, "th", seat_id=seat.id)] == ["thdz"]
     assert services.search_phrases(agent, "hp", seat_id=seat.id) == []  # another seat's own phrase
