@@ -264,6 +264,10 @@ def test_lists_and_queries_never_include_another_shops_rows(world):
         rows = client.get(f"/api/chat/conversations?tab={tab}").json()
         assert all(r["id"] != world["conv_b"].pk for r in rows)
     assert world["own_conv"].pk in [r["id"] for r in client.get("/api/chat/conversations?tab=all").json()]
+    # the workbench search: B's buyer, messages and notes are never found
+    for query in (f"{SECRET}消息", f"{SECRET}顾客", f"{SECRET}内部备注", f"{SECRET}买家"):
+        res = client.get("/api/chat/search", {"q": query})
+        assert res.status_code == 200 and res.json() == [], query
 
 
 # --- pages ----------------------------------------------------------------------------------------

@@ -33,3 +33,11 @@ def static_file(request: HttpRequest, path: str) -> HttpResponse:
 
 
 urlpatterns.append(re_path(r"^static/(?P<path>.*)$", static_file))
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Tools and old browsers ask for /favicon.ico whatever the page links: the same icon."""
+    return static_file(request, "chat/favicon.svg")
+
+
+urlpatterns.append(path("favicon.ico", favicon))

@@ -6,6 +6,7 @@ import secrets
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 def _new_secret() -> str:
@@ -26,11 +27,11 @@ class Shop(models.Model):
 
 
 class Role(models.TextChoices):
-    OWNER = "owner", "店主"
-    SUPERVISOR = "supervisor", "客服主管"
-    AGENT = "agent", "客服"
-    WAREHOUSE = "warehouse", "库管"
-    AFTERSALES = "aftersales", "售后"
+    OWNER = "owner", _("店主")
+    SUPERVISOR = "supervisor", _("客服主管")
+    AGENT = "agent", _("客服")
+    WAREHOUSE = "warehouse", _("库管")
+    AFTERSALES = "aftersales", _("售后")
 
 
 class Staff(models.Model):

@@ -517,6 +517,10 @@ class ShopIndex:
         if not res["lex"]:
             intent, reject = "other", True
         size = recommend_size(m, product.size_chart) if product is not None and product.size_chart else None
+        if size is not None:
+            # The shopper gave the measures and the chart answers them: that advice leads, before
+            # any standard answer (which may well ask for the height and weight just given).
+            answers.insert(0, size_answer(size))
         return {
             "text": res["text"], "intent": intent, "intent_label": INTENT_LABELS.get(intent, intent),
             "intent_confidence": round(probs.get(intent, 0.0), 4), "confidence": round(confidence, 4),
@@ -543,6 +547,13 @@ class ShopIndex:
         ok = res["candidates"] and res["confidence"] >= res["tuning"].reject_threshold
         return {"text": res["text"], "intent": self._best_intent(res),
                 "answer": self._answer(res["candidates"][0], values, product) if ok else None}
+
+
+def size_answer(size: dict) -> dict:
+    """The size advice as the first suggestion (id "size"; no standard answer behind it)."""
+    return {"id": "size", "pk": None, "category": "size_spec", "question": f"建议尺码 {size['size']}",
+            "score": 1.0, "text": f"亲，按您的身高体重建议拍 {size['size']} 码哦～", "missing": [],
+            "reason": size["reason"]}
 
 
 # --- the plain baseline ----------------------------------------------------------------------------

@@ -5,16 +5,17 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from xiaoer.accounts.models import Shop, Staff
 from xiaoer.chat.models import Conversation
 
 
 class RobotMode(models.TextChoices):
-    OFF = "off", "关闭"
-    SUGGEST = "suggest", "只给建议"
-    UNATTENDED = "unattended", "无人在线或下班时自动回答"
-    THRESHOLD = "threshold", "置信度够高时自动回答"
+    OFF = "off", _("关闭")
+    SUGGEST = "suggest", _("只给建议")
+    UNATTENDED = "unattended", _("无人在线或下班时自动回答")
+    THRESHOLD = "threshold", _("置信度够高时自动回答")
 
 
 class AssistantSettings(models.Model):
@@ -53,10 +54,10 @@ class Suggestion(models.Model):
 
 
 class LearnStatus(models.TextChoices):
-    PENDING = "pending", "待处理"
-    PHRASING = "phrasing", "已加为问法"
-    NEW_ANSWER = "new_answer", "已建新答案"
-    DISMISSED = "dismissed", "已忽略"
+    PENDING = "pending", _("待处理")
+    PHRASING = "phrasing", _("已加为问法")
+    NEW_ANSWER = "new_answer", _("已建新答案")
+    DISMISSED = "dismissed", _("已忽略")
 
 
 class LearnedPair(models.Model):

@@ -21,6 +21,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import close_old_connections, transaction
+from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -44,7 +45,7 @@ from xiaoer.conf import setting
 from xiaoer.knowledge import services as knowledge_services
 from xiaoer.knowledge.events import KnowledgeChanged
 from xiaoer.knowledge.models import Product, StandardAnswer
-from xiaoer.knowledge.variables import REQUIRED_FOR_ROBOT
+from xiaoer.knowledge.variables import REQUIRED_FOR_ROBOT, fill
 
 log = logging.getLogger(__name__)
 HANDOFF_QUIET_SECONDS = 600
@@ -395,8 +396,15 @@ def handle_agent_message(message: dict) -> LearnedPair | None:
     body = (message.get("body") or "").strip()
     if message.get("kind") != "text" or not body or message.get("internal"):
         return None
-    last = Suggestion.objects.filter(conversation_id=message["conversation"]).order_by("-seq", "-id").first()
+    reply_seq = int(message.get("seq") or 0)
+    last = Suggestion.objects.filter(conversation_id=message["conversation"], seq__lt=reply_seq).order_by(
+        "-seq", "-id").first()
     if last is None or last.robot_replied:
+        return None
+    # Pair a reply only with the turn it answers: the first reply after that question, with no
+    # newer shopper message (an image, a card) it could be answering instead.
+    between = Message.objects.filter(conversation_id=message["conversation"], seq__gt=last.seq, seq__lt=reply_seq)
+    if between.filter(Q(sender_kind="shopper") | Q(sender_kind__in=("agent", "robot"), internal=False)).exists():
         return None
     if LearnedPair.objects.filter(conversation_id=message["conversation"], question=last.question).exists():
         return None  # one pair per question: follow-up lines of the same reply are not new lessons
@@ -569,6 +577,32 @@ def access_conversation(staff: Staff, conversation_id: int) -> Conversation:
     return chat_services.access_conversation(staff, conversation_id)
 
 
+def refill(conversation: Conversation, payload: dict) -> dict:
+    """A stored suggestion with its answers' variables filled from the conversation as it is now:
+    after a reassignment {客服} is the seat that will send it, not the one it was computed for."""
+    data = dict(payload)
+    answers = [a for a in data.get("answers") or []] + [o["answer"] for o in data.get("others") or [] if o.get("answer")]
+    templates = dict(StandardAnswer.objects.filter(
+        shop_id=conversation.shop_id, pk__in=[a["pk"] for a in answers if a.get("pk")]).values_list("pk", "answer"))
+    if not templates:
+        return data
+    values = variable_values(conversation)
+    product = conversation_product(conversation)
+    if product is not None:
+        values.setdefault("product", product.title)
+
+    def filled(answer: dict) -> dict:
+        if answer.get("pk") not in templates:
+            return answer
+        text, missing = fill(templates[answer["pk"]], values)
+        return {**answer, "text": text, "missing": missing}
+
+    data["answers"] = [filled(a) for a in data.get("answers") or []]
+    data["others"] = [{**o, "answer": filled(o["answer"]) if o.get("answer") else o.get("answer")}
+                      for o in data.get("others") or []]
+    return data
+
+
 def panel_suggestion(staff: Staff, conversation_id: int) -> tuple[Conversation, dict | None]:
     """For the side panel: the stored suggestion of the latest shopper message, else computed now."""
     conversation = access_conversation(staff, conversation_id)
@@ -578,7 +612,7 @@ def panel_suggestion(staff: Staff, conversation_id: int) -> tuple[Conversation, 
         return conversation, None
     stored = Suggestion.objects.filter(conversation=conversation, message_id=last_msg.id).first()
     if stored is not None:
-        return conversation, stored.payload
+        return conversation, refill(conversation, stored.payload)
     product = conversation_product(conversation)
     return conversation, suggest_for_text(conversation.shop_id, last_msg.body, product=product,
                                           values=variable_values(conversation))

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 from ninja import File, Router, Schema
+from ninja.errors import HttpError
 from ninja.files import UploadedFile
 
 from xiaoer.accounts import services as account_services
@@ -65,6 +66,17 @@ def list_conversations(request, tab: str = "mine"):
     return [services.conversation_json(c) for c in services.list_conversations(staff, tab)]
 
 
+@router.get("/search")
+def search(request, q: str = ""):
+    """Conversations by buyer, phone tail, order number or message text, each with what matched."""
+    staff = account_services.staff_of(request, CHAT_ROLES)
+    try:
+        rows = services.search_conversations(staff, q)
+    except ValidationError as exc:
+        raise HttpError(422, "；".join(exc.messages)) from exc
+    return [{**services.conversation_json(c), "match": match} for c, match in rows]
+
+
 @router.get("/conversations/{conversation_id}")
 def get_conversation(request, conversation_id: int):
     return _detail(services.access_conversation(account_services.staff_of(request, CHAT_ROLES), conversation_id))
@@ -85,6 +97,18 @@ def post_message(request, conversation_id: int, data: MessageIn):
         conv = services.access_conversation(staff, conversation_id)
         return services.post_staff_message(staff, conv, body=data.body, kind=data.kind, payload=data.payload,
                                            client_id=data.client_id)
+
+
+class ProductCardIn(Schema):
+    product: int
+
+
+@router.post("/conversations/{conversation_id}/product-card")
+def send_product_card(request, conversation_id: int, data: ProductCardIn):
+    """Send one of the shop's products into the conversation as a card built from the database."""
+    staff = account_services.staff_of(request, CHAT_ROLES)
+    conv = services.access_conversation(staff, conversation_id)
+    return services.do_send_product_card(staff, conv, data.product)
 
 
 @router.post("/conversations/{conversation_id}/transfer")

@@ -20,6 +20,7 @@ import secrets
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -245,7 +246,7 @@ def require_may_reply_to_customer(staff: Staff, customer_id: int | None) -> None
     if customer_id is None:
         return
     conv = Conversation.objects.filter(shop_id=staff.shop_id, customer_id=customer_id).order_by("-id").first()
-    if conv is not None:
+    if conv is not None and conv.status != VISITOR:  # a visitor who never wrote has no conversation yet
         require_may_reply(staff, conv)
 
 
@@ -676,6 +677,23 @@ def post_staff_message(staff: Staff, conv: Conversation, *, body: str = "", kind
         raise Http404("not found") from None
 
 
+def do_send_product_card(staff: Staff, conv: Conversation, product_id: int) -> dict[str, Any]:
+    """The agent sends one of the shop's products as a card (same rule as a socket send: the
+    conversation's seat is theirs, or they supervise)."""
+    from xiaoer.chat import cards, writer
+
+    account_services.require_role(staff, account_services.CHAT_ROLES)
+    conv = _fresh_conv(conv)
+    if not staff.is_supervisor and (conv.seat_id is None or conv.seat.operator_id != staff.pk):
+        raise PermissionDenied(_("这个会话不由你的客服账号接待，不能在这里回复"))
+    try:  # the card every path builds: from the database, shop-scoped (chat/cards.py)
+        body, payload = cards.build(conv.pk, {"product": int(product_id)}, shopper=False)
+    except LookupError as exc:
+        raise Http404("product not found") from exc
+    return writer.post_message_sync(conv.pk, sender_kind="agent", kind="card", body=body, payload=payload,
+                                    seat_id=conv.seat_id, staff_id=staff.pk)
+
+
 # --- summaries for lists ------------------------------------------------------------------------
 
 def conversation_json(conv: Conversation) -> dict[str, Any]:
@@ -720,6 +738,69 @@ def list_conversations(staff: Staff, tab: str = "mine", limit: int = 200) -> lis
         return (1, 0, -last)
 
     return sorted(rows, key=key)
+
+
+# --- search -------------------------------------------------------------------------------------
+
+SEARCH_MAX_CHARS = 50
+SEARCH_LIMIT = 30
+# Later apps add what they know about a customer (orders: the order number). Each provider takes
+# (shop_id, query) and returns {customer_id: what matched}; registered in the app's ready().
+SEARCH_PROVIDERS: list[Callable[[int, str], dict[int, str]]] = []
+
+
+def add_search_provider(provider: Callable[[int, str], dict[int, str]]) -> None:
+    if provider not in SEARCH_PROVIDERS:
+        SEARCH_PROVIDERS.append(provider)
+
+
+def check_search(query: str | None) -> str:
+    query = " ".join((query or "").split())
+    if not query:
+        raise ValidationError(_("请输入要搜索的内容"))
+    if len(query) > SEARCH_MAX_CHARS:
+        raise ValidationError(_("搜索内容最长 %d 个字") % SEARCH_MAX_CHARS)
+    return query
+
+
+def search_conversations(staff: Staff, query: str) -> list[tuple[Conversation, str]]:
+    """Conversations of the caller's shop by buyer (name, id), phone tail, order number (providers)
+    or message text, newest first, each with what matched. Every chat role searches the shop, as
+    the 全部 list shows it."""
+    account_services.require_role(staff, account_services.CHAT_ROLES)
+    query = check_search(query)
+    shop_id = staff.shop_id
+    matched: dict[int, str] = {}  # conversation id → what matched
+    by_customer: dict[int, str] = {}
+    who = Q(name__icontains=query) | Q(buyer_id__icontains=query)
+    if query.isdigit() and len(query) >= 4:
+        who |= Q(phone__endswith=query)
+    for customer_id, name, phone in Customer.objects.filter(who, shop_id=shop_id).values_list(
+            "pk", "name", "phone")[:SEARCH_LIMIT]:
+        tail = phone[-4:] if phone and query.isdigit() and phone.endswith(query) else ""
+        by_customer[customer_id] = _("手机尾号 %s") % tail if tail else name
+    for provider in SEARCH_PROVIDERS:
+        for customer_id, what in provider(shop_id, query).items():
+            by_customer.setdefault(customer_id, what)
+    for conv_id, customer_id in Conversation.objects.filter(
+            shop_id=shop_id, customer_id__in=list(by_customer)).values_list("pk", "customer_id")[:SEARCH_LIMIT]:
+        matched[conv_id] = by_customer[customer_id]
+    hits = (Message.objects.filter(shop_id=shop_id, body__icontains=query, kind__in=("text", "note"))
+            .order_by("-id").values_list("conversation_id", "body")[:200])
+    for conv_id, body in hits:
+        if len(matched) >= SEARCH_LIMIT:
+            break
+        matched.setdefault(conv_id, _snippet(body, query))
+    convs = Conversation.objects.filter(shop_id=shop_id, pk__in=list(matched)).select_related("seat", "customer")
+    rows = sorted(convs, key=lambda c: (c.last_message_at or c.created_at), reverse=True)
+    return [(c, matched[c.pk]) for c in rows]
+
+
+def _snippet(body: str, query: str, around: int = 16) -> str:
+    at = body.lower().find(query.lower())
+    start = max(0, at - around)
+    text = body[start:at + len(query) + around]
+    return ("…" if start else "") + text + ("…" if at + len(query) + around < len(body) else "")
 
 
 def shop_load(shop_id: int) -> list[dict[str, Any]]:

@@ -115,6 +115,14 @@ def _labels() -> dict[str, str]:
         "noMore": _("没有更早的消息了"), "earlier": _("查看更早的消息"), "newMessage": _("新消息"),
         "offline": _("离线"),
         "order": _("订单"), "myOrders": _("我的订单"), "noOrders": _("还没有订单"),
+        "mustRead": _("必读通知"), "acknowledge": _("我已阅读"),
+        "searchResults": _("搜索结果"), "noResults": _("没有找到匹配的会话"),
+        # socket error codes (docs/protocol.md) in the page's language; the frame's detail is for developers
+        "errors": {
+            "forbidden": _("这个会话不由你的客服账号接待，不能在这里回复"), "not_found": _("会话不存在或已无权查看"),
+            "rate_limited": _("发送太快了，请稍等再发"), "too_long": _("消息太长了"), "empty": _("不能发送空消息"),
+            "unavailable": _("服务器正在重启，消息会自动重发"), "invalid": _("消息格式不对，请刷新页面后再试"),
+        },
     }
 
 
@@ -267,6 +275,8 @@ def desk(request: HttpRequest, conversation_id: int | None = None) -> HttpRespon
         "uploadUrl": reverse("desk-upload"),
         # quick phrases come from the knowledge app when it is installed
         "phrasesUrl": "/api/knowledge/phrases" if apps.is_installed("xiaoer.knowledge") else "",
+        "noticesUrl": "/api/knowledge/notices" if apps.is_installed("xiaoer.knowledge") else "",
+        "productsUrl": "/api/knowledge/products" if apps.is_installed("xiaoer.knowledge") else "",
         "maxChars": settings.CHAT_MAX_MESSAGE_CHARS,
         "labels": _labels(),
     }
@@ -303,7 +313,7 @@ def customer_panel(request: HttpRequest, conversation_id: int) -> HttpResponse:
             error = " ".join(exc.messages)
     return render(request, "customers/panel.html", {
         "conversation": conv, "customer": customer, "notes": customer_services.notes_for(customer),
-        "error": error, "conversations_count": customer.conversations.count(),
+        "error": error, "conversations_count": customer.conversations.count(), "staff": staff,
     })
 
 

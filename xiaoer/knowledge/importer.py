@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from xiaoer.importing import check_identifier, clean_cell
@@ -67,6 +68,13 @@ PRODUCT_COLUMNS = {
 PRODUCT_REQUIRED = ["id", "title"]
 
 _CATEGORY_LABELS = {label: value for value, label in Category.choices}
+
+
+def _category_choices() -> str:
+    """What an import error offers: the Chinese names in a Chinese UI, the codes in another."""
+    if (get_language() or "").startswith("zh"):
+        return "、".join(_CATEGORY_LABELS)
+    return ", ".join(Category.values)
 _TRUE = {"1", "true", "yes", "y", "是", "启用", "上架", "on"}
 _FALSE = {"0", "false", "no", "n", "否", "停用", "下架", "off"}
 _CODE = re.compile(r"^[\w.\-]{1,64}$")
@@ -205,7 +213,7 @@ def _answer_problem(rec: dict, seen: dict[str, int], product_codes: set[str] | N
         return _("编号“%(code)s”重复（与第 %(row)d 行相同）") % {"code": code, "row": seen[code]}
     category = rec["category"].strip()
     if category not in Category.values and category not in _CATEGORY_LABELS:
-        return _("未知分类“%(cat)s”，可选：%(all)s") % {"cat": category[:40], "all": ", ".join(Category.values)}
+        return _("未知分类“%(cat)s”，可选：%(all)s") % {"cat": category[:40], "all": _category_choices()}
     if not rec["question"]:
         return _("标准问题（question）为空")
     if not rec["answer"]:

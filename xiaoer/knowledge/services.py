@@ -24,7 +24,7 @@ from xiaoer.accounts import services as account_services
 from xiaoer.accounts.models import Seat, Shop, Staff
 from xiaoer.events import emit
 from xiaoer.importing import csv_safe
-from xiaoer.knowledge import importer
+from xiaoer.knowledge import importer, variables
 from xiaoer.knowledge.events import KnowledgeChanged, NoticePublished
 from xiaoer.knowledge.models import (
     KnowledgeNotice,
@@ -339,8 +339,14 @@ def _create_notice(shop_id: int, *, title: str, body: str, by: Staff | None, pro
     return notice
 
 
+def notice_text(text: str) -> str:
+    """A notice as a person reads it: an answer's variables shown as what they stand for (the
+    placeholder an agent fills in), never a raw ``{顾客}``."""
+    return variables.fill(text, {})[0]
+
+
 def notice_dict(notice: KnowledgeNotice) -> dict:
-    return {"id": notice.id, "title": notice.title, "body": notice.body,
+    return {"id": notice.id, "title": notice_text(notice.title), "body": notice_text(notice.body),
             "product_id": notice.product_id, "answer_id": notice.answer_id,
             "created_at": notice.created_at.isoformat() if notice.created_at else None}
 
@@ -590,7 +596,8 @@ def _write_skus(ids: dict[str, int], rows: list[dict]) -> None:
 def export_rows(shop: Shop, kind: str) -> tuple[list[str], list[list]]:
     if kind == "answers":
         header = ["id", "category", "question", "similar", "answer", "product", "enabled"]
-        rows = [[a.code, a.category, a.question, "|".join(a.similar), a.answer,
+        # the category by its Chinese name (the import reads names and codes alike)
+        rows = [[a.code, a.get_category_display(), a.question, "|".join(a.similar), a.answer,
                  a.product.code if a.product else "", "1" if a.enabled else "0"]
                 for a in StandardAnswer.objects.filter(shop=shop).select_related("product")]
     elif kind == "phrases":

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from django.utils.translation import gettext_lazy
+
 # name as typed → canonical key
 VARIABLES: dict[str, str] = {
     "顾客": "customer", "customer": "customer", "customer_name": "customer",
@@ -19,6 +21,9 @@ VARIABLES: dict[str, str] = {
 # What an agent sees where a value is unknown: a visible blank to fill in before sending.
 PLACEHOLDERS = {"customer": "亲", "order_no": "【订单号】", "tracking_no": "【物流单号】",
                 "product": "这款商品", "seat": "小二"}
+# What a variable is called on a page (「需补充：顾客」, never the key).
+LABELS = {"customer": gettext_lazy("顾客称呼"), "order_no": gettext_lazy("订单号"),
+          "tracking_no": gettext_lazy("物流单号"), "product": gettext_lazy("商品"), "seat": gettext_lazy("客服")}
 # Values with no safe default: a robot never sends an answer that still needs one of these.
 REQUIRED_FOR_ROBOT = {"order_no", "tracking_no"}
 

@@ -281,7 +281,8 @@ def export(request):
 @login_required
 def notices(request):
     staff = account_services.staff_of(request, account_services.CHAT_ROLES)
-    rows = services.notices_with_reads(staff)
+    rows = [{**row, "title": services.notice_text(row["notice"].title), "body": services.notice_text(row["notice"].body)}
+            for row in services.notices_with_reads(staff)]
     return render(request, "knowledge/notices.html", _ctx(staff, rows=rows, tab="notices"))
 
 

@@ -24,7 +24,7 @@ def order_json(order: Order, viewer: Staff, *, detail: bool = False) -> dict:
     ORDER_CONTACT_ROLES, the phone masked unless the role is in PHONE_VISIBLE_ROLES."""
     data = {
         "id": order.pk, "order_no": order.order_no, "status": order.status,
-        "status_label": OrderStatus(order.status).label, "buyer_id": order.buyer_id,
+        "status_label": str(OrderStatus(order.status).label), "buyer_id": order.buyer_id,
         "total_amount": str(order.total_amount), "paid_amount": str(order.paid_amount),
         "refunded_amount": str(order.refunded_amount), "receiver_name": order.receiver_name,
         "receiver_phone": order.receiver_phone, "receiver_address": order.receiver_address,

@@ -11,6 +11,7 @@ import datetime as dt
 
 from django.core.exceptions import PermissionDenied
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from xiaoer.accounts.models import Role, Seat, Shop, Staff
 from xiaoer.chat.models import Conversation
@@ -18,37 +19,37 @@ from xiaoer.customers.models import Customer
 
 
 class OrderStatus(models.TextChoices):
-    UNPAID = "unpaid", "待付款"
-    PAID = "paid", "已付款"
-    CONFIRMED = "confirmed", "已核对"
-    AWAITING_STOCK_CHECK = "awaiting_stock_check", "待确认库存"
-    READY_TO_SHIP = "ready_to_ship", "待发货"
-    SHIPPED = "shipped", "已发货"
-    DELIVERED = "delivered", "已签收"
-    COMPLETED = "completed", "交易成功"
-    CLOSED = "closed", "已关闭"
-    REFUNDING = "refunding", "退款中"
+    UNPAID = "unpaid", _("待付款")
+    PAID = "paid", _("已付款")
+    CONFIRMED = "confirmed", _("已核对")
+    AWAITING_STOCK_CHECK = "awaiting_stock_check", _("待确认库存")
+    READY_TO_SHIP = "ready_to_ship", _("待发货")
+    SHIPPED = "shipped", _("已发货")
+    DELIVERED = "delivered", _("已签收")
+    COMPLETED = "completed", _("交易成功")
+    CLOSED = "closed", _("已关闭")
+    REFUNDING = "refunding", _("退款中")
 
 
 class UnpaidCause(models.TextChoices):
-    FORGOT = "forgot", "忘记付款"
-    HESITATING = "hesitating", "犹豫不决"
-    DUPLICATE_OR_WRONG_ADDRESS = "duplicate_or_wrong_address", "重复拍下或地址有误"
-    OTHER = "other", "其他"
+    FORGOT = "forgot", _("忘记付款")
+    HESITATING = "hesitating", _("犹豫不决")
+    DUPLICATE_OR_WRONG_ADDRESS = "duplicate_or_wrong_address", _("重复拍下或地址有误")
+    OTHER = "other", _("其他")
 
 
 class RemindState(models.TextChoices):
-    NONE = "", "未催付"
-    SENT = "sent", "已催付"
-    NO_CHANNEL = "no_channel", "无法联系"
+    NONE = "", _("未催付")
+    SENT = "sent", _("已催付")
+    NO_CHANNEL = "no_channel", _("无法联系")
 
 
 class ConfirmState(models.TextChoices):
-    NONE = "", "未发送"
-    ASKED = "asked", "待顾客核对"
-    CONFIRMED = "confirmed", "已核对"
-    TIMEOUT = "timeout", "超时按原地址"
-    NO_CHANNEL = "no_channel", "无法联系"
+    NONE = "", _("未发送")
+    ASKED = "asked", _("待顾客核对")
+    CONFIRMED = "confirmed", _("已核对")
+    TIMEOUT = "timeout", _("超时按原地址")
+    NO_CHANNEL = "no_channel", _("无法联系")
 
 
 class OrderSource(models.TextChoices):
@@ -185,12 +186,12 @@ class OrderChange(models.Model):
 
 
 class TaskKind(models.TextChoices):
-    STOCK_CHECK = "stock_check", "库存确认"
-    DAMAGED_PARCEL = "damaged_parcel", "包裹破损"
-    MISSING_ITEM = "missing_item", "缺件少件"
-    LOGISTICS = "logistics", "物流问题"
-    PROCESS = "process", "流程问题"
-    OTHER = "other", "其他"
+    STOCK_CHECK = "stock_check", _("库存确认")
+    DAMAGED_PARCEL = "damaged_parcel", _("包裹破损")
+    MISSING_ITEM = "missing_item", _("缺件少件")
+    LOGISTICS = "logistics", _("物流问题")
+    PROCESS = "process", _("流程问题")
+    OTHER = "other", _("其他")
 
 
 # Who answers what. Logistics colleagues use the warehouse role.
@@ -205,8 +206,8 @@ TASK_ROLES = {
 
 
 class TaskStatus(models.TextChoices):
-    OPEN = "open", "待处理"
-    ANSWERED = "answered", "已答复"
+    OPEN = "open", _("待处理")
+    ANSWERED = "answered", _("已答复")
 
 
 class Task(models.Model):

@@ -18,11 +18,13 @@ from collections import defaultdict
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import F, Prefetch, Q
 from django.http import Http404
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from xiaoer.accounts import services as account_services
 from xiaoer.accounts.models import Role, Seat, Shop, Staff
@@ -132,6 +134,18 @@ def access_task(staff: Staff, task_id: int) -> Task:
         return Task.objects.select_related("order", "conversation").get(pk=task_id, shop_id=staff.shop_id)
     except (Task.DoesNotExist, ValueError, TypeError):
         raise Http404("task not found") from None
+
+
+def customers_by_order_no(shop_id: int, query: str, limit: int = 30) -> dict[int, str]:
+    """For the workbench search: buyers of the shop's orders whose number contains QUERY."""
+    if len(query) < 4:
+        return {}
+    rows = Order.objects.filter(shop_id=shop_id, order_no__icontains=query, buyer_id__isnull=False).order_by(
+        "-created_at").values_list("buyer_id", "order_no")[:limit]
+    found: dict[int, str] = {}
+    for buyer_id, order_no in rows:
+        found.setdefault(buyer_id, gettext("订单 %s") % order_no)
+    return found
 
 
 def orders_of_customer(customer_id: int | None, *, limit: int = 20) -> list[Order]:
@@ -630,6 +644,26 @@ def run_confirmation_sweep(*, now: dt.datetime | None = None, batch: int = 1000,
 
 
 @transaction.atomic(savepoint=False)
+def do_ask_confirmation(staff: Staff, order: Order) -> bool:
+    """The agent asks the shopper now to check receiver, phone and address (the same message the
+    sweep sends, in the chat or by SMS). The first ask claims the sweep's key ("confirm-<id>"),
+    so the shopper is not asked twice by the two; asking again later is the agent's decision."""
+    account_services.require_role(staff, CHAT_ROLES)
+    order = Order.objects.select_for_update().get(pk=order.pk, shop_id=staff.shop_id)
+    if order.status != OrderStatus.PAID:
+        raise ValidationError("只有已付款、未核对的订单需要顾客核对")
+    now = timezone.now()
+    key = "confirm-{id}" if order.confirm_state == ConfirmState.NONE else f"confirm-{{id}}-{now.timestamp():.0f}"
+    notices, reached, _ = _notices(order.shop, [order], "order_confirm", key, now)
+    if not reached:
+        raise ValidationError("无法联系顾客：没有会话，也没有手机号")
+    notify_services.do_queue_notices(notices)
+    order.confirm_state, order.confirm_asked_at = ConfirmState.ASKED, now
+    order.save(update_fields=["confirm_state", "confirm_asked_at", "updated_at"])
+    return True
+
+
+@transaction.atomic(savepoint=False)
 def do_confirm_order(staff: Staff, order: Order) -> Order:
     """The shopper confirmed (in the chat): the agent marks the order confirmed."""
     account_services.require_role(staff, CHAT_ROLES)
@@ -756,10 +790,22 @@ def do_raise_stock_check(staff: Staff, order: Order, question: str = "") -> Task
     return task
 
 
+def unstaffed_roles(shop_id: int) -> set[str]:
+    """Task roles nobody active in the shop holds: their tasks fall to a supervisor."""
+    held = set(Staff.objects.filter(shop_id=shop_id, is_active=True).values_list("role", flat=True))
+    return set(TASK_ROLES.values()) - held
+
+
 def check_can_answer(staff: Staff | None, task: Task) -> None:
-    """Only the role a task is addressed to answers it: an agent never answers a stock check."""
-    if staff is None or staff.shop_id != task.shop_id or staff.role != task.assignee_role:
-        raise PermissionDenied(f"这个任务由{dict(Role.choices)[task.assignee_role]}处理")
+    """The role a task is addressed to answers it (an agent never answers a stock check). When
+    nobody in the shop holds that role, a supervisor takes it instead of it waiting forever."""
+    if staff is None or staff.shop_id != task.shop_id:
+        raise PermissionDenied("not found")
+    if staff.role == task.assignee_role:
+        return
+    if staff.role in account_services.SUPERVISOR_ROLES and task.assignee_role in unstaffed_roles(task.shop_id):
+        return
+    raise PermissionDenied(f"这个任务由{dict(Role.choices)[task.assignee_role]}处理")
 
 
 @transaction.atomic(savepoint=False)
@@ -803,7 +849,8 @@ def _stock_answered(staff: Staff, task: Task) -> None:
 
 def task_queue(staff: Staff, *, include_answered: bool = False) -> list[Task]:
     """The caller's queue: tasks addressed to their role, oldest first (supervisors: all)."""
-    qs = Task.objects.filter(shop_id=staff.shop_id).select_related("order", "raised_by", "raised_seat")
+    qs = Task.objects.filter(shop_id=staff.shop_id).select_related("order", "raised_by", "raised_seat").prefetch_related(
+        "order__items")
     if staff.role in {Role.WAREHOUSE, Role.AFTERSALES}:
         qs = qs.filter(assignee_role=staff.role)
     elif staff.role not in account_services.SUPERVISOR_ROLES:
@@ -826,8 +873,10 @@ def order_card(order: Order) -> dict:
     items = [{"title": i.title, "sku": i.sku, "quantity": i.quantity,
               "unit_price": str(i.unit_price) if i.unit_price is not None else None}
              for i in order.items.all()[:10]]
+    with translation.override(settings.LANGUAGE_CODE):  # stored in the chat: the shop's language
+        status_label = str(OrderStatus(order.status).label)
     return {"type": "order", "order_id": order.pk, "order_no": order.order_no, "status": order.status,
-            "status_label": OrderStatus(order.status).label, "total_amount": str(order.total_amount),
+            "status_label": status_label, "total_amount": str(order.total_amount),
             "paid_amount": str(order.paid_amount), "created_at": order.created_at.isoformat(),
             "items": items, "carrier": order.carrier, "tracking_no": order.tracking_no}
 

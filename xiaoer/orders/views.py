@@ -53,6 +53,8 @@ def _run_action(staff, order, action: str, post) -> None:
         order_services.do_close_order(staff, order, post.get("reason", "")[:200])
     elif action == "confirm":
         order_services.do_confirm_order(staff, order)
+    elif action == "ask_confirm":
+        order_services.do_ask_confirmation(staff, order)
     elif action == "change":
         changes = {f: post[f] for f in order_services.CHANGEABLE_FIELDS if post.get(f, "").strip()}
         order_services.do_change_order(staff, order, reason=post.get("reason", ""), changes=changes)
@@ -88,6 +90,7 @@ def _tasks_panel(request, staff, conversation, error: str = "", status: int = 20
         "staff": staff, "conversation": conversation, "error": error,
         "tasks": order_services.tasks_of_conversation(conversation),
         "kinds": [(k, label) for k, label in TaskKind.choices if k != TaskKind.STOCK_CHECK],
+        "unstaffed": order_services.unstaffed_roles(staff.shop_id),
         "orders": order_services.orders_of_customer(conversation.customer_id, limit=10),
     }, status=status)
 
@@ -121,6 +124,7 @@ def task_queue(request: HttpRequest) -> HttpResponse:
     return render(request, "orders/task_queue.html", {
         "staff": staff, "tasks": order_services.task_queue(staff, include_answered=show_all),
         "show_all": show_all, "error": request.GET.get("error", "")[:200],
+        "unstaffed": order_services.unstaffed_roles(staff.shop_id),
     })
 
 

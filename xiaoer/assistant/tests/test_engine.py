@@ -51,6 +51,16 @@ def test_size_from_height_and_weight(index):
     assert "160" in out["size"]["reason"]
 
 
+def test_size_advice_leads_when_it_applies(index):
+    """「165 110斤穿什么码」 with a product in the chat: the first suggestion is the size, not a standard
+    answer asking for the height and weight the shopper just gave (issue 10)."""
+    out = index.suggest("165 110斤穿什么码", product=DRESS)
+    top = out["answers"][0]
+    assert top["id"] == "size" and f"{out['size']['size']} 码" in top["text"] and not top["missing"]
+    assert all(a["id"] != "size" for a in out["answers"][1:])
+    assert index.suggest("165 110斤穿什么码")["answers"][0]["id"] != "size"  # no chart: nothing to advise
+
+
 def test_size_rule_takes_the_larger_size_when_dimensions_disagree():
     rec = recommend_size(Measures(height_cm=155, weight_kg=58), CHART)
     assert rec["size"] == "L" and "较大" in rec["reason"]

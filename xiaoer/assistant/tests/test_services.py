@@ -414,6 +414,27 @@ def test_in_worker_mode_the_hook_queues_a_task_instead_of_using_the_server_threa
     assert not services.runs_in_workers()
 
 
+def test_a_reply_pairs_only_with_the_turn_it_answered(chat, commit):
+    """/desk/robot/learned: a later, unrelated agent line is not the answer to a question that was
+    already answered, nor to one the shopper moved on from (issue 10)."""
+    shop = _shop_with_kb()
+    conv = _conversation(shop)
+    agent = make_staff(shop)
+    commit([_message(conv, "包邮吗")])
+    top = Suggestion.objects.get(conversation=conv).top_text
+    commit([_message(conv, top, sender="agent", staff=agent)])  # answered with the suggestion
+    commit([_message(conv, "", sender="agent", kind="image", payload={"attachment": "x"}, staff=agent)])
+    commit([_message(conv, "还有别的需要帮忙的吗", sender="agent", staff=agent)])
+    other = _conversation(shop, name="小李")
+    commit([_message(other, "你们支持以旧换新吗")])
+    commit([_message(other, "", kind="image", payload={"attachment": "y"})])  # the shopper moved on
+    commit([_message(other, "收到图片了，这个划痕我们给您处理", sender="agent", staff=agent)])
+    assert not LearnedPair.objects.exists()
+    commit([_message(other, "那以旧换新呢")])
+    commit([_message(other, "亲，目前不支持以旧换新哦", sender="agent", staff=agent)])
+    assert list(LearnedPair.objects.values_list("question", "reply")) == [("那以旧换新呢", "亲，目前不支持以旧换新哦")]
+
+
 def test_one_knowledge_write_bumps_the_version_once_and_queues_one_rebuild(monkeypatch,
                                                                            django_capture_on_commit_callbacks):
     """Regression: a model signal and the service both bumped the version and queued two rebuilds."""

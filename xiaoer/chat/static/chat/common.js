@@ -156,6 +156,12 @@ export function renderMessage(m, { viewer, imageSrc, timeZone, labels }) {
     bubble.append(img);
   } else if (m.kind === "card" && m.payload && m.payload.type === "order") {
     bubble.append(renderOrderCard(m.payload, labels));
+  } else if (m.kind === "card" && m.payload && m.payload.type === "product") {
+    const p = m.payload;
+    const card = el("div", { class: "product-card" }, el("strong", { text: p.title || labels.card }));
+    if (p.price) card.append(el("div", { class: "price", text: `¥${p.price}` }));
+    if (p.material) card.append(el("div", { class: "muted small", text: p.material }));
+    bubble.append(card);
   } else if (m.kind === "card") {
     const p = m.payload || {};
     bubble.append(el("strong", { text: p.title || labels.card }));

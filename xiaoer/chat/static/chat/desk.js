@@ -49,12 +49,32 @@ function refreshPanelFor(eventName) {
   if (body && window.htmx) htmx.ajax("GET", body.getAttribute("hx-get"), { target: body, swap: "innerHTML" });
 }
 
-function announceKnowledge(data) {
-  // A product launch or a must-read card: tell the agent now, the knowledge page records the read.
-  const title = data.title || data.name || "";
-  const node = $("composer-error");
-  node.textContent = `📢 ${title}`;
-  setTimeout(() => { if (node.textContent === `📢 ${title}`) node.textContent = ""; }, 15000);
+// Must-read notices (a product launch, a must-read answer): a card above the chat until the
+// agent presses 我已阅读; the acknowledgement is recorded (the supervisor sees who has not read).
+function showNotice(data) {
+  if (!data || !data.id || document.querySelector(`.notice-card[data-notice="${Number(data.id)}"]`)) return;
+  const ack = el("button", { type: "button", class: "primary", text: L.acknowledge });
+  const card = el("article", { class: "notice-card", role: "alert", "data-notice": Number(data.id) },
+    el("header", {}, el("span", { class: "notice-kind", text: L.mustRead }),
+      el("strong", { text: data.title || data.name || "" })),
+    data.body ? el("p", { class: "notice-body", text: data.body }) : null,
+    el("div", { class: "notice-actions" }, ack));
+  ack.addEventListener("click", async () => {
+    ack.disabled = true;
+    try {
+      const res = await fetch(`${config.noticesUrl}/${Number(data.id)}/ack`, {
+        method: "POST", credentials: "same-origin", headers: { "X-CSRFToken": csrf } });
+      if (!res.ok) throw new Error(`${res.status}`);
+      card.remove();
+    } catch (e) { ack.disabled = false; flashError(L.error); }
+  });
+  $("notices").append(card);
+}
+
+async function loadNotices() {
+  if (!config.noticesUrl) return;
+  const res = await fetch(`${config.noticesUrl}/pending`, { credentials: "same-origin" });
+  if (res.ok) for (const notice of (await res.json()).reverse()) showNotice(notice);
 }
 
 // Robot suggestions and other panels offer text to insert: put it in the input for editing.
@@ -74,6 +94,8 @@ function upsert(summary) {
   if (state.current && state.current.id === summary.id) {
     state.current.summary = state.convs.get(summary.id);
     renderChatHead();
+    // another seat now: suggestions are filled with the seat that will send them
+    if (old.seat && summary.seat && old.seat.id !== summary.seat.id) refreshPanelFor("suggestion");
   }
 }
 
@@ -92,6 +114,15 @@ function sortKey(c) {
 
 function renderList() {
   const ul = $("conv-list");
+  if (state.search) {
+    // search results: newest first, each row saying what matched instead of the last message
+    const found = state.search.results.map((r) => ({ ...(state.convs.get(r.id) || r), last_message_preview: r.match }));
+    ul.replaceChildren(el("li", { class: "search-head muted small", text: `${L.searchResults} · ${found.length}` }),
+      ...found.map(renderRow));
+    if (!found.length) ul.append(el("li", { class: "muted pad", text: L.noResults }));
+    tick();
+    return;
+  }
   const rows = [...state.convs.values()].filter((c) => inTab(c, state.tab));
   rows.sort((a, b) => { const x = sortKey(a), y = sortKey(b); return x[0] - y[0] || x[1] - y[1] || b.id - a.id; });
   ul.replaceChildren(...rows.map(renderRow));
@@ -116,7 +147,7 @@ function renderRow(c) {
     el("div", { class: "conv-preview", text: c.last_message_preview || "" }),
     el("div", { class: "conv-side" },
       since ? el("span", { class: "wait", "data-since": since }) : null,
-      c.unread ? el("span", { class: "count", text: c.unread > 99 ? "99+" : c.unread }) : null));
+      c.unread && c.status !== "resolved" ? el("span", { class: "count", text: c.unread > 99 ? "99+" : c.unread }) : null));
   li.addEventListener("click", () => openConversation(c.id));
   return li;
 }
@@ -146,26 +177,48 @@ function renderChatHead() {
   $("chat-sub").textContent = [statusText, c.seat ? `${L.seat}: ${c.seat.display_name}` : null].filter(Boolean).join(" · ");
   $("btn-claim").classList.toggle("hidden", c.status !== "queued" || !config.mySeats.length);
   $("btn-resolve").classList.toggle("hidden", c.status === "resolved");
+  $("btn-transfer").classList.toggle("hidden", c.status === "resolved");
   $("btn-reopen").classList.toggle("hidden", c.status !== "resolved");
 }
 
 function imageSrc(token) { return `/files/${encodeURIComponent(token)}`; }
 
+function nearBottom(box, margin) { return box.scrollHeight - box.scrollTop - box.clientHeight < margin; }
+
+// The row follows what was said last: a visible reply ends the shopper's wait (已等), a shopper's
+// message starts it; internal notes change neither (the server keeps the same rule).
+function noteInRow(m) {
+  const c = state.convs.get(m.conversation);
+  if (!c || m.internal) return;
+  c.last_message_preview = m.kind === "image" ? L.imagePreview : (m.body || (m.payload && m.payload.title) || "");
+  c.last_message_at = m.created_at;
+  if (m.sender_kind === "shopper") c.waiting_since = c.waiting_since || m.created_at;
+  else if (m.sender_kind === "agent" || m.sender_kind === "robot") c.waiting_since = null;
+}
+
 function addMessages(messages) {
   const box = $("messages");
   const cur = state.current;
-  const stick = box.scrollHeight - box.scrollTop - box.clientHeight < 150;
+  const stick = nearBottom(box, 150);
   for (const m of messages) {
     if (m.conversation !== cur.id || cur.nodes.has(m.seq)) continue;
     const pendingNode = m.client_id ? box.querySelector(`.msg.pending[data-client="${CSS.escape(m.client_id)}"]`) : null;
     if (pendingNode) pendingNode.remove();
     const node = renderMessage(m, { viewer: "agent", imageSrc, timeZone: TZ, labels: L });
+    if (m.internal) node.querySelector(".status").remove(); // a note is never 已送达/已读
     cur.nodes.set(m.seq, node);
     box.insertBefore(node, insertionPoint(box, m.seq));
     cur.firstSeq = cur.firstSeq ? Math.min(cur.firstSeq, m.seq) : m.seq;
     cur.lastSeq = Math.max(cur.lastSeq, m.seq);
   }
   if (stick) box.scrollTop = box.scrollHeight;
+}
+
+// Images load after the list is drawn and push the newest message down: while the agent is at
+// the bottom (just opened, or reading the latest), keep it there.
+function keepPinned() {
+  const box = $("messages");
+  if (state.current && state.current.pinned) box.scrollTop = box.scrollHeight;
 }
 
 async function loadOlder() {
@@ -193,7 +246,8 @@ async function openConversation(id) {
   $("chat").classList.remove("hidden");
   const box = $("messages");
   box.replaceChildren(el("div", { class: "load-more muted small", id: "load-more" }));
-  state.current = { id, summary: state.convs.get(id), firstSeq: 0, lastSeq: 0, more: true, loading: false, nodes: new Map() };
+  state.current = { id, summary: state.convs.get(id), firstSeq: 0, lastSeq: 0, more: true, loading: false, nodes: new Map(),
+    pinned: true };
   history.replaceState(null, "", `/desk/c/${id}`);
   renderList();
   renderChatHead();
@@ -232,10 +286,12 @@ function sendFrame(kind, body, payload) {
   if (!cur) return;
   const frame = { type: "send", client_id: newClientId(), conversation: cur.id, kind, body, payload };
   const seat = cur.summary && cur.summary.seat;
-  const node = renderMessage({ ...frame, sender_kind: "agent", internal: kind === "note", seat,
-    created_at: new Date().toISOString(), seq: "" }, { viewer: "agent", imageSrc, timeZone: TZ, labels: L });
+  const draft = { ...frame, sender_kind: "agent", internal: kind === "note", seat, created_at: new Date().toISOString(), seq: "" };
+  const node = renderMessage(draft, { viewer: "agent", imageSrc, timeZone: TZ, labels: L });
   node.classList.add("pending");
+  node.draft = draft;
   node.querySelector(".status").textContent = L.sending;
+  cur.pinned = true;
   $("messages").append(node);
   $("messages").scrollTop = $("messages").scrollHeight;
   socket.sendMessage(frame);
@@ -247,8 +303,15 @@ function submit(event) {
   const body = text.value.trim();
   if (!body || !state.current) return;
   if (body.length > config.maxChars) { flashError(L.tooLong); return; }
-  sendFrame($("note-mode").checked ? "note" : "text", body, {});
+  const note = $("note-mode").checked;
+  sendFrame(note ? "note" : "text", body, {});
   text.value = "";
+  if (note) setNoteMode(false); // a note is one message; the next one is a reply again
+}
+
+function setNoteMode(on) {
+  $("note-mode").checked = on;
+  $("composer").classList.toggle("note", on);
 }
 
 async function uploadImage(file) {
@@ -266,6 +329,10 @@ async function action(path, body) {
   try { upsert(await api(`/conversations/${cur.id}/${path}`, { method: "POST", body: body || {} })); renderList(); }
   catch (e) { flashError(e.message); throw e; }
   await catchUp(cur);
+  if (path === "reopen" && state.current === cur) { // back to work: at the newest message
+    cur.pinned = true;
+    $("messages").scrollTop = $("messages").scrollHeight;
+  }
 }
 
 // Fetch what was stored after the last message shown (e.g. the event line of a transfer, which
@@ -323,10 +390,7 @@ function onFrame(frame) {
         addMessages([m]);
         if (m.sender_kind === "shopper") { $("typing").textContent = ""; markRead(); }
       }
-      if (c && !m.internal) {
-        c.last_message_preview = m.kind === "image" ? L.imagePreview : m.body;
-        c.last_message_at = m.created_at;
-      }
+      if (c) noteInRow(m);
       if (m.sender_kind === "shopper") notify(m);
       renderList();
       break;
@@ -342,7 +406,10 @@ function onFrame(frame) {
       if (node) {
         node.classList.remove("pending");
         node.dataset.seq = frame.seq;
-        node.querySelector(".status").textContent = L.delivered;
+        const draft = node.draft || {};
+        node.querySelector(".status").textContent = draft.internal ? "" : L.delivered;
+        noteInRow({ ...draft, conversation: frame.conversation, created_at: frame.created_at || new Date().toISOString() });
+        renderList();
         const cur = state.current;
         if (cur && cur.id === frame.conversation && !cur.nodes.has(frame.seq)) cur.nodes.set(frame.seq, node);
       }
@@ -362,17 +429,19 @@ function onFrame(frame) {
     case "read":
       if (state.current && frame.conversation === state.current.id && frame.by === "shopper") {
         for (const [seq, node] of state.current.nodes) {
-          if (seq <= frame.seq && node.classList.contains("mine")) node.querySelector(".status").textContent = L.read;
+          if (seq <= frame.seq && node.classList.contains("mine") && !node.classList.contains("internal")) {
+            node.querySelector(".status").textContent = L.read;
+          }
         }
       }
       break;
     case "event":
       if (frame.event === "seat" || frame.event === "queue") loadLists().catch(() => {});
-      if (frame.event === "knowledge") announceKnowledge(frame.data || {});
+      if (frame.event === "knowledge") showNotice(frame.data || {});
       if (state.current && frame.conversation === state.current.id) refreshPanelFor(frame.event);
       break;
     case "error": {
-      flashError(frame.detail || L.error);
+      flashError((L.errors && L.errors[frame.code]) || L.error);
       if (frame.client_id) {
         const node = document.querySelector(`.msg[data-client="${CSS.escape(frame.client_id)}"]`);
         if (node) { node.classList.add("failed"); node.querySelector(".status").textContent = L.failed; }
@@ -480,13 +549,23 @@ $("composer-text").addEventListener("input", () => {
     socket.raw({ type: "typing", conversation: state.current.id });
   }
 });
-$("note-mode").addEventListener("change", (e) => $("composer").classList.toggle("note", e.target.checked));
+$("note-mode").addEventListener("change", (e) => setNoteMode(e.target.checked));
 $("image-input").addEventListener("change", (e) => {
   const file = e.target.files[0];
   e.target.value = "";
   if (file) uploadImage(file);
 });
-$("messages").addEventListener("scroll", () => { if ($("messages").scrollTop < 60) loadOlder(); });
+// Only the agent's own scrolling unpins (images growing above move scrollTop too).
+let userScrolledAt = 0;
+for (const kind of ["wheel", "touchmove", "keydown", "mousedown"]) {
+  $("messages").addEventListener(kind, () => { userScrolledAt = Date.now(); }, { passive: true });
+}
+$("messages").addEventListener("scroll", () => {
+  const box = $("messages");
+  if (state.current && Date.now() - userScrolledAt < 1500) state.current.pinned = nearBottom(box, 40);
+  if (box.scrollTop < 60) loadOlder();
+});
+$("messages").addEventListener("load", keepPinned, true); // (load does not bubble: capture it)
 $("btn-resolve").addEventListener("click", () => action("resolve").catch(() => {}));
 $("btn-reopen").addEventListener("click", () => action("reopen").catch(() => {}));
 $("btn-claim").addEventListener("click", () => action("claim", { seat: config.mySeats[0].id }).catch(() => {}));
@@ -509,6 +588,66 @@ $("transfer-form").addEventListener("submit", async (e) => {
     $("transfer-dialog").close();
   } catch (err) { $("transfer-error").textContent = err.message; }
 });
+// The agent sends a product of the shop as a card (built on the server from the database).
+async function listProducts() {
+  const q = $("product-search").value.trim();
+  const res = await fetch(`${config.productsUrl}?limit=30&q=${encodeURIComponent(q)}`, { credentials: "same-origin" });
+  const products = res.ok ? await res.json() : [];
+  $("product-list").replaceChildren(...products.map((p) => {
+    const pick = el("button", { type: "button", text: `${p.title} · ${p.code}` });
+    pick.addEventListener("click", async () => {
+      const cur = state.current;
+      $("product-dialog").close();
+      if (!cur) return;
+      try { await api(`/conversations/${cur.id}/product-card`, { method: "POST", body: { product: p.id } }); }
+      catch (e) { flashError(e.message); }
+    });
+    return el("li", {}, pick);
+  }));
+  if (!products.length) $("product-list").append(el("li", { class: "muted small", text: L.noResults }));
+}
+if (config.productsUrl) {
+  $("btn-product").addEventListener("click", () => {
+    $("product-search").value = "";
+    $("product-dialog").showModal();
+    listProducts().catch(() => {});
+  });
+  $("product-search").addEventListener("input", () => { listProducts().catch(() => {}); });
+  $("product-search").addEventListener("keydown", (e) => { if (e.key === "Enter") e.preventDefault(); });
+  $("product-cancel").addEventListener("click", () => $("product-dialog").close());
+}
+
+// Search across conversations and messages (buyer, phone tail, order number, text).
+let searchTimer = null;
+async function runSearch() {
+  const q = $("conv-search").value.trim();
+  if (!q) { state.search = null; renderList(); return; }
+  const asked = q;
+  try {
+    const results = await api(`/search?q=${encodeURIComponent(q)}`);
+    if ($("conv-search").value.trim() !== asked) return; // typed on meanwhile
+    for (const r of results) if (!state.convs.has(r.id)) upsert({ ...r, match: undefined });
+    state.search = { q, results };
+    renderList();
+  } catch (e) { flashError(e.message); }
+}
+$("conv-search").addEventListener("input", () => { clearTimeout(searchTimer); searchTimer = setTimeout(runSearch, 250); });
+$("conv-search").addEventListener("keydown", (e) => {
+  if (e.key === "Escape") { $("conv-search").value = ""; runSearch(); }
+  if (e.key === "Enter") { e.preventDefault(); clearTimeout(searchTimer); runSearch(); }
+});
+
+// Keyboard: Alt+↓ / Alt+↑ open the next / previous conversation of the list as shown (the input
+// keeps the focus, so the agent types and presses Enter without touching the mouse).
+document.addEventListener("keydown", (e) => {
+  if (!e.altKey || e.ctrlKey || e.metaKey || !(e.key === "ArrowDown" || e.key === "ArrowUp")) return;
+  const rows = [...document.querySelectorAll("#conv-list .conv")];
+  if (!rows.length) return;
+  e.preventDefault();
+  const at = rows.findIndex((row) => state.current && Number(row.dataset.id) === state.current.id);
+  const next = at < 0 ? 0 : Math.min(rows.length - 1, Math.max(0, at + (e.key === "ArrowDown" ? 1 : -1)));
+  if (next !== at) openConversation(Number(rows[next].dataset.id));
+});
 document.addEventListener("visibilitychange", () => {
   if (!document.hidden) { state.unseen = 0; document.title = state.baseTitle; markRead(); }
 });
@@ -524,5 +663,6 @@ socket = new ChatSocket(wsUrl("/ws/desk"), {
   },
 });
 socket.connect();
+loadNotices().catch(() => {});
 loadLists().then(() => { if (config.conversation) openConversation(config.conversation); }).catch((e) => flashError(e.message));
 window.xiaoerDesk = state;

@@ -191,7 +191,7 @@ function onFrame(frame) {
       if (frame.event === "seat" && frame.data && frame.data.seat) setSeat(frame.data.seat);
       break;
     case "error": {
-      showError(frame.detail || L.error);
+      showError((L.errors && L.errors[frame.code]) || L.error);
       if (!frame.client_id && !state.started) { // the first history page failed: ask again
         setTimeout(() => { if (!state.started && socket) askHistory(null); }, 2000);
       } else if (!frame.client_id && state.loadingOlder) { state.loadingOlder = false; showLoadMore(); }
@@ -250,7 +250,11 @@ async function toggleOrders() {
     const row = document.createElement("button");
     row.type = "button";
     row.className = "order-row";
-    row.textContent = `${o.order_no} · ${o.status_label || o.status} · ¥${o.total_amount}`;
+    // what was bought, so the shopper recognises the order (not just its number)
+    const items = (o.items || []).map((i) => `${i.title || ""} ×${i.quantity ?? ""}`).join("、");
+    row.append(Object.assign(document.createElement("div"), {
+      className: "order-row-head", textContent: `${o.order_no} · ${o.status_label || o.status} · ¥${o.total_amount}` }));
+    if (items) row.append(Object.assign(document.createElement("div"), { className: "order-row-items muted small", textContent: items }));
     row.addEventListener("click", async () => {
       picker.classList.add("hidden");
       const sent = await fetch(`${config.ordersUrl}/${encodeURIComponent(o.order_no)}/card`, {
