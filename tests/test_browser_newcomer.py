@@ -469,13 +469,13 @@ def test_agent_sends_a_product_card(browser, shop_world):  # noqa: F811
     from xiaoer.chat import services as chat_services
     from xiaoer.chat.models import Message
     from xiaoer.knowledge import services as knowledge_services
+    from xiaoer.testing import owner_of
 
     expect.set_options(timeout=TIMEOUT)
     base, shop = shop_world["base"], shop_world["shop"]
-    from xiaoer.testing import owner_of
-
-    knowledge_services.do_save_product(owner_of(shop), code="P100", title="小清新碎花连衣裙", price="189.00", material="雪纺")
-    knowledge_services.do_save_product(owner_of(shop), code="P200", title="纯棉短袖T恤", price="69.00")
+    owner = owner_of(shop)
+    knowledge_services.do_save_product(owner, code="P100", title="小清新碎花连衣裙", price="189.00", material="雪纺")
+    knowledge_services.do_save_product(owner, code="P200", title="纯棉短袖T恤", price="69.00")
     dialogs: list[str] = []
     shopper = new_page(browser, dialogs, viewport={"width": 390, "height": 760})
     shopper.goto(base + chat_services.make_buyer_link(shop, "tb_card2", name="小雨"))

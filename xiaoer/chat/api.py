@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.utils.translation import gettext as _
 from ninja import File, Router, Schema
 from ninja.errors import HttpError
@@ -91,10 +92,11 @@ def get_messages(request, conversation_id: int, before: int | None = None, after
 
 @router.post("/conversations/{conversation_id}/messages")
 def post_message(request, conversation_id: int, data: MessageIn):
-    staff = account_services.staff_of(request, CHAT_ROLES)
-    conv = services.access_conversation(staff, conversation_id)
-    return services.post_staff_message(staff, conv, body=data.body, kind=data.kind, payload=data.payload,
-                                       client_id=data.client_id)
+    with transaction.atomic():  # the edge opens the unit of work (docs/design.md)
+        staff = account_services.staff_of(request, CHAT_ROLES)
+        conv = services.access_conversation(staff, conversation_id)
+        return services.post_staff_message(staff, conv, body=data.body, kind=data.kind, payload=data.payload,
+                                           client_id=data.client_id)
 
 
 class ProductCardIn(Schema):
@@ -111,43 +113,48 @@ def send_product_card(request, conversation_id: int, data: ProductCardIn):
 
 @router.post("/conversations/{conversation_id}/transfer")
 def transfer(request, conversation_id: int, data: SeatIn):
-    staff = account_services.staff_of(request, CHAT_ROLES)
-    conv = services.access_conversation(staff, conversation_id)
-    seat = account_services.access_seat(staff, data.seat)
-    return _detail(services.do_transfer(staff, conv, seat, data.note))
+    with transaction.atomic():  # the edge opens the unit of work (docs/design.md)
+        staff = account_services.staff_of(request, CHAT_ROLES)
+        conv = services.access_conversation(staff, conversation_id)
+        seat = account_services.access_seat(staff, data.seat)
+        return _detail(services.do_transfer(staff, conv, seat, data.note))
 
 
 @router.post("/conversations/{conversation_id}/reassign")
 def reassign(request, conversation_id: int, data: SeatIn):
-    staff = account_services.staff_of(request, account_services.SUPERVISOR_ROLES)
-    conv = services.access_conversation(staff, conversation_id)
-    seat = account_services.access_seat(staff, data.seat)
-    return _detail(services.do_reassign(staff, conv, seat, data.note))
+    with transaction.atomic():  # the edge opens the unit of work (docs/design.md)
+        staff = account_services.staff_of(request, account_services.SUPERVISOR_ROLES)
+        conv = services.access_conversation(staff, conversation_id)
+        seat = account_services.access_seat(staff, data.seat)
+        return _detail(services.do_reassign(staff, conv, seat, data.note))
 
 
 @router.post("/conversations/{conversation_id}/claim")
 def claim(request, conversation_id: int, data: ClaimIn):
-    staff = account_services.staff_of(request, CHAT_ROLES)
-    conv = services.access_conversation(staff, conversation_id)
-    if data.seat is not None:
-        seat = account_services.access_seat(staff, data.seat)
-    else:
-        seat = account_services.acting_seat(staff)
-        if seat is None:
-            raise PermissionDenied(_("你没有值守的客服账号"))
-    return _detail(services.do_claim(staff, conv, seat))
+    with transaction.atomic():  # the edge opens the unit of work (docs/design.md)
+        staff = account_services.staff_of(request, CHAT_ROLES)
+        conv = services.access_conversation(staff, conversation_id)
+        if data.seat is not None:
+            seat = account_services.access_seat(staff, data.seat)
+        else:
+            seat = account_services.acting_seat(staff)
+            if seat is None:
+                raise PermissionDenied(_("你没有值守的客服账号"))
+        return _detail(services.do_claim(staff, conv, seat))
 
 
 @router.post("/conversations/{conversation_id}/resolve")
 def resolve(request, conversation_id: int):
-    staff = account_services.staff_of(request, CHAT_ROLES)
-    return _detail(services.do_resolve(staff, services.access_conversation(staff, conversation_id)))
+    with transaction.atomic():  # the edge opens the unit of work (docs/design.md)
+        staff = account_services.staff_of(request, CHAT_ROLES)
+        return _detail(services.do_resolve(staff, services.access_conversation(staff, conversation_id)))
 
 
 @router.post("/conversations/{conversation_id}/reopen")
 def reopen(request, conversation_id: int):
-    staff = account_services.staff_of(request, CHAT_ROLES)
-    return _detail(services.do_reopen(staff, services.access_conversation(staff, conversation_id)))
+    with transaction.atomic():  # the edge opens the unit of work (docs/design.md)
+        staff = account_services.staff_of(request, CHAT_ROLES)
+        return _detail(services.do_reopen(staff, services.access_conversation(staff, conversation_id)))
 
 
 def _note_json(note) -> dict[str, Any]:
@@ -164,10 +171,11 @@ def list_notes(request, conversation_id: int):
 
 @router.post("/conversations/{conversation_id}/notes")
 def add_note(request, conversation_id: int, data: NoteIn):
-    staff = account_services.staff_of(request, CHAT_ROLES)
-    conv = services.access_conversation(staff, conversation_id)
-    seat = account_services.acting_seat(staff, conv.seat)
-    return _note_json(customer_services.do_add_note(staff, conv.customer, data.text, seat=seat))
+    with transaction.atomic():  # the edge opens the unit of work (docs/design.md)
+        staff = account_services.staff_of(request, CHAT_ROLES)
+        conv = services.access_conversation(staff, conversation_id)
+        seat = account_services.acting_seat(staff, conv.seat)
+        return _note_json(customer_services.do_add_note(staff, conv.customer, data.text, seat=seat))
 
 
 @router.get("/seats")
@@ -178,10 +186,11 @@ def list_seats(request):
 
 @router.post("/seats/{seat_id}/online")
 def set_online(request, seat_id: int, data: OnlineIn):
-    staff = account_services.staff_of(request, CHAT_ROLES)
-    seat = account_services.access_seat(staff, seat_id)
-    services.do_set_seat_online(staff, seat, data.online)
-    return {"id": seat.pk, "online": data.online}
+    with transaction.atomic():  # the edge opens the unit of work (docs/design.md)
+        staff = account_services.staff_of(request, CHAT_ROLES)
+        seat = account_services.access_seat(staff, seat_id)
+        services.do_set_seat_online(staff, seat, data.online)
+        return {"id": seat.pk, "online": data.online}
 
 
 @router.get("/queue")
@@ -192,14 +201,16 @@ def queue(request):
 
 @router.post("/uploads")
 def upload(request, file: File[UploadedFile]):
-    staff = account_services.staff_of(request, CHAT_ROLES)
-    return services.attachment_json(services.do_store_image(staff.shop, file))
+    with transaction.atomic():  # the edge opens the unit of work (docs/design.md)
+        staff = account_services.staff_of(request, CHAT_ROLES)
+        return services.attachment_json(services.do_store_image(staff.shop, file))
 
 
 @router.post("/buyer-links")
 def buyer_link(request, data: BuyerLinkIn):
     """Issue a signed link that opens the chat as a known buyer (on any device) until it expires."""
-    staff = account_services.staff_of(request, account_services.SUPERVISOR_ROLES)
-    path = services.make_buyer_link(staff.shop, data.buyer_id, name=data.name,
-                                    max_age=max(60, min(data.max_age, 90 * 24 * 3600)))
-    return {"url": request.build_absolute_uri(path), "path": path}
+    with transaction.atomic():  # the edge opens the unit of work (docs/design.md)
+        staff = account_services.staff_of(request, account_services.SUPERVISOR_ROLES)
+        path = services.make_buyer_link(staff.shop, data.buyer_id, name=data.name,
+                                        max_age=max(60, min(data.max_age, 90 * 24 * 3600)))
+        return {"url": request.build_absolute_uri(path), "path": path}

@@ -14,6 +14,7 @@ from django.apps import apps
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -343,7 +344,8 @@ def supervisor(request: HttpRequest) -> HttpResponse:
     error = ""
     if request.method == "POST":
         try:
-            _supervisor_action(staff, request.POST)
+            with transaction.atomic():  # the edge's unit of work; the error page is rendered outside it
+                _supervisor_action(staff, request.POST)
             return redirect("desk-supervisor")
         except ValidationError as exc:
             error = " ".join(exc.messages)
