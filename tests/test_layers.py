@@ -19,10 +19,7 @@ DESIGN = ROOT / "docs" / "design.md"
 
 # Edges that are known to break the rule, with the issue that removes them. Each is also checked
 # below as a strict xfail: once the edge is gone, that check fails until the entry is deleted.
-KNOWN: dict[tuple[str, str], str] = {
-    # TODO(issue 9): accounts/api.py reads chat for the seat list; helper h7 turns it into events.
-    ("accounts", "chat"): "issue 9: accounts → chat, removed with the accounts/chat events",
-}
+KNOWN: dict[tuple[str, str], str] = {}
 
 
 def layers() -> tuple[dict[str, int], set[str]]:
