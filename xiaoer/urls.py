@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.staticfiles.views import serve as staticfiles_serve
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path, re_path
+from django.views.decorators.http import require_safe
 
 from xiaoer.accounts.views import throttled_login
 from xiaoer.api import api
@@ -32,9 +33,10 @@ def static_file(request: HttpRequest, path: str) -> HttpResponse:
     return response
 
 
-urlpatterns.append(re_path(r"^static/(?P<path>.*)$", static_file))
+urlpatterns.append(re_path(r"^static/(?P<path>.*)$", require_safe(static_file)))
 
 
+@require_safe
 def favicon(request: HttpRequest) -> HttpResponse:
     """Tools and old browsers ask for /favicon.ico whatever the page links: the same icon."""
     return static_file(request, "chat/favicon.svg")
