@@ -13,6 +13,7 @@ from django.utils import timezone
 from xiaoer.assistant import services
 from xiaoer.assistant.engine import DATA
 from xiaoer.assistant.models import LearnedPair, LearnStatus, RobotMode, Suggestion
+from xiaoer.chat.events import MessagesCommitted
 from xiaoer.chat.models import Conversation, Message
 from xiaoer.customers.models import Customer
 from xiaoer.knowledge import services as knowledge_services
@@ -407,8 +408,12 @@ def test_in_worker_mode_the_hook_queues_a_task_instead_of_using_the_server_threa
     monkeypatch.setattr(services.WORKER, "submit", server_thread_used)
     shop = _shop_with_kb()
     conv = _conversation(shop)
+    m = _message(conv, "几天能发货呀")
+    event = MessagesCommitted(
+        shop_id=shop.id, shop_ids=[shop.id], conversations=[[conv.id, shop.id, None, conv.status]],
+        messages=[[conv.id, m["seq"], m["id"], "shopper", False, None, None]], created_at="", live=(m,))
     with django_capture_on_commit_callbacks(execute=True):
-        services.on_committed([_message(conv, "几天能发货呀")])
+        services.on_committed(event)
     assert Suggestion.objects.get(conversation=conv).intent == "shipping"  # the task ran (immediate mode)
     monkeypatch.setenv("XIAOER_ASSISTANT_RUN_IN", "server")
     assert not services.runs_in_workers()

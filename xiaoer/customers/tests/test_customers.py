@@ -89,7 +89,8 @@ def test_panel_shows_the_profile_and_notes_escaped(desk):
     res = client_for(desk["agent"]).get(f"/desk/c/{desk['conv'].pk}/panel/customer")
     assert res.status_code == 200
     page = res.content.decode()
-    assert "张三" in page and "tb_zhang" in page and "13800001111" in page
+    # An agent sees the phone masked (PHONE_VISIBLE_ROLES: owner and supervisor see it whole).
+    assert "张三" in page and "tb_zhang" in page and "138****1111" in page and "13800001111" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;老顾客" in page and "<script>alert(1)" not in page
     assert "小美" in page and "阿美" in page  # the note says which seat and person wrote it
 
