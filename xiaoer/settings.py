@@ -239,6 +239,9 @@ CHAT_HEARTBEAT_SECONDS = int_setting("CHAT_HEARTBEAT_SECONDS", 25)
 CHAT_SHOPPER_RATE = float(setting("CHAT_SHOPPER_RATE", 5))  # messages per second, sustained
 CHAT_SHOPPER_BURST = int_setting("CHAT_SHOPPER_BURST", 20)
 CHAT_SHOPPER_UPLOADS_PER_MINUTE = int_setting("CHAT_SHOPPER_UPLOADS_PER_MINUTE", 10)
+# the leave-a-message form shown while no seat is online (docs/decisions/125-leave-a-message.md)
+CHAT_LEAVE_MESSAGE_MAX_CHARS = 1000
+CHAT_SHOPPER_LEAVE_MESSAGES_PER_MINUTE = int_setting("CHAT_SHOPPER_LEAVE_MESSAGES_PER_MINUTE", 5)
 # a seat stays routable this long after its operator's last workbench socket closed (reconnects)
 CHAT_PRESENCE_GRACE_SECONDS = float(setting("CHAT_PRESENCE_GRACE_SECONDS", 30))
 # sync, history, typing and read frames per socket (per second sustained, burst)

@@ -38,6 +38,7 @@ TO_SHOPPER = 2  # the conversation's shopper sockets
 TO_SHOP_STAFF = 4  # every chat staff socket of the shop
 TO_SEAT = 8  # the sockets operating seat_id
 TO_STAFF = 16  # the sockets of staff_id
+TO_SHOP_SHOPPERS = 32  # every shopper socket of the shop (whether anyone is online to answer)
 
 CLOSE_SLOW = 4008
 CLOSE_RESYNC = 1012
@@ -133,6 +134,7 @@ class Hub:
         self.by_staff: dict[int, set[Conn]] = {}
         self.supervisors: dict[int, set[Conn]] = {}
         self.shop_staff: dict[int, set[Conn]] = {}
+        self.shop_shoppers: dict[int, set[Conn]] = {}
         self.convs: dict[int, ConvInfo] = {}
         self.revoked: dict[int, float] = {}  # staff id → monotonic time of their last revocation here
         self.bridge = None  # pubsub.RedisBridge when REDIS_URL is set
@@ -161,6 +163,7 @@ class Hub:
         self.conns[conn.id] = conn
         if conn.role == "shopper":
             self.by_conv.setdefault(conn.conversation_id, set()).add(conn)
+            self.shop_shoppers.setdefault(conn.shop_id, set()).add(conn)
             return
         self._register_staff(conn)
 
@@ -176,6 +179,7 @@ class Hub:
         self.conns.pop(conn.id, None)
         if conn.role == "shopper":
             _discard(self.by_conv, conn.conversation_id, conn)
+            _discard(self.shop_shoppers, conn.shop_id, conn)
             return
         for seat_id in conn.seat_ids:
             _discard(self.by_seat, seat_id, conn)
@@ -213,6 +217,8 @@ class Hub:
             out.update(self.by_seat.get(seat_id, ()))
         if mode & TO_STAFF and staff_id is not None:
             out.update(self.by_staff.get(staff_id, ()))
+        if mode & TO_SHOP_SHOPPERS:
+            out.update(self.shop_shoppers.get(shop_id, ()))
         return out
 
     def apply(self, items: list[list], exclude: dict[int, int] | None = None,
@@ -364,6 +370,12 @@ def publish_event(shop_id: int, event: str, data: dict, *, conversation_id: int 
     if conversation_id is None and seat_id is None and staff_id is None:
         items.append(["d", shop_id, None, None, TO_SHOP_STAFF, None, text])
     publish_items(_dedupe(items))
+
+
+def publish_to_shoppers(shop_id: int, event: str, data: dict) -> None:
+    """Send an ``event`` frame to every shopper socket of SHOP_ID (call after commit, any thread)."""
+    text = frames.dumps({"type": "event", "event": event, "data": data})
+    publish_items([["d", shop_id, None, None, TO_SHOP_SHOPPERS, None, text]])
 
 
 def _dedupe(items: list[list]) -> list[list]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import re
 import secrets
 import threading
 import time
@@ -139,6 +140,8 @@ class ShopperSession:
             "customer": {"name": self.customer.display_name},
             "seat": {"id": seat.pk, "display_name": seat.display_name} if seat else None,
             "queue_position": queue_position(conv),
+            # no seat takes shoppers now: the page offers the leave-a-message form (decision 125)
+            "staffed": seats_available(self.shop.pk),
         }
 
 
@@ -309,6 +312,23 @@ def presence_changed(staff: Staff, *, present: bool) -> None:
                                                      "available": seat.is_online, "present": present})
     if present and any(seat.is_online for seat in seats):
         drain_queue(staff.shop_id)
+    if seats:
+        announce_staffed(staff.shop_id)
+
+
+def announce_staffed(shop_id: int) -> None:
+    """After commit, tell every shopper page of SHOP_ID whether a seat takes shoppers now (an
+    ``event`` ``staffed``): the leave-a-message form gives way to the chat, or the other way round.
+    Only on availability changes (presence, 接待中/挂起), never per message."""
+    def send() -> None:
+        try:
+            from xiaoer.chat import hub
+
+            hub.publish_to_shoppers(shop_id, "staffed", {"staffed": seats_available(shop_id)})
+        except Exception:  # noqa: BLE001 - the page re-checks on its next connect
+            log.exception("staffed announcement failed for shop %s", shop_id)
+
+    transaction.on_commit(send)
 
 
 def _pick_seat(seats: list[Seat], loads: dict[int, int], preferred_id: int | None) -> Seat | None:
@@ -517,6 +537,7 @@ def do_set_seat_online(staff: Staff, seat: Seat, online: bool) -> Seat:
                                                      "available": online, "present": present})
         if online:
             drain_queue(seat.shop_id)
+        announce_staffed(seat.shop_id)
     return seat
 
 
@@ -559,19 +580,95 @@ def check_image(data: bytes) -> tuple[str, int, int]:
     return ALLOWED_IMAGE_FORMATS[fmt], width, height
 
 
-def check_upload_rate(shop_id: int, customer_id: int) -> None:
-    """A shopper may upload CHAT_SHOPPER_UPLOADS_PER_MINUTE images a minute (per shop and shopper;
-    the counter is in the cache, shared between processes with Redis)."""
+def _per_minute(key: str, limit: int) -> bool:
+    """Count one more under KEY for this minute (in the cache, shared between processes with
+    Redis); False once LIMIT is passed."""
     window = int(time.time() // 60)
-    key = f"upload-rate:{shop_id}:{customer_id}:{window}"
+    key = f"{key}:{window}"
     cache.add(key, 0, 120)
     try:
         count = cache.incr(key)
     except ValueError:  # expired between add and incr
         cache.set(key, 1, 120)
         count = 1
-    if count > settings.CHAT_SHOPPER_UPLOADS_PER_MINUTE:
+    return count <= limit
+
+
+def check_upload_rate(shop_id: int, customer_id: int) -> None:
+    """A shopper may upload CHAT_SHOPPER_UPLOADS_PER_MINUTE images a minute (per shop and shopper)."""
+    if not _per_minute(f"upload-rate:{shop_id}:{customer_id}", settings.CHAT_SHOPPER_UPLOADS_PER_MINUTE):
         raise ValidationError(_("发送图片太频繁，请稍后再试"), code="rate")
+
+
+# --- leaving a message while nobody is online (docs/decisions/125-leave-a-message.md) ----------------
+
+CONTACT_MAX_CHARS = 40
+_MOBILE = re.compile(r"(?:\+?86)?(1[3-9]\d{9})")
+_INTERNATIONAL = re.compile(r"\+\d{7,15}")
+_WECHAT = re.compile(r"[A-Za-z][A-Za-z0-9_-]{5,19}")
+
+
+@dataclass(frozen=True)
+class LeftMessage:
+    body: str
+    contact_kind: str  # "phone" | "wechat" | "" (none given)
+    contact: str
+
+
+def check_contact(contact: str | None) -> tuple[str, str]:
+    """(kind, value) of the contact a shopper typed: a mobile number (mainland, spaces and dashes
+    allowed, +86 dropped), an international number (+ and 7-15 digits) or a WeChat id (6-20
+    letters, digits, _ or -, starting with a letter); ("", "") for none."""
+    text = (contact or "").strip()
+    if not text:
+        return "", ""
+    if len(text) > CONTACT_MAX_CHARS:
+        raise ValidationError(_("联系方式太长了"), code="contact")
+    digits = re.sub(r"[\s-]", "", text)
+    if m := _MOBILE.fullmatch(digits):
+        return "phone", m.group(1)
+    if _INTERNATIONAL.fullmatch(digits):
+        return "phone", digits
+    if _WECHAT.fullmatch(text):
+        return "wechat", text
+    raise ValidationError(_("请填写正确的手机号或微信号（微信号 6–20 位，以字母开头）"), code="contact")
+
+
+def check_left_message(body: str | None, contact: str | None) -> LeftMessage:
+    body = (body or "").strip()
+    if not body:
+        raise ValidationError(_("请填写留言内容"), code="empty")
+    if len(body) > settings.CHAT_LEAVE_MESSAGE_MAX_CHARS:
+        raise ValidationError(_("留言最多 %(n)s 个字") % {"n": settings.CHAT_LEAVE_MESSAGE_MAX_CHARS},
+                              code="too_long")
+    kind, value = check_contact(contact)
+    return LeftMessage(body=body, contact_kind=kind, contact=value)
+
+
+def check_leave_message_rate(shop_id: int, customer_id: int) -> None:
+    if not _per_minute(f"leave-rate:{shop_id}:{customer_id}", settings.CHAT_SHOPPER_LEAVE_MESSAGES_PER_MINUTE):
+        raise ValidationError(_("留言太频繁了，请稍后再试"), code="rate")
+
+
+def do_leave_message(customer: Customer, left: LeftMessage, *, client_id: str = "") -> dict[str, Any]:
+    """The shopper CUSTOMER (the actor, authenticated by their token) leaves a message while no seat
+    is online: their contact goes on their profile (where staff see it under the one phone rule),
+    the text is a shopper message in their one conversation, written like any other, so a visitor
+    or resolved conversation is queued and routed by the usual listener. Returns the message."""
+    from xiaoer.chat import writer
+
+    with transaction.atomic(savepoint=False):
+        if left.contact_kind:
+            field = "phone" if left.contact_kind == "phone" else "wechat"
+            Customer.objects.filter(pk=customer.pk, shop_id=customer.shop_id).update(**{field: left.contact})
+        conv = get_or_create_conversation(customer.shop, customer, visitor=True)
+        try:
+            return writer.post_message_sync(
+                conv.pk, sender_kind="shopper", kind="text", body=left.body,
+                payload={"left_message": True, "contact": left.contact_kind},
+                client_id=client_id or None, clients_id=bool(client_id))
+        except ValueError:
+            raise ValidationError(_("请求无效，请刷新页面后再试"), code="invalid") from None
 
 
 def do_store_image(shop: Shop, file) -> Attachment:

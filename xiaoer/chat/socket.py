@@ -99,7 +99,7 @@ def _shopper_identity(shop_id: int, customer_id: int) -> dict | int:
     seat = {"id": conv.seat_id, "display_name": conv.seat.display_name} if conv.seat else None
     return {"conversation": conv.pk, "shop": shop_id, "customer": customer_id, "status": conv.status,
             "seat": seat, "last_seq": conv.last_seq, "agent_read_seq": conv.agent_read_seq,
-            "queue_position": services.queue_position(conv)}
+            "queue_position": services.queue_position(conv), "staffed": services.seats_available(shop_id)}
 
 
 def _staff_seats(staff) -> list[tuple[int, str]]:
@@ -247,7 +247,7 @@ def _welcome(conn: Conn, ident: dict) -> str:
                              "shop": ident["shop"], "status": ident["status"], "last_seq": ident["last_seq"],
                              "heartbeat": heartbeat, "seat": ident["seat"],
                              "queue_position": ident["queue_position"],
-                             "agent_read_seq": ident["agent_read_seq"]})
+                             "agent_read_seq": ident["agent_read_seq"], "staffed": ident["staffed"]})
     return frames.dumps({"type": "welcome", "role": "staff", "shop": ident["shop"], "last_seq": None,
                          "heartbeat": heartbeat, "supervisor": ident["supervisor"],
                          "staff": {"id": ident["staff"], "display_name": ident["display_name"],

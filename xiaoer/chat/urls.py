@@ -6,6 +6,7 @@ urlpatterns = [
     path("", include("xiaoer.accounts.urls")),
     path("s/<slug:slug>/chat", views.shopper_chat, name="shopper-chat"),
     path("s/<slug:slug>/chat/session", views.shopper_session, name="shopper-session"),
+    path("s/<slug:slug>/chat/leave-message", views.shopper_leave_message, name="shopper-leave-message"),
     path("s/<slug:slug>/chat/upload", views.shopper_upload, name="shopper-upload"),
     path("s/<slug:slug>/widget.js", views.widget_js, name="shopper-widget"),
     path("files/<str:token>", views.attachment_file, name="attachment-file"),

@@ -113,7 +113,8 @@ def _labels() -> dict[str, str]:
         "shopperTyping": _("顾客正在输入…"), "queued": _("排队中"), "open": _("进行中"), "resolved": _("已解决"),
         "seat": _("客服账号"), "waited": _("已等"), "emptyList": _("这里没有会话"), "loading": _("加载中…"),
         "noMore": _("没有更早的消息了"), "earlier": _("查看更早的消息"), "newMessage": _("新消息"),
-        "offline": _("离线"),
+        "offline": _("离线"), "offlineSeat": _("客服暂时不在线，可以给我们留言"), "leaveEmpty": _("请填写留言内容"),
+        "leftMessage": _("离线留言"), "leftPhone": _("留了手机号，见顾客资料"), "leftWechat": _("留了微信号，见顾客资料"),
         "order": _("订单"), "myOrders": _("我的订单"), "noOrders": _("还没有订单"),
         "notYourSeat": _("这个会话不属于你值守的客服账号，不能回复"), "noSeats": _("你还没有值守的客服账号"),
         "toggleSeat": _("点击切换在线/离线"), "seatGained": _("你接管了客服账号：%s"),
@@ -140,6 +141,9 @@ def shopper_chat(request: HttpRequest, slug: str) -> HttpResponse:
         "timezone": shop.timezone,
         "sessionUrl": reverse("shopper-session", args=[shop.slug]),
         "uploadUrl": reverse("shopper-upload", args=[shop.slug]),
+        "leaveMessageUrl": reverse("shopper-leave-message", args=[shop.slug]),
+        "leaveMaxChars": settings.CHAT_LEAVE_MESSAGE_MAX_CHARS,
+        "contactMaxChars": services.CONTACT_MAX_CHARS,
         "ordersUrl": _optional_url("orders-shopper-list", shop.slug),
         "buyer": (request.GET.get("buyer") or "")[:1000],
         "embedded": request.GET.get("embed") == "1",
@@ -214,6 +218,48 @@ def shopper_upload(request: HttpRequest, slug: str) -> JsonResponse:
     except ValidationError as exc:
         return _json_error(exc)
     return JsonResponse(services.attachment_json(attachment), status=201)
+
+
+LEAVE_MESSAGE_MAX_BYTES = 16 * 1024
+
+
+@csrf_exempt  # authorised by the shopper's bearer token; cross-site browser requests are refused (084)
+@require_POST
+def shopper_leave_message(request: HttpRequest, slug: str) -> JsonResponse:
+    """The form shown while no seat is online: the message becomes the shopper's message in their
+    conversation (queued like any first message), the contact goes on their profile."""
+    shop = services.access_shop_by_slug(slug)
+    if _cross_site(request):
+        return JsonResponse({"detail": _("请在店铺的聊天页面中打开")}, status=403)
+    claims = shopper_claims(_bearer(request))
+    customer = customer_services.shopper_customer(shop, claims[1]) if claims and claims[0] == shop.pk else None
+    if customer is None:
+        return JsonResponse({"detail": _("请先开始会话")}, status=401)
+    if len(request.body) > LEAVE_MESSAGE_MAX_BYTES:
+        return JsonResponse({"detail": _("留言太长了")}, status=413)
+    try:
+        data = json.loads(request.body or b"{}")
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        return JsonResponse({"detail": _("请求格式不正确")}, status=400)
+    try:
+        services.check_leave_message_rate(shop.pk, customer.pk)
+    except ValidationError as exc:
+        return _json_error(exc, status=429)
+    try:
+        left = services.check_left_message(_text(data.get("body")), _text(data.get("contact")))
+        with transaction.atomic():
+            message = services.do_leave_message(customer, left, client_id=_text(data.get("client_id")))
+    except ValidationError as exc:
+        return _json_error(exc)
+    return JsonResponse({"message": message, "contact": left.contact_kind,
+                         "staffed": services.seats_available(shop.pk)}, status=201)
+
+
+def _text(value) -> str:
+    """A JSON field that should be a string: anything else counts as missing (then validated)."""
+    return value if isinstance(value, str) else ""
 
 
 @require_GET

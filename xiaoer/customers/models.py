@@ -16,6 +16,7 @@ class Customer(models.Model):
     visitor_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
     name = models.CharField(max_length=100, blank=True)
     phone = models.CharField(max_length=30, blank=True)
+    wechat = models.CharField(max_length=40, blank=True)  # left with an offline message (decision 125)
     email = models.EmailField(blank=True)
     address = models.CharField(max_length=300, blank=True)
     last_seat = models.ForeignKey(Seat, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")

@@ -64,5 +64,10 @@ def get_or_create_buyer(shop: Shop, buyer_id: str, name: str = "") -> Customer:
     return customer
 
 
+def shopper_customer(shop: Shop, customer_id: int) -> Customer | None:
+    """The customer a shopper token names, if they are of SHOP."""
+    return Customer.objects.select_related("shop").filter(pk=customer_id, shop=shop).first()
+
+
 def do_touch(customer: Customer) -> None:
     Customer.objects.filter(pk=customer.pk).update(last_seen_at=timezone.now())

@@ -147,6 +147,11 @@ export function renderMessage(m, { viewer, imageSrc, timeZone, labels }) {
     else name = (m.seat && m.seat.display_name) || labels.agent;
     who.append(document.createTextNode(`${name} · ${fmtTime(m.created_at, timeZone)}`));
     if (m.internal) who.append(el("span", { class: "badge", text: labels.internal }));
+    // left through the form while nobody was online; the contact is on the customer's profile
+    if (viewer !== "shopper" && m.payload && m.payload.left_message) {
+      const hint = { phone: labels.leftPhone, wechat: labels.leftWechat }[m.payload.contact];
+      who.append(el("span", { class: "badge left-message", text: hint ? `${labels.leftMessage} · ${hint}` : labels.leftMessage }));
+    }
   }
   const bubble = el("div", { class: "bubble" });
   if (m.kind === "image" && m.payload && m.payload.attachment) {

@@ -1,4 +1,5 @@
-// The shopper chat page: session start, history, live messages, images, typing, read, queue.
+// The shopper chat page: session start, history, live messages, images, typing, read, queue, and
+// the leave-a-message form while no seat is online (docs/decisions/125-leave-a-message.md).
 import { ChatSocket, el, insertionPoint, newClientId, renderMessage, wsUrl } from "./common.js";
 
 const config = JSON.parse(document.getElementById("shopper-config").textContent);
@@ -12,6 +13,8 @@ const state = {
   session: null, lastSeq: 0, conversation: null, bySeq: new Map(), agentRead: 0, imageUrls: new Map(),
   // history (docs/protocol.md `history`): the first page sets lastSeq; live frames wait until then
   started: false, held: [], oldestSeq: null, earlier: false, loadingOlder: false,
+  // whether a seat takes shoppers now (session, welcome, `staffed` events) and the conversation's status
+  staffed: true, status: null,
 };
 let socket = null;
 
@@ -32,6 +35,56 @@ function setQueue(position) {
   banner.textContent = position > 1 ? L.queue.replace("%s", position - 1) : position === 1 ? L.queueNext : "";
   banner.classList.toggle("hidden", !(position > 0));
   if (position > 0) setSeat(null);
+}
+
+// Nobody online and no seat serving this conversation: the form instead of the chat input.
+function showOffline() {
+  const offline = state.staffed === false && state.status !== "open";
+  const box = $("leave-box");
+  if (offline && box.classList.contains("hidden")) {
+    const typed = input.value.trim(); // what they had started to type goes into the form
+    if (typed && !$("leave-body").value) { $("leave-body").value = typed; input.value = ""; }
+  }
+  box.classList.toggle("hidden", !offline);
+  $("composer").classList.toggle("hidden", offline);
+  if (offline) $("seat-line").textContent = L.offlineSeat;
+  else if ($("seat-line").textContent === L.offlineSeat) setSeat(null); // 正在为您安排客服…
+}
+
+function setStaffed(staffed, status) {
+  if (typeof staffed === "boolean") state.staffed = staffed;
+  if (status) state.status = status;
+  showOffline();
+}
+
+async function leaveMessage(event) {
+  event.preventDefault();
+  const error = $("leave-error");
+  const body = $("leave-body").value.trim();
+  const fail = (text) => { error.textContent = text; error.classList.remove("hidden"); };
+  error.classList.add("hidden");
+  if (!body) { fail(L.leaveEmpty); $("leave-body").focus(); return; }
+  if (!state.session) { fail(L.error); return; }
+  const button = $("leave-submit");
+  button.disabled = true;
+  try {
+    const res = await fetch(config.leaveMessageUrl, {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", Authorization: `Bearer ${state.session.token}` },
+      body: JSON.stringify({ body, contact: $("leave-contact").value.trim(), client_id: newClientId() }),
+    });
+    const data = await res.json().catch(() => ({}));
+    if (!res.ok) { fail(data.detail || L.error); return; }
+    $("leave-body").value = "";
+    $("leave-form").classList.add("hidden");
+    $("leave-done").classList.remove("hidden");
+    if (state.status !== "open") state.status = "queued";
+    setStaffed(data.staffed);
+  } catch (e) {
+    fail(L.error);
+  } finally {
+    button.disabled = false;
+  }
 }
 
 async function imageSrc(token) {
@@ -130,6 +183,7 @@ function onFrame(frame) {
     case "welcome":
       state.conversation = frame.conversation || state.conversation;
       if (frame.seat !== undefined) setSeat(frame.seat);
+      setStaffed(frame.staffed, frame.status); // a reconnect re-checks whether anyone is online
       if (frame.queue_position !== undefined) setQueue(frame.queue_position);
       // 已读 is stored: a reloaded page shows it again
       if (frame.agent_read_seq) { state.agentRead = Math.max(state.agentRead, frame.agent_read_seq); markOwnRead(); }
@@ -185,10 +239,12 @@ function onFrame(frame) {
     case "queue":
       setQueue(frame.position);
       if (!(frame.position > 0) && frame.seat) setSeat(frame.seat); // routed or transferred
+      setStaffed(undefined, frame.status);
       break;
     case "event":
       if (frame.event === "queue" && frame.data) setQueue(frame.data.position);
       if (frame.event === "seat" && frame.data && frame.data.seat) setSeat(frame.data.seat);
+      if (frame.event === "staffed" && frame.data) setStaffed(frame.data.staffed);
       break;
     case "error": {
       showError((L.errors && L.errors[frame.code]) || L.error);
@@ -282,6 +338,7 @@ async function start() {
   if (session.visitor) { try { localStorage.setItem(storeKey, session.visitor); } catch (e) { /* ignore */ } }
   setSeat(session.seat);
   setQueue(session.queue_position);
+  setStaffed(session.staffed, session.status);
   socket = new ChatSocket(() => wsUrl(`/ws/chat?token=${encodeURIComponent(state.session.token)}`), {
     onFrame,
     onState: (s) => {
@@ -294,6 +351,12 @@ async function start() {
 }
 
 $("composer").addEventListener("submit", submit);
+$("leave-form").addEventListener("submit", leaveMessage);
+$("leave-again").addEventListener("click", () => {
+  $("leave-done").classList.add("hidden");
+  $("leave-form").classList.remove("hidden");
+  $("leave-body").focus();
+});
 list.addEventListener("scroll", () => { if (list.scrollTop < 60) loadOlder(); });
 if ($("orders-button")) $("orders-button").addEventListener("click", () => toggleOrders().catch(() => showError(L.error)));
 input.addEventListener("keydown", (e) => {
