@@ -66,7 +66,8 @@ def test_queue_banner_of_the_shopper_next_in_line(browser, live_chat_server):  #
     dialogs: list[str] = []
     shopper = new_page(browser, dialogs, viewport={"width": 390, "height": 760})
     shopper.goto(f"{live_chat_server}/s/{shop.slug}/chat")
-    send(shopper, "有人吗？")
+    shopper.fill("#leave-body", "有人吗？")  # nobody online: the leave-a-message form (decision 125)
+    shopper.click("#leave-submit")
     banner = shopper.locator("#queue-banner")
     expect(banner).to_have_text("马上就轮到您了，请稍候")
     assert "前面还有" not in banner.text_content()

@@ -234,6 +234,8 @@ ROUTES = {
     "POST /s/<slug:slug>/chat": "method method method method method method",
     "GET /s/<slug:slug>/chat/session": "method method method method method method",
     "POST /s/<slug:slug>/chat/session": "ok ok ok ok ok ok",
+    "GET /s/<slug:slug>/chat/leave-message": "method method method method method method",
+    "POST /s/<slug:slug>/chat/leave-message": "login login login login login login",
     "GET /s/<slug:slug>/chat/upload": "method method method method method method",
     "POST /s/<slug:slug>/chat/upload": "login login login login login login",
     "GET /s/<slug:slug>/widget.js": "ok ok ok ok ok ok",
