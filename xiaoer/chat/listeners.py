@@ -22,11 +22,13 @@ def push_conversation(event) -> None:
 def push_seat_handover(event: SeatHandedOver) -> None:
     """Open workbenches reload which seats they act through: the person who lost the seat can no
     longer send for it, the one who got it hears its conversations at once; each of them gets a
-    ``seats`` frame. Every staff socket of the shop gets an ``event`` ``seat`` (lists, loads)."""
+    ``seats`` frame. Every staff socket of the shop gets an ``event`` ``seat`` (lists, loads), every
+    shopper page a ``staffed`` event."""
     people = [x for x in (event.from_staff_id, event.to_staff_id) if x is not None]
     if people:
         hub.seats_changed(event.shop_id, people)
     hub.publish_event(event.shop_id, "seat", {"seat": event.seat_id, "operator": event.to_staff_id})
+    services.tell_shoppers_staffed(event.shop_id)  # the seat's new operator may be online, or nobody
 
 
 def apply_access_change(event: StaffAccessChanged) -> None:

@@ -320,15 +320,17 @@ def announce_staffed(shop_id: int) -> None:
     """After commit, tell every shopper page of SHOP_ID whether a seat takes shoppers now (an
     ``event`` ``staffed``): the leave-a-message form gives way to the chat, or the other way round.
     Only on availability changes (presence, 接待中/挂起), never per message."""
-    def send() -> None:
-        try:
-            from xiaoer.chat import hub
+    transaction.on_commit(lambda: tell_shoppers_staffed(shop_id))
 
-            hub.publish_to_shoppers(shop_id, "staffed", {"staffed": seats_available(shop_id)})
-        except Exception:  # noqa: BLE001 - the page re-checks on its next connect
-            log.exception("staffed announcement failed for shop %s", shop_id)
 
-    transaction.on_commit(send)
+def tell_shoppers_staffed(shop_id: int) -> None:
+    """The ``staffed`` event now (after a commit); a failed push never breaks the write."""
+    try:
+        from xiaoer.chat import hub
+
+        hub.publish_to_shoppers(shop_id, "staffed", {"staffed": seats_available(shop_id)})
+    except Exception:  # noqa: BLE001 - the page re-checks on its next connect
+        log.exception("staffed announcement failed for shop %s", shop_id)
 
 
 def _pick_seat(seats: list[Seat], loads: dict[int, int], preferred_id: int | None) -> Seat | None:
