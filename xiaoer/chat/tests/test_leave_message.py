@@ -5,6 +5,7 @@ shopper's message, the contact on their profile; bad input is a clear 4xx in Chi
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from django.core.cache import cache
@@ -136,3 +137,18 @@ def test_someone_online_means_no_form_and_the_page_is_told_when_that_changes(mon
         services.do_set_seat_online(agent, seat, False)  # 挂起: nobody takes shoppers any more
     assert told == [(shop.pk, "staffed", {"staffed": False})]
     assert start(client, shop)["staffed"] is False
+
+
+def test_the_form_and_its_errors_in_english(settings):
+    shop = make_shop()
+    client = Client()
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    page = client.get(f"/s/{shop.slug}/chat").content.decode()
+    box = page[page.index('id="leave-box"'):page.index('id="composer"')]
+    assert "No one is online right now" in box and "Send message" in box and "Message received" in box
+    assert not re.search(r"[\u4e00-\u9fff]", box), box
+    labels = json.loads(page[page.index('id="shopper-config"'):].split(">", 1)[1].split("</script>")[0])["labels"]
+    assert labels["offlineSeat"] == "No one is online right now; leave us a message"
+    session = start(client, shop)
+    res = leave(client, shop, session["token"], body="hi", contact="12345")
+    assert res.status_code == 400 and res.json()["detail"].startswith("Please enter a valid mobile number")
