@@ -183,8 +183,8 @@ function onFrame(frame) {
     case "welcome":
       state.conversation = frame.conversation || state.conversation;
       if (frame.seat !== undefined) setSeat(frame.seat);
-      setStaffed(frame.staffed, frame.status); // a reconnect re-checks whether anyone is online
       if (frame.queue_position !== undefined) setQueue(frame.queue_position);
+      setStaffed(frame.staffed, frame.status); // a reconnect re-checks whether anyone is online
       // 已读 is stored: a reloaded page shows it again
       if (frame.agent_read_seq) { state.agentRead = Math.max(state.agentRead, frame.agent_read_seq); markOwnRead(); }
       state.loadingOlder = false; // a request on the old socket is lost with it
