@@ -46,6 +46,8 @@ def test_nobody_online_leave_a_message_then_an_agent_comes_online(browser, live_
     expect(box).to_be_visible()
     expect(box.locator(".leave-notice")).to_contain_text("客服暂时不在线")
     expect(shopper.locator("#composer")).to_be_hidden()
+    expect(shopper.locator("#conn-state")).to_have_attribute("data-state", "open")  # welcome came: still offline
+    expect(shopper.locator("#seat-line")).to_have_text("客服暂时不在线，可以给我们留言")
     for selector in ("#leave-body", "#leave-contact", "#leave-submit"):  # on screen, inside 390 px
         rect = shopper.locator(selector).bounding_box()
         assert rect and rect["x"] >= 0 and rect["x"] + rect["width"] <= 390 and rect["y"] + rect["height"] <= 760, selector
@@ -61,6 +63,11 @@ def test_nobody_online_leave_a_message_then_an_agent_comes_online(browser, live_
     expect(shopper.locator("#leave-form")).to_be_hidden()
     expect(shopper.locator(".msg.mine").filter(has_text="还有 L 码吗")).to_be_visible()
     shot(shopper, "leave-message-done-390")
+    shopper.reload()  # queued now, still nobody online: the history, the notice and the form again
+    expect(shopper.locator(".msg.mine").filter(has_text="还有 L 码吗")).to_be_visible()
+    expect(shopper.locator("#conn-state")).to_have_attribute("data-state", "open")
+    expect(shopper.locator("#seat-line")).to_have_text("客服暂时不在线，可以给我们留言")
+    expect(shopper.locator("#leave-form")).to_be_visible()
 
     conv = Conversation.objects.get(shop=shop)
     assert conv.status == "queued" and conv.seat_id is None
