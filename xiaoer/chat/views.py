@@ -374,6 +374,9 @@ def _supervisor_action(staff: Staff, post) -> None:
         to_id = post.get("staff")
         to = account_services.access_staff(staff, to_id) if to_id else None
         account_services.do_hand_over_seat(staff, seat, to)
+    elif action == "greeting":
+        seat = account_services.access_seat(staff, post.get("seat"))
+        services.do_set_seat_greeting(staff, seat, post.get("greeting", ""))
     elif action == "online":
         seat = account_services.access_seat(staff, post.get("seat"))
         services.do_set_seat_online(staff, seat, post.get("online") == "1")
