@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, Value, When
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -439,7 +439,9 @@ def search_phrases(staff: Staff, query: str, *, seat_id: int | None = None, limi
         scope |= Q(seat_id=seat_id)
     base = QuickPhrase.objects.filter(scope, shop_id=staff.shop_id)
     if not query:
-        return list(base.order_by("group", "shortcut")[:limit])
+        # by group, named groups first and 未分组 last (as the knowledge page lists them)
+        ungrouped_last = Case(When(group="", then=Value(1)), default=Value(0))
+        return list(base.order_by(ungrouped_last, "group", "shortcut")[:limit])
     hits = base.filter(Q(shortcut__istartswith=query) | Q(initials__startswith=query)
                        | Q(initials__contains=" " + query) | Q(text__contains=query))[: limit * 3]
 

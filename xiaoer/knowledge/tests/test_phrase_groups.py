@@ -37,7 +37,7 @@ def test_listing_all_phrases_comes_by_group():
     for shortcut, group in (("a", "物流"), ("b", ""), ("c", "售后"), ("d", "物流")):
         services.do_save_phrase(owner_of(shop), shortcut=shortcut, text=f"内容{shortcut}", group=group)
     rows = services.search_phrases(make_staff(shop), "/", limit=10)
-    assert [p.shortcut for p in rows] == ["b", "c", "a", "d"]
+    assert [p.shortcut for p in rows] == ["c", "a", "d", "b"]  # 未分组 last
 
 
 def test_import_reads_the_group_column_and_export_writes_it():
