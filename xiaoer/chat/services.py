@@ -969,4 +969,5 @@ def greet_on_assign(event: ConversationAssigned) -> None:
     text, _missing = variables.fill(conv.seat.greeting, {"customer": conv.customer.name or "",
                                                          "seat": conv.seat.display_name})
     writer.post_message_sync(conv.pk, sender_kind="agent", kind="text", body=text[:frames.MAX_BODY],
-                             payload={"greeting": True}, seat_id=conv.seat_id, client_id=f"greet:{conv.pk}")
+                             payload={"greeting": True}, seat_id=conv.seat_id,
+                             client_id=f"{frames.GREETING_CLIENT_ID}{conv.pk}")

@@ -33,11 +33,14 @@ def test_a_routed_conversation_gets_the_seats_greeting_once_with_variables_fille
     conv = shopper_arrives(shop).conversation
     conv.customer.name = "张三"
     conv.customer.save(update_fields=["name"])
+    writer.post_message_sync(conv.pk, sender_kind="shopper", body="在吗")
     deliver_all()
     deliver_all(retry_now=True)  # the event seen again (at least once) stores nothing more
     (greeting,) = greetings(conv)
     assert greeting.body == "张三您好，我是小美，有什么可以帮您？"
     assert (greeting.sender_kind, greeting.seat_id, greeting.internal) == ("agent", seat.pk, False)
+    conv.refresh_from_db()
+    assert conv.waiting_since is not None  # a greeting answers nothing: the shopper still waits (已等)
 
 
 def test_the_listener_called_twice_stores_one_greeting():
