@@ -808,7 +808,8 @@ def shop_load(shop_id: int) -> list[dict[str, Any]]:
              "online": s.is_online and s.operator_id in present, "available": s.is_online,
              "present": s.operator_id in present,
              "operator": s.operator.display_name if s.operator else None,
-             "operator_id": s.operator_id, "open": loads.get(s.pk, 0), "capacity": s.capacity}
+             "operator_id": s.operator_id, "open": loads.get(s.pk, 0), "capacity": s.capacity,
+             "greeting": s.greeting}
             for s in seats]
 
 
@@ -938,6 +939,8 @@ def check_greeting(text: str) -> str:
     from xiaoer.knowledge import variables
 
     text = (text or "").strip()
+    if "\x00" in text:
+        raise ValidationError(_("开场白含有不可见的控制字符"))
     if len(text) > GREETING_MAX_CHARS:
         raise ValidationError(_("开场白最长 %d 字") % GREETING_MAX_CHARS)
     if variables.unknown_variables(text) or variables.used_variables(text) - GREETING_VARIABLES:

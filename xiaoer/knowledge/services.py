@@ -402,7 +402,7 @@ MAX_PHRASE_GROUP = 30
 
 def check_phrase_group(group: str) -> str:
     """A phrase's group name (「售后」): trimmed, one line, at most MAX_PHRASE_GROUP characters; empty: 未分组."""
-    group = " ".join((group or "").split())
+    group = " ".join((group or "").replace("\x00", "").split())
     if len(group) > MAX_PHRASE_GROUP:
         raise ValidationError(_("分组名最长 %d 字") % MAX_PHRASE_GROUP)
     return group

@@ -134,3 +134,25 @@ def test_the_supervisor_page_refuses_a_bad_greeting_in_chinese(client):
     response = client.post("/desk/supervisor", {"action": "greeting", "seat": seat.pk, "greeting": "{订单号}"})
     assert response.status_code == 400
     assert "开场白只能使用变量" in response.content.decode()
+
+
+def test_the_api_sets_the_greeting_for_supervisors_of_the_shop_only():
+    from xiaoer.testing import client_for
+
+    shop, boss, seat = greeted_shop("您好")
+    api = client_for(boss)
+    url = f"/api/chat/seats/{seat.pk}/greeting"
+    res = api.put(url, {"greeting": " {顾客}好，我是{客服} "}, content_type="application/json")
+    assert res.status_code == 200 and res.json() == {"id": seat.pk, "greeting": "{顾客}好，我是{客服}"}
+    listed = {row["id"]: row["greeting"] for row in api.get("/api/chat/seats").json()}
+    assert listed[seat.pk] == "{顾客}好，我是{客服}"
+    res = api.put(url, {"greeting": "您的订单{订单号}"}, content_type="application/json")
+    assert res.status_code == 400 and "开场白只能使用变量" in str(res.json()["detail"])
+    res = api.put(url, {"greeting": "x" * 501}, content_type="application/json")
+    assert res.status_code == 400
+    agent = client_for(make_staff(shop))
+    assert agent.put(url, {"greeting": "x"}, content_type="application/json").status_code == 403
+    stranger = client_for(make_staff(make_shop(), Role.SUPERVISOR))
+    assert stranger.put(url, {"greeting": "x"}, content_type="application/json").status_code == 404
+    seat.refresh_from_db()
+    assert seat.greeting == "{顾客}好，我是{客服}"
