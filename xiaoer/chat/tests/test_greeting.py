@@ -156,3 +156,13 @@ def test_the_api_sets_the_greeting_for_supervisors_of_the_shop_only():
     assert stranger.put(url, {"greeting": "x"}, content_type="application/json").status_code == 404
     seat.refresh_from_db()
     assert seat.greeting == "{顾客}好，我是{客服}"
+
+
+def test_the_greeting_form_and_its_errors_in_english(client, settings):
+    _shop, boss, seat = greeted_shop()
+    client.force_login(boss.user)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    page = client.get("/desk/supervisor").content.decode()
+    assert "Greeting of 小美" in page and "开场白" not in page
+    response = client.post("/desk/supervisor", {"action": "greeting", "seat": seat.pk, "greeting": "{订单号}"})
+    assert "may only use the variables" in response.content.decode()

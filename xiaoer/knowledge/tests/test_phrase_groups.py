@@ -77,3 +77,12 @@ def test_the_knowledge_page_lists_phrases_by_group_and_saves_one_escaped():
     assert page.index("&lt;b&gt;售后&lt;/b&gt;") < page.index("未分组")  # named groups first
     too_long = client.post("/desk/knowledge/phrases", {"shortcut": "x", "text": "y", "group": "组" * 31})
     assert too_long.status_code == 200 and "分组名最长 30 字" in too_long.content.decode()
+
+
+def test_the_phrase_page_groups_in_english(settings):
+    shop = make_shop()
+    services.do_save_phrase(owner_of(shop), shortcut="hp", text="谢谢好评")
+    client = client_for(owner_of(shop))
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    page = client.get("/desk/knowledge/phrases").content.decode()
+    assert "Ungrouped" in page and "Group (optional)" in page and "未分组" not in page
