@@ -961,7 +961,8 @@ def do_set_seat_greeting(staff: Staff, seat: Seat, text: str) -> Seat:
 def greet_on_assign(event: ConversationAssigned) -> None:
     """Durable listener: a conversation got its first seat → that seat's greeting, once, as the
     seat (client id ``sys:greet:<conversation>``: a second assignment after a reopen, or the event
-    delivered twice, stores nothing). Skipped when the seat has no greeting or no longer serves it."""
+    delivered twice, stores nothing). Skipped when the seat has no greeting or no longer serves it,
+    or when the shopper was already answered (by an agent or the robot) before the listener ran."""
     from xiaoer.chat import writer
     from xiaoer.knowledge import variables
 
@@ -969,6 +970,8 @@ def greet_on_assign(event: ConversationAssigned) -> None:
             .filter(pk=event.conversation_id, seat_id=event.seat_id, status=OPEN).first())
     if conv is None or not conv.seat.greeting:
         return
+    if Message.objects.filter(conversation=conv, sender_kind__in=("agent", "robot"), internal=False).exists():
+        return  # someone already spoke to the shopper (an agent who claimed it typed first): too late to open
     text, _missing = variables.fill(conv.seat.greeting, {"customer": conv.customer.name or "",
                                                          "seat": conv.seat.display_name})
     writer.post_message_sync(conv.pk, sender_kind="agent", kind="text", body=text[:frames.MAX_BODY],

@@ -166,3 +166,16 @@ def test_the_greeting_form_and_its_errors_in_english(client, settings):
     assert "Greeting of 小美" in page and "开场白" not in page
     response = client.post("/desk/supervisor", {"action": "greeting", "seat": seat.pk, "greeting": "{订单号}"})
     assert "may only use the variables" in response.content.decode()
+
+
+def test_no_greeting_once_the_shopper_was_already_answered():
+    """An agent who claims a queued conversation and types at once is not followed by a greeting."""
+    shop, _boss, seat = greeted_shop("您好，我是{客服}")
+    services.do_set_seat_online(seat.operator, seat, False)
+    conv = shopper_arrives(shop).conversation
+    assert conv.seat_id is None  # queued: nobody takes shoppers
+    services.do_claim(seat.operator, conv, seat)
+    writer.post_message_sync(conv.pk, sender_kind="agent", body="亲，我来了", seat_id=seat.pk,
+                             staff_id=seat.operator_id)
+    deliver_all()
+    assert greetings(conv) == []
