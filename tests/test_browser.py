@@ -13,7 +13,6 @@ import re
 import pytest
 from PIL import Image
 
-from xiaoer.chat.tests.conftest import _chat_server, live_chat_server  # noqa: F401 - fixtures
 from xiaoer.testing import PASSWORD, make_seat, make_shop, make_staff
 
 CHROMIUM = "/usr/bin/chromium"

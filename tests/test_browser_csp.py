@@ -10,10 +10,8 @@ import pytest
 
 from tests.test_browser import (  # noqa: F401 - fixtures
     TIMEOUT,
-    _chat_server,
     _orm_beside_playwright,
     browser,
-    live_chat_server,
     login,
     new_page,
     send,

@@ -9,7 +9,6 @@ import pytest
 
 from tests.test_browser import CHROMIUM, TIMEOUT, browser, login, new_page, send  # noqa: F401 - fixtures
 from xiaoer.chat.models import Conversation
-from xiaoer.chat.tests.conftest import _chat_server, live_chat_server  # noqa: F401 - fixtures
 from xiaoer.testing import make_seat, make_shop, make_staff
 
 pytestmark = [

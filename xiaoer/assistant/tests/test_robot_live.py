@@ -14,7 +14,6 @@ from xiaoer.assistant.engine import DATA
 from xiaoer.assistant.models import RobotMode
 from xiaoer.chat.models import Message
 from xiaoer.chat.tests.chatkit import add_conversation, make_scene, recording_client
-from xiaoer.chat.tests.conftest import _chat_server, live_chat_server  # noqa: F401 - fixtures
 from xiaoer.knowledge import services as knowledge_services
 from xiaoer.knowledge.models import StandardAnswer
 

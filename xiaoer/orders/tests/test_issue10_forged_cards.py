@@ -8,7 +8,6 @@ from django.utils import timezone
 
 from xiaoer.chat.models import Message
 from xiaoer.chat.tests.chatkit import add_conversation, make_scene
-from xiaoer.chat.tests.conftest import _chat_server, live_chat_server  # noqa: F401 - fixtures
 from xiaoer.chat.tests.rawws import RawSocket
 from xiaoer.orders.models import Order
 
