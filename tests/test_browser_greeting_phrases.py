@@ -11,7 +11,6 @@ import os
 import pytest
 
 from tests.test_browser import TIMEOUT, browser, login, new_page, shop_world  # noqa: F401 - fixtures
-from xiaoer.chat.tests.conftest import _chat_server, live_chat_server  # noqa: F401 - fixtures
 
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = [
