@@ -165,6 +165,7 @@ def _import_body() -> tuple[str, bytes]:
 
 # Bodies the schema walk cannot guess (without them the input check answers before the role check).
 BODIES = {
+    "PUT /api/chat/seats/{seat_id}/greeting": ("json", {"greeting": "{顾客}您好"}),
     "PUT /api/orders/settings": ("json", {"remind_after_minutes": 30}),
     "POST /api/knowledge/import": _import_body(),
 }
@@ -191,6 +192,7 @@ ROUTES = {
     "POST /api/chat/conversations/{conversation_id}/notes": "ok ok ok denied denied login",
     "GET /api/chat/seats": "ok ok ok denied denied login",
     "POST /api/chat/seats/{seat_id}/online": "ok ok ok denied denied login",
+    "PUT /api/chat/seats/{seat_id}/greeting": "ok ok denied denied denied login",
     "GET /api/chat/queue": "ok ok ok denied denied login",
     "GET /api/chat/search": "ok ok ok denied denied login",
     "POST /api/chat/conversations/{conversation_id}/product-card": "ok ok ok denied denied login",

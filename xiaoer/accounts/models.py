@@ -71,6 +71,9 @@ class Seat(models.Model):
     is_online = models.BooleanField(default=False)
     last_seen_at = models.DateTimeField(null=True, blank=True)
     is_active = models.BooleanField(default=True)
+    # Sent once as this seat when a conversation first gets it (variables {顾客} {客服});
+    # empty: no greeting. Set on the supervisor page (docs/decisions/120-seat-greeting-and-phrase-groups.md).
+    greeting = models.CharField(max_length=500, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["shop", "name"], name="seat_name_unique_in_shop")]

@@ -41,6 +41,7 @@ from xiaoer.assistant.models import (
 from xiaoer.chat import services as chat_services
 from xiaoer.chat import writer
 from xiaoer.chat.events import MessagesCommitted
+from xiaoer.chat.frames import GREETING_CLIENT_ID, is_greeting
 from xiaoer.chat.models import Conversation, Message
 from xiaoer.conf import setting
 from xiaoer.knowledge import services as knowledge_services
@@ -395,8 +396,8 @@ def _similar(a: str, b: str) -> float:
 def handle_agent_message(message: dict) -> LearnedPair | None:
     """An agent's reply that is not the top suggestion becomes a (question, reply) pair to review."""
     body = (message.get("body") or "").strip()
-    if message.get("kind") != "text" or not body or message.get("internal"):
-        return None
+    if message.get("kind") != "text" or not body or message.get("internal") or is_greeting(message.get("client_id")):
+        return None  # a seat's greeting answers no question
     reply_seq = int(message.get("seq") or 0)
     last = Suggestion.objects.filter(conversation_id=message["conversation"], seq__lt=reply_seq).order_by(
         "-seq", "-id").first()
@@ -404,7 +405,8 @@ def handle_agent_message(message: dict) -> LearnedPair | None:
         return None
     # Pair a reply only with the turn it answers: the first reply after that question, with no
     # newer shopper message (an image, a card) it could be answering instead.
-    between = Message.objects.filter(conversation_id=message["conversation"], seq__gt=last.seq, seq__lt=reply_seq)
+    between = (Message.objects.filter(conversation_id=message["conversation"], seq__gt=last.seq, seq__lt=reply_seq)
+               .exclude(client_id__startswith=GREETING_CLIENT_ID))
     if between.filter(Q(sender_kind="shopper") | Q(sender_kind__in=("agent", "robot"), internal=False)).exists():
         return None
     if LearnedPair.objects.filter(conversation_id=message["conversation"], question=last.question).exists():

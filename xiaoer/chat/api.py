@@ -36,6 +36,10 @@ class OnlineIn(Schema):
     online: bool
 
 
+class GreetingIn(Schema):
+    greeting: str = ""
+
+
 class NoteIn(Schema):
     text: str
 
@@ -191,6 +195,17 @@ def set_online(request, seat_id: int, data: OnlineIn):
         seat = account_services.access_seat(staff, seat_id)
         services.do_set_seat_online(staff, seat, data.online)
         return {"id": seat.pk, "online": data.online}
+
+
+@router.put("/seats/{seat_id}/greeting")
+def set_greeting(request, seat_id: int, data: GreetingIn):
+    """The seat's greeting (≤ 500 characters, variables {顾客} {客服}; empty: none), sent once as
+    the seat when a conversation first gets it. Supervisors and the owner."""
+    with transaction.atomic():
+        staff = account_services.staff_of(request, account_services.SUPERVISOR_ROLES)
+        seat = account_services.access_seat(staff, seat_id)
+        seat = services.do_set_seat_greeting(staff, seat, data.greeting)
+        return {"id": seat.pk, "greeting": seat.greeting}
 
 
 @router.get("/queue")

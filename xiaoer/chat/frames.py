@@ -24,6 +24,16 @@ ALL_KINDS = frozenset({"text", "image", "card", "note", "event"})
 SENDER_KINDS = frozenset({"shopper", "agent", "robot", "system"})
 
 
+# A seat's greeting (docs/decisions/120): "sys:greet:<conversation>", in the server's own client-id
+# namespace, so no client can make its message pass for one. A greeting is not an answer: the
+# shopper's wait (已等) goes on, and the robot learns nothing from it.
+GREETING_CLIENT_ID = "sys:greet:"
+
+
+def is_greeting(client_id: str | None) -> bool:
+    return bool(client_id) and client_id.startswith(GREETING_CLIENT_ID)
+
+
 def dumps(obj: Any) -> str:
     return orjson.dumps(obj).decode()
 

@@ -48,3 +48,5 @@ def register() -> None:
     subscribe(SeatHandedOver, push_seat_handover, name="chat.push_seat_handover", live=True)
     subscribe(StaffAccessChanged, apply_access_change, name="chat.apply_access_change", live=True)
     subscribe(NoticePublished, services.push_knowledge_notice, name="chat.push_knowledge_notice", live=True)
+    # durable: a write (the greeting message), at least once, idempotent by its client id
+    subscribe(events.ConversationAssigned, services.greet_on_assign, name="chat.greet_on_assign")

@@ -907,7 +907,8 @@ def shop_load(shop_id: int) -> list[dict[str, Any]]:
              "online": s.is_online and s.operator_id in present, "available": s.is_online,
              "present": s.operator_id in present,
              "operator": s.operator.display_name if s.operator else None,
-             "operator_id": s.operator_id, "open": loads.get(s.pk, 0), "capacity": s.capacity}
+             "operator_id": s.operator_id, "open": loads.get(s.pk, 0), "capacity": s.capacity,
+             "greeting": s.greeting}
             for s in seats]
 
 
@@ -1024,3 +1025,54 @@ def committed_messages(event: MessagesCommitted) -> list[dict[str, Any]]:
         out.append(dict(message_json(m), shop=m.shop_id, staff=m.staff_id,
                         conversation_status=conv[3] if conv else None, conversation_seat=conv[2] if conv else None))
     return out
+
+
+# --- the seat's greeting ------------------------------------------------------------------------
+GREETING_MAX_CHARS = 500
+GREETING_VARIABLES = {"customer", "seat"}  # known when a conversation opens; an order may not be
+
+
+def check_greeting(text: str) -> str:
+    """A seat's greeting as typed by a supervisor: trimmed, at most GREETING_MAX_CHARS, only the
+    variables a new conversation can fill ({顾客} {客服}); empty: no greeting."""
+    from xiaoer.knowledge import variables
+
+    text = (text or "").strip()
+    if "\x00" in text:
+        raise ValidationError(_("开场白含有不可见的控制字符"))
+    if len(text) > GREETING_MAX_CHARS:
+        raise ValidationError(_("开场白最长 %d 字") % GREETING_MAX_CHARS)
+    if variables.unknown_variables(text) or variables.used_variables(text) - GREETING_VARIABLES:
+        raise ValidationError(_("开场白只能使用变量 {顾客} 和 {客服}"))
+    return text
+
+
+def do_set_seat_greeting(staff: Staff, seat: Seat, text: str) -> Seat:
+    """A supervisor sets what SEAT says first in every conversation it gets."""
+    account_services.require_role(staff, account_services.SUPERVISOR_ROLES)
+    if seat.shop_id != staff.shop_id:
+        raise Http404("seat not found")
+    seat.greeting = check_greeting(text)
+    Seat.objects.filter(pk=seat.pk).update(greeting=seat.greeting)
+    return seat
+
+
+def greet_on_assign(event: ConversationAssigned) -> None:
+    """Durable listener: a conversation got its first seat → that seat's greeting, once, as the
+    seat (client id ``sys:greet:<conversation>``: a second assignment after a reopen, or the event
+    delivered twice, stores nothing). Skipped when the seat has no greeting or no longer serves it,
+    or when the shopper was already answered (by an agent or the robot) before the listener ran."""
+    from xiaoer.chat import writer
+    from xiaoer.knowledge import variables
+
+    conv = (Conversation.objects.select_related("seat", "customer")
+            .filter(pk=event.conversation_id, seat_id=event.seat_id, status=OPEN).first())
+    if conv is None or not conv.seat.greeting:
+        return
+    if Message.objects.filter(conversation=conv, sender_kind__in=("agent", "robot"), internal=False).exists():
+        return  # someone already spoke to the shopper (an agent who claimed it typed first): too late to open
+    text, _missing = variables.fill(conv.seat.greeting, {"customer": conv.customer.name or "",
+                                                         "seat": conv.seat.display_name})
+    writer.post_message_sync(conv.pk, sender_kind="agent", kind="text", body=text[:frames.MAX_BODY],
+                             payload={"greeting": True}, seat_id=conv.seat_id,
+                             client_id=f"{frames.GREETING_CLIENT_ID}{conv.pk}")

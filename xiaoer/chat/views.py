@@ -103,7 +103,7 @@ def _optional_url(name: str, *args) -> str:
 def _labels() -> dict[str, str]:
     """Texts the JS modules show, translated on the server (no JS catalogue to load)."""
     return {
-        "me": _("我"), "shopper": _("顾客"), "agent": _("客服"), "robot": _("机器人"), "system": _("系统"),
+        "me": _("我"), "ungrouped": _("未分组"), "shopper": _("顾客"), "agent": _("客服"), "robot": _("机器人"), "system": _("系统"),
         "internal": _("仅客服可见"), "image": _("图片"), "card": _("卡片"), "imagePreview": _("[图片]"),
         "sending": _("发送中…"), "delivered": _("已送达"), "read": _("已读"), "failed": _("发送失败"),
         "error": _("出错了，请稍后再试"), "tooLong": _("消息太长了"), "tooBig": _("图片不能超过 10 MB"),
@@ -420,6 +420,9 @@ def _supervisor_action(staff: Staff, post) -> None:
         to_id = post.get("staff")
         to = account_services.access_staff(staff, to_id) if to_id else None
         account_services.do_hand_over_seat(staff, seat, to)
+    elif action == "greeting":
+        seat = account_services.access_seat(staff, post.get("seat"))
+        services.do_set_seat_greeting(staff, seat, post.get("greeting", ""))
     elif action == "online":
         seat = account_services.access_seat(staff, post.get("seat"))
         services.do_set_seat_online(staff, seat, post.get("online") == "1")

@@ -392,8 +392,8 @@ def _allocate(cur, sql: _Sql, drafts: list[Draft], fresh: dict[int, list[int]], 
                     wait_action = 1
                 elif wait_action == 2:
                     wait_action = 3
-            elif d.sender_kind in ("agent", "robot") and not d.internal:
-                wait_action = 2
+            elif d.sender_kind in ("agent", "robot") and not d.internal and not frames.is_greeting(d.client_id):
+                wait_action = 2  # an answer; a seat's greeting is none (docs/decisions/120)
         values += [conv_id, batch[0].shop_id, n, db_now if last_visible else None,
                    frames.preview(last_visible.kind, last_visible.body) if last_visible else None,
                    shopper_back, wait_action, db_now]

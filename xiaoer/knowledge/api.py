@@ -22,6 +22,7 @@ class PhraseOut(Schema):
     shortcut: str
     text: str
     shared: bool
+    group: str
 
 
 @router.get("/phrases", response=list[PhraseOut])
@@ -31,7 +32,8 @@ def phrases(request, q: str = "", seat_id: int | None = None, limit: int = 10):
     if seat_id is not None:
         account_services.access_seat(staff, seat_id)
     rows = services.search_phrases(staff, q, seat_id=seat_id, limit=max(1, min(limit, 30)))
-    return [{"id": p.id, "shortcut": p.shortcut, "text": p.text, "shared": p.seat_id is None} for p in rows]
+    return [{"id": p.id, "shortcut": p.shortcut, "text": p.text, "shared": p.seat_id is None,
+             "group": p.group} for p in rows]
 
 
 MAX_OFFSET = 10**9  # further than any shop's list: an empty page, not a database error

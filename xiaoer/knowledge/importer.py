@@ -54,7 +54,7 @@ ANSWER_COLUMNS = {
 }
 ANSWER_REQUIRED = ["id", "category", "question", "answer"]
 PHRASE_COLUMNS = {"shortcut": ["shortcut", "快捷键", "快捷语"], "text": ["text", "内容", "短语"],
-                  "seat": ["seat", "客服账号", "子账号"]}
+                  "seat": ["seat", "客服账号", "子账号"], "group": ["group", "分组"]}
 PHRASE_REQUIRED = ["shortcut", "text"]
 PRODUCT_COLUMNS = {
     "id": ["id", "编号", "商品编号"], "title": ["title", "标题", "商品名称"], "category": ["category", "类目"],
@@ -235,6 +235,7 @@ def parse_phrases(table: list[list[str]], seat_names: set[str]) -> Parsed:
     seen: dict[tuple[str, str], int] = {}
     for number, rec in _records(table, PHRASE_COLUMNS, PHRASE_REQUIRED):
         seat = rec.get("seat", "").strip()
+        group = " ".join(rec.get("group", "").split())
         key = (seat, rec["shortcut"])
         problem = _too_long(rec)
         if not problem and not rec["shortcut"]:
@@ -243,6 +244,8 @@ def parse_phrases(table: list[list[str]], seat_names: set[str]) -> Parsed:
             problem = _("快捷键最长 30 字")
         elif not problem and not rec["text"]:
             problem = _("内容（text）为空")
+        elif not problem and len(group) > 30:
+            problem = _("分组名最长 30 字")
         elif not problem and seat and seat not in seat_names:
             problem = _("客服账号“%s”不存在") % seat[:50]
         elif not problem and key in seen:
@@ -251,7 +254,8 @@ def parse_phrases(table: list[list[str]], seat_names: set[str]) -> Parsed:
             out.errors.append(RowError(number, problem))
             continue
         seen[key] = number
-        out.rows.append({"_row": number, "shortcut": rec["shortcut"], "text": rec["text"], "seat": seat})
+        out.rows.append({"_row": number, "shortcut": rec["shortcut"], "text": rec["text"], "seat": seat,
+                         "group": group})
     return out
 
 

@@ -94,6 +94,7 @@ class QuickPhrase(models.Model):
                              help_text="empty: shared by every seat")
     shortcut = models.CharField(max_length=30)
     text = models.TextField()
+    group = models.CharField(max_length=30, blank=True, help_text="empty: 未分组")
     # Lower-case pinyin initials of shortcut and text ("发货" → "fh"), for `/fh` lookups.
     initials = models.CharField(max_length=200, blank=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, Value, When
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -397,11 +397,23 @@ def initials_of(text: str) -> str:
     return "".join(out)[:200]
 
 
-def do_save_phrase(staff: Staff, *, shortcut: str, text: str, seat: Seat | None = None,
+MAX_PHRASE_GROUP = 30
+
+
+def check_phrase_group(group: str) -> str:
+    """A phrase's group name (「售后」): trimmed, one line, at most MAX_PHRASE_GROUP characters; empty: 未分组."""
+    group = " ".join((group or "").replace("\x00", "").split())
+    if len(group) > MAX_PHRASE_GROUP:
+        raise ValidationError(_("分组名最长 %d 字") % MAX_PHRASE_GROUP)
+    return group
+
+
+def do_save_phrase(staff: Staff, *, shortcut: str, text: str, seat: Seat | None = None, group: str = "",
                    instance: QuickPhrase | None = None) -> QuickPhrase:
     _require_writer(staff, instance)
     shop = staff.shop
     shortcut, text = shortcut.strip(), text.strip()
+    group = check_phrase_group(group)
     if not shortcut or len(shortcut) > 30:
         raise ValidationError(_("快捷键为空或超过 30 字"))
     if not text or len(text) > importer.MAX_CELL:
@@ -409,7 +421,7 @@ def do_save_phrase(staff: Staff, *, shortcut: str, text: str, seat: Seat | None 
     if seat is not None and seat.shop_id != shop.id:
         raise Http404
     obj = instance or QuickPhrase(shop=shop)
-    obj.shortcut, obj.text, obj.seat = shortcut, text, seat
+    obj.shortcut, obj.text, obj.seat, obj.group = shortcut, text, seat, group
     obj.initials = initials_of(shortcut) + " " + initials_of(text)
     obj.save()
     return obj
@@ -427,7 +439,9 @@ def search_phrases(staff: Staff, query: str, *, seat_id: int | None = None, limi
         scope |= Q(seat_id=seat_id)
     base = QuickPhrase.objects.filter(scope, shop_id=staff.shop_id)
     if not query:
-        return list(base[:limit])
+        # by group, named groups first and 未分组 last (as the knowledge page lists them)
+        ungrouped_last = Case(When(group="", then=Value(1)), default=Value(0))
+        return list(base.order_by(ungrouped_last, "group", "shortcut")[:limit])
     hits = base.filter(Q(shortcut__istartswith=query) | Q(initials__startswith=query)
                        | Q(initials__contains=" " + query) | Q(text__contains=query))[: limit * 3]
 
@@ -524,12 +538,12 @@ def _write_phrases(shop: Shop, rows: list[dict], result: ImportResult, progress:
             seat_id = seats.get(row["seat"]) if row["seat"] else None
             obj = existing.get((seat_id, row["shortcut"])) or QuickPhrase(shop=shop, seat_id=seat_id,
                                                                           shortcut=row["shortcut"])
-            obj.text = row["text"]
+            obj.text, obj.group = row["text"], row["group"]
             obj.initials = initials_of(row["shortcut"]) + " " + initials_of(row["text"])
             obj.updated_at = timezone.now()
             (changed if obj.pk else new).append(obj)
         QuickPhrase.objects.bulk_create(new)
-        QuickPhrase.objects.bulk_update(changed, ["text", "initials", "updated_at"])
+        QuickPhrase.objects.bulk_update(changed, ["text", "group", "initials", "updated_at"])
         result.created += len(new)
         result.updated += len(changed)
         progress(min(start + BATCH, len(rows)), len(rows))
@@ -603,8 +617,8 @@ def export_rows(shop: Shop, kind: str) -> tuple[list[str], list[list]]:
                  a.product.code if a.product else "", "1" if a.enabled else "0"]
                 for a in StandardAnswer.objects.filter(shop=shop).select_related("product")]
     elif kind == "phrases":
-        header = ["shortcut", "text", "seat"]
-        rows = [[p.shortcut, p.text, p.seat.name if p.seat else ""]
+        header = ["shortcut", "text", "seat", "group"]
+        rows = [[p.shortcut, p.text, p.seat.name if p.seat else "", p.group]
                 for p in QuickPhrase.objects.filter(shop=shop).select_related("seat")]
     elif kind == "products":
         import json

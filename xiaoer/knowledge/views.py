@@ -223,13 +223,18 @@ def phrases(request):
                 raise ValidationError(_("客服账号“%s”不存在") % seat_field[:50])
             seat = account_services.access_seat(staff, int(seat_field)) if seat_field else None
             services.do_save_phrase(staff, shortcut=request.POST.get("shortcut", ""),
-                                    text=request.POST.get("text", ""), seat=seat)
+                                    text=request.POST.get("text", ""), seat=seat,
+                                    group=request.POST.get("group", ""))
             return redirect("knowledge-phrases")
         except ValidationError as exc:
             error = "；".join(exc.messages)
-    rows = QuickPhrase.objects.filter(shop_id=staff.shop_id).select_related("seat")
+    # by group, named groups first and 未分组 last
+    rows = sorted(QuickPhrase.objects.filter(shop_id=staff.shop_id).select_related("seat"),
+                  key=lambda p: (p.group == "", p.group, p.shortcut))
     seats = Seat.objects.filter(shop_id=staff.shop_id, is_active=True)
-    return render(request, "knowledge/phrases.html", _ctx(staff, rows=rows, seats=seats, error=error, tab="phrases"))
+    groups = sorted({p.group for p in rows if p.group})
+    return render(request, "knowledge/phrases.html", _ctx(staff, rows=rows, seats=seats, groups=groups, error=error,
+                                                          tab="phrases"))
 
 
 @login_required

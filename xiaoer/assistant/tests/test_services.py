@@ -70,13 +70,14 @@ _seq = iter(range(1, 10_000))
 
 
 def _message(conv: Conversation, body: str, sender: str = "shopper", kind: str = "text", payload=None,
-             staff=None) -> dict:
+             staff=None, client_id: str | None = None) -> dict:
     seq = next(_seq)
-    msg = Message.objects.create(conversation=conv, shop=conv.shop, seq=seq, client_id=f"c{seq}",
+    client_id = client_id or f"c{seq}"
+    msg = Message.objects.create(conversation=conv, shop=conv.shop, seq=seq, client_id=client_id,
                                  sender_kind=sender, kind=kind, body=body, payload=payload or {},
                                  created_at=timezone.now(), staff=staff)
     return {"id": msg.id, "conversation": conv.id, "shop": conv.shop_id, "seq": seq, "sender_kind": sender,
-            "kind": kind, "body": body,
+            "kind": kind, "body": body, "client_id": client_id,
             "payload": payload or {}, "staff": staff.id if staff else None, "internal": False}
 
 
@@ -438,6 +439,19 @@ def test_a_reply_pairs_only_with_the_turn_it_answered(chat, commit):
     commit([_message(other, "那以旧换新呢")])
     commit([_message(other, "亲，目前不支持以旧换新哦", sender="agent", staff=agent)])
     assert list(LearnedPair.objects.values_list("question", "reply")) == [("那以旧换新呢", "亲，目前不支持以旧换新哦")]
+
+
+def test_a_seats_greeting_is_not_learned_and_does_not_hide_the_reply_after_it(chat, commit):
+    """The greeting (docs/decisions/120) lands between the shopper's first question and the
+    agent's reply: it is no lesson itself, and the reply still pairs with the question."""
+    shop = _shop_with_kb()
+    conv = _conversation(shop)
+    agent = make_staff(shop)
+    commit([_message(conv, "你们支持以旧换新吗")])
+    commit([_message(conv, "您好，我是小美", sender="agent", client_id=f"sys:greet:{conv.pk}")])
+    assert not LearnedPair.objects.exists()
+    commit([_message(conv, "亲，目前不支持以旧换新哦", sender="agent", staff=agent)])
+    assert list(LearnedPair.objects.values_list("question", "reply")) == [("你们支持以旧换新吗", "亲，目前不支持以旧换新哦")]
 
 
 def test_one_knowledge_write_bumps_the_version_once_and_queues_one_rebuild(monkeypatch,

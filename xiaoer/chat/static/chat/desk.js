@@ -524,13 +524,34 @@ const phraseMenu = $("phrase-menu");
 function hidePhrases() { phrases.items = []; phraseMenu.classList.add("hidden"); }
 
 function renderPhrases() {
-  phraseMenu.replaceChildren(...phrases.items.map((p, i) => {
+  // One heading per group (in the order the best hits come), when any phrase has a group.
+  const grouped = phrases.items.some((p) => p.group);
+  const headed = [];
+  let last = null;
+  phrases.items.forEach((p, i) => {
+    if (grouped && (p.group || "") !== last) {
+      last = p.group || "";
+      headed.push(el("li", { role: "presentation", class: "phrase-group", text: last || L.ungrouped }));
+    }
     const item = el("li", { role: "option", class: i === phrases.index ? "active" : "" },
       el("span", { class: "shortcut", text: `/${p.shortcut}` }), el("span", { text: p.text }));
     item.addEventListener("mousedown", (e) => { e.preventDefault(); insertPhrase(i); });
-    return item;
-  }));
+    headed.push(item);
+  });
+  phraseMenu.replaceChildren(...headed);
   phraseMenu.classList.toggle("hidden", phrases.items.length === 0);
+}
+
+/** Phrases of one group together, groups in the order of their best hit (the first stays first). */
+function groupPhrases(items) {
+  const order = [];
+  const byGroup = new Map();
+  for (const p of items) {
+    const key = p.group || "";
+    if (!byGroup.has(key)) { byGroup.set(key, []); order.push(key); }
+    byGroup.get(key).push(p);
+  }
+  return order.flatMap((key) => byGroup.get(key));
 }
 
 const PHRASE_QUERY = /^\/(\S{0,20})$/;
@@ -544,7 +565,7 @@ async function lookUpPhrases() {
   const res = await fetch(`${config.phrasesUrl}?${query}`, { credentials: "same-origin" });
   const items = res.ok ? await res.json() : [];
   if (asked !== phrases.asked) return; // a newer keystroke asked again
-  phrases.items = items;
+  phrases.items = groupPhrases(items);
   phrases.index = 0;
   renderPhrases();
 }

@@ -96,6 +96,9 @@ class Command(BaseCommand):
             account_services.do_assign_seat(seat, staff[operator], by=staff["demo-lead"])
             account_services.do_set_seat_online(seat, True)
             seats[name] = seat
+        # the greeting a newly routed shopper gets from 小美 (docs/decisions/120)
+        chat_services.do_set_seat_greeting(staff["demo-lead"], seats[SEATS[0][0]],
+                                           "{顾客}您好，我是{客服}，很高兴为您服务～")
         for kind, ident, name, seat_name, status, lines, note in CONVERSATIONS:
             if kind == "buyer":
                 customer = customer_services.get_or_create_buyer(shop, ident, name)
