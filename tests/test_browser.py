@@ -201,7 +201,7 @@ def test_robot_suggestion_quick_phrase_and_order_card(browser, shop_world):
 
     # quick phrases: "/" plus pinyin initials lists the shop's phrases, Enter inserts for editing
     agent.fill("#composer-text", "/fh")
-    expect(agent.locator("#phrase-menu li").first).to_contain_text("发货")
+    expect(agent.locator("#phrase-menu li:not(.phrase-group)").first).to_contain_text("发货")
     agent.press("#composer-text", "Enter")
     assert agent.input_value("#composer-text") == "亲，下午4点前付款当天发货哦～"
     expect(agent.locator("#phrase-menu")).to_be_hidden()

@@ -357,4 +357,5 @@ def test_role_and_seat_changes_reload_seats_after_commit_and_other_saves_do_not(
         seat.operator = None
         seat.save()
     assert published[0] == ["s", shop.pk, [staff.pk]]
-    assert [orjson.loads(item[6])["event"] for item in published[1:]] == ["seat"]  # lists and loads
+    # Staff lists and loads reload; shopper pages learn whether anyone is still online (decision 125).
+    assert [orjson.loads(item[6])["event"] for item in published[1:]] == ["seat", "staffed"]
