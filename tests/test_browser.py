@@ -43,7 +43,7 @@ def browser():
 
 
 @pytest.fixture
-def shop_world(live_chat_server):  # noqa: F811 - the imported fixture
+def shop_world(live_chat_server):
     shop = make_shop(name="小二的店")
     lina = make_staff(shop, display_name="李娜")
     qiang = make_staff(shop, display_name="王强")

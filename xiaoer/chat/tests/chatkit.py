@@ -135,3 +135,15 @@ def assert_exactly_once_on_wire(client, *, ordered: bool = True, with_acks: bool
                     f"conversation {conv}, connection {connection}: {after[0]} {after[1]} "
                     f"after {before[0]} {before[1]}")
     return live_seqs
+
+
+def two_seats_scene() -> tuple[Shop, Staff, Seat, Seat, Conversation, Conversation]:
+    """A shop with two agents, each operating one seat that serves one conversation: (shop, me,
+    my seat, the other seat, my conversation, theirs) — for the one-access-rule tests."""
+    shop = make_shop()
+    me = make_staff(shop, Role.AGENT)
+    my_seat = make_seat(shop, display_name="阿杰", operator=me)
+    other_seat = make_seat(shop, display_name="小美", operator=make_staff(shop, Role.AGENT))
+    _c, mine, _t = add_conversation(shop, my_seat)
+    _c, theirs, _t = add_conversation(shop, other_seat)
+    return shop, me, my_seat, other_seat, mine, theirs

@@ -7,25 +7,17 @@ import json
 
 import pytest
 
-from xiaoer.accounts.models import Role
 from xiaoer.chat.models import Message
-from xiaoer.chat.tests.chatkit import add_conversation
+from xiaoer.chat.tests.chatkit import two_seats_scene
 from xiaoer.knowledge.models import QuickPhrase
-from xiaoer.testing import client_for, make_seat, make_shop, make_staff, owner_of
+from xiaoer.testing import client_for, make_shop, owner_of
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def two_seats():
-    shop = make_shop()
-    me = make_staff(shop, Role.AGENT)
-    my_seat = make_seat(shop, display_name="阿杰", operator=me)
-    other = make_staff(shop, Role.AGENT)
-    other_seat = make_seat(shop, display_name="小美", operator=other)
-    _c, mine, _t = add_conversation(shop, my_seat)
-    _c, theirs, _t = add_conversation(shop, other_seat)
-    return shop, me, my_seat, other_seat, mine, theirs
+    return two_seats_scene()
 
 
 def _post(client, conv_id: int, **body):
