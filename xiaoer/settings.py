@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "xiaoer.assistant",
     "xiaoer.orders",
     "xiaoer.notify",
+    "xiaoer.crm",
     "xiaoer.demo",  # site level: the demo command seeds every app
 ]
 

@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+
+
+class CrmConfig(AppConfig):
+    """Customer relationship work over the profiles of `customers`: value and RFM from orders,
+    segments, attributes spotted in chat, shopper types, coupons, questionnaires, birthday care.
+    It listens to chat and order events and is imported by none of them (docs/decisions/130)."""
+
+    name = "xiaoer.crm"
+    label = "crm"
+    verbose_name = "客户关系"
+
+    def ready(self) -> None:
+        # Each area registers its listeners here (value projection, attribute spotting, …).
+        pass

@@ -1,0 +1,56 @@
+"""What crm keeps about a shop's customers (docs/customers.md)."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from xiaoer.accounts.models import Shop
+from xiaoer.customers.models import Customer
+
+
+class CustomerValue(models.Model):
+    """A customer's value, projected from order events (a durable listener) and rebuilt in full by
+    `xiaoer customers recompute`. One row per customer with at least one order."""
+
+    customer = models.OneToOneField(Customer, primary_key=True, on_delete=models.CASCADE, related_name="value")
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    paid_orders = models.PositiveIntegerField(default=0)
+    total_paid = models.DecimalField(max_digits=14, decimal_places=2, default=0)  # paid minus refunded
+    refunded = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    refund_orders = models.PositiveIntegerField(default=0)
+    first_purchase_at = models.DateTimeField(null=True, blank=True)
+    last_purchase_at = models.DateTimeField(null=True, blank=True)
+    purchase_cycle_days = models.FloatField(null=True, blank=True)  # null under two paid orders
+    level = models.PositiveSmallIntegerField(default=0)  # 0: no level reached
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["shop", "total_paid"], name="crm_value_shop_paid"),
+            models.Index(fields=["shop", "last_purchase_at"], name="crm_value_shop_last"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}: {self.total_paid}"
+
+
+class LevelBasis(models.TextChoices):
+    TOTAL_PAID = "total_paid", "累计消费"
+    PAID_ORDERS = "paid_orders", "成交笔数"
+
+
+class LevelRule(models.Model):
+    """VIP level N is reached at THRESHOLD of BASIS (the shop sets them; the highest reached wins)."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    level = models.PositiveSmallIntegerField()
+    name = models.CharField(max_length=20)  # "VIP1", "金卡", …
+    basis = models.CharField(max_length=12, choices=LevelBasis.choices, default=LevelBasis.TOTAL_PAID)
+    threshold = models.DecimalField(max_digits=14, decimal_places=2)
+
+    class Meta:
+        ordering = ["level"]
+        constraints = [models.UniqueConstraint(fields=["shop", "level"], name="crm_level_unique_in_shop")]
+
+    def __str__(self) -> str:
+        return self.name
