@@ -22,12 +22,21 @@ class CustomerValue(models.Model):
     last_purchase_at = models.DateTimeField(null=True, blank=True)
     purchase_cycle_days = models.FloatField(null=True, blank=True)  # null under two paid orders
     level = models.PositiveSmallIntegerField(default=0)  # 0: no level reached
+    # RFM as of RFM_AS_OF (refreshed daily and by the recompute command; quintiles move with every
+    # order, so the stored scores are a daily snapshot; exports with --as-of compute exactly).
+    rfm_as_of = models.DateField(null=True, blank=True)
+    recency_days = models.PositiveIntegerField(null=True, blank=True)
+    r = models.PositiveSmallIntegerField(null=True, blank=True)
+    f = models.PositiveSmallIntegerField(null=True, blank=True)
+    m = models.PositiveSmallIntegerField(null=True, blank=True)
+    rfm_segment = models.CharField(max_length=8, blank=True, default="")  # "重要价值", …
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         indexes = [
             models.Index(fields=["shop", "total_paid"], name="crm_value_shop_paid"),
             models.Index(fields=["shop", "last_purchase_at"], name="crm_value_shop_last"),
+            models.Index(fields=["shop", "rfm_segment"], name="crm_value_shop_segment"),
         ]
 
     def __str__(self) -> str:
