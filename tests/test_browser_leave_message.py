@@ -67,6 +67,10 @@ def test_nobody_online_leave_a_message_then_an_agent_comes_online(browser, live_
     expect(shopper.locator("#conn-state")).to_have_attribute("data-state", "open")
     expect(shopper.locator("#seat-line")).to_have_text("客服暂时不在线，可以给我们留言")
     expect(shopper.locator("#leave-form")).to_be_visible()
+    # Queued with nobody online: no "your turn soon" banner and a grey dot, not a green one.
+    expect(shopper.locator("#queue-banner")).to_be_hidden()
+    dot = shopper.locator("#conn-state").evaluate("e => getComputedStyle(e, '::before').backgroundColor")
+    assert dot == "rgb(156, 163, 175)", dot
 
     conv = Conversation.objects.get(shop=shop)
     assert conv.status == "queued" and conv.seat_id is None
@@ -84,6 +88,8 @@ def test_nobody_online_leave_a_message_then_an_agent_comes_online(browser, live_
     expect(shopper.locator("#composer")).to_be_visible()
     expect(box).to_be_hidden()
     expect(shopper.locator("#seat-line")).to_contain_text("小美")
+    dot = shopper.locator("#conn-state").evaluate("e => getComputedStyle(e, '::before').backgroundColor")
+    assert dot == "rgb(34, 197, 94)", dot  # someone answers now: green
     conv.refresh_from_db()
     assert conv.status == "open" and conv.seat.operator_id == lina.pk
     assert not dialogs

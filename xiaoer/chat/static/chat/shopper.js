@@ -14,7 +14,7 @@ const state = {
   // history (docs/protocol.md `history`): the first page sets lastSeq; live frames wait until then
   started: false, held: [], oldestSeq: null, earlier: false, loadingOlder: false,
   // whether a seat takes shoppers now (session, welcome, `staffed` events) and the conversation's status
-  staffed: true, status: null,
+  staffed: true, status: null, queuePosition: 0,
 };
 let socket = null;
 
@@ -33,13 +33,18 @@ function setQueue(position) {
   const banner = $("queue-banner");
   // position 1 is the next in line: nobody ahead of them
   banner.textContent = position > 1 ? L.queue.replace("%s", position - 1) : position === 1 ? L.queueNext : "";
-  banner.classList.toggle("hidden", !(position > 0));
-  if (position > 0) setSeat(null);
+  state.queuePosition = position;
+  banner.classList.toggle("hidden", !(position > 0) || isOffline()); // no "your turn soon" with nobody online
+  if (position > 0 && !isOffline()) setSeat(null);
+}
+
+function isOffline() {
+  return state.staffed === false && state.status !== "open";
 }
 
 // Nobody online and no seat serving this conversation: the form instead of the chat input.
 function showOffline() {
-  const offline = state.staffed === false && state.status !== "open";
+  const offline = isOffline();
   const box = $("leave-box");
   if (offline && box.classList.contains("hidden")) {
     const typed = input.value.trim(); // what they had started to type goes into the form
@@ -47,6 +52,9 @@ function showOffline() {
   }
   box.classList.toggle("hidden", !offline);
   $("composer").classList.toggle("hidden", offline);
+  // The header dot says whether someone can answer, not only whether the socket is up.
+  $("shopper-head").dataset.staffed = offline ? "false" : "true";
+  $("queue-banner").classList.toggle("hidden", offline || !(state.queuePosition > 0));
   if (offline) $("seat-line").textContent = L.offlineSeat;
   else if ($("seat-line").textContent === L.offlineSeat) setSeat(null); // 正在为您安排客服…
 }
