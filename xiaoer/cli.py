@@ -77,6 +77,9 @@ def serve(argv: list[str] | None = None) -> None:
         proxy_headers=bool(settings.TRUSTED_PROXIES),
         forwarded_allow_ips=",".join(settings.TRUSTED_PROXIES) or None,
         ws_max_size=16 * 1024 * 1024,
+        # The chat's own spread heartbeat finds dead sockets (docs/decisions/180); a second,
+        # protocol-level ping per socket would only double the idle work.
+        ws_ping_interval=None,
     )
 
 

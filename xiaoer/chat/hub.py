@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import random
 import threading
 import time
 from dataclasses import dataclass, field
@@ -44,6 +45,12 @@ CLOSE_SLOW = 4008
 CLOSE_RESYNC = 1012
 CLOSE_REVOKED = 4003  # the person was deactivated, deleted or may no longer chat
 REVOKED_MEMORY = 300.0  # seconds a revocation is remembered (refuses sockets authenticated just before)
+# The heartbeat walks a tenth of the sockets every HEARTBEAT_TICK seconds, and each socket is pinged
+# after its own jittered silence: sockets opened together (a page of widgets, a reconnect storm)
+# are not pinged, nor answer, in the same loop turn (docs/decisions/180-spread-heartbeats.md).
+HEARTBEAT_TICK = 0.1
+HEARTBEAT_SLICES = 10
+HEARTBEAT_JITTER = 0.5  # a socket is pinged after interval × (1 + up to this) of silence
 
 _ids = itertools.count(1)
 
@@ -73,7 +80,8 @@ class Conn:
     closed: bool = False
     close_code: int | None = None
     last_recv: float = field(default_factory=time.monotonic)
-    last_sent: float = field(default_factory=time.monotonic)
+    ping_jitter: float = field(default_factory=lambda: random.random() * HEARTBEAT_JITTER)
+    pinged_at: float = 0.0
     sender: asyncio.Task | None = None
     inflight: int = 0
     tokens: float = 0.0  # shopper rate limit (token bucket)
@@ -117,7 +125,6 @@ class Conn:
             while True:
                 text = await queue.get()
                 await send({"type": "websocket.send", "text": text})
-                self.last_sent = time.monotonic()
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - the peer went away; the receive loop cleans up
@@ -282,19 +289,34 @@ class Hub:
     # --- heartbeat --------------------------------------------------------------------------
     async def _heartbeat_loop(self) -> None:
         ping = frames.dumps({"type": "ping"})
+        batch: list[Conn] = []
+        tick = 0
         while True:
-            interval = float(settings.CHAT_HEARTBEAT_SECONDS)
-            await asyncio.sleep(min(interval, 1.0))
+            await asyncio.sleep(HEARTBEAT_TICK)
+            slot = tick % HEARTBEAT_SLICES
+            tick += 1
+            if slot == 0:  # a new round: a snapshot, walked one slice per tick
+                batch = list(self.conns.values())
+                self._forget_old_revocations()
+            self._ping_or_close(batch[slot::HEARTBEAT_SLICES], ping)
+
+    def _ping_or_close(self, conns: list[Conn], ping: str) -> None:
+        interval = float(settings.CHAT_HEARTBEAT_SECONDS)
+        now = time.monotonic()
+        for conn in conns:
+            if conn.closed:
+                continue
+            if conn.pinged_at > conn.last_recv:  # asked, no answer yet
+                if now - conn.pinged_at > interval:
+                    conn.close(4000)  # presumed dead
+            elif now - conn.last_recv > interval * (1 + conn.ping_jitter):
+                conn.push(ping)
+                conn.pinged_at = now
+
+    def _forget_old_revocations(self) -> None:
+        if self.revoked:
             now = time.monotonic()
-            if self.revoked:
-                self.revoked = {k: t for k, t in self.revoked.items() if now - t < REVOKED_MEMORY}
-            for conn in list(self.conns.values()):
-                silent = now - conn.last_recv
-                if silent > 2 * interval:
-                    conn.close(4000)  # silent for two intervals: presumed dead
-                elif silent > interval and now - conn.last_sent > interval / 2:
-                    conn.push(ping)
-                    conn.last_sent = now
+            self.revoked = {k: t for k, t in self.revoked.items() if now - t < REVOKED_MEMORY}
 
 
 def _discard(index: dict, key, conn: Conn) -> None:
