@@ -194,6 +194,8 @@ class LeanWS(asyncio.Protocol):
             self.handshaken.set_exception(ConnectionError("closed during handshake"))
 
     def _frame(self, opcode: int, data: bytes) -> None:
+        if self.transport is None or self.transport.is_closing():
+            return  # closed by the server (a lost frame shows as lost, not as a crash)
         n = len(data)
         if n < 126:
             head = bytes((0x80 | opcode, 0x80 | n))
