@@ -357,7 +357,9 @@ def run_load(ports: tuple[int, int], pairs: list[dict], idle: list[dict], rate: 
 
 def start_server(app: str, port: int, env: dict) -> subprocess.Popen:
     """uvicorn serving APP on PORT (the process gets a .port attribute)."""
-    proc = subprocess.Popen([PY, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
+    # BENCH_SERVER_PREFIX runs the server under a profiler, e.g. "py-spy record -o x.svg --"
+    prefix = os.environ.get("BENCH_SERVER_PREFIX", "").split()
+    proc = subprocess.Popen([*prefix, PY, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
                              "--log-level", "warning", "--ws-ping-interval", "0", "--backlog", "4096"],
                             env=env, cwd=ROOT)
     proc.port = port
