@@ -41,6 +41,7 @@ def _run_started_callbacks() -> None:
             log.exception("start-up callback %r failed", callback)
         finally:
             close_old_connections()
+    gc.freeze()  # what the warm-up built (the robot's indexes) lives as long as the process: see _tune_gc
 
 
 async def startup() -> None:
