@@ -27,7 +27,7 @@ class Spotted:
 
 # --- numbers that look like phones but are not -----------------------------------------------------
 # Words that say the digits next to them are an order, a parcel or money, not a phone.
-_NOT_PHONE_CUES = re.compile(r"(订单|单号|运单|快递单|物流单|编号|尾号|货号|款号|金额|价格|元|块|¥|￥|账号|淘宝号|会员号|券)")
+_NOT_PHONE_CUES = re.compile(r"(订单|单号|卡号|会员|运单|快递单|物流单|编号|尾号|货号|款号|金额|价格|元|块|¥|￥|账号|淘宝号|会员号|券)")
 _PHONE_CUES = re.compile(r"(电话|手机|号码|联系|打我|call|tel|致电|收件|收货|座机|固话)", re.I)
 
 # A mainland mobile: 1[3-9] and nine more digits, optionally +86 / 86 and spaces or dashes in the
@@ -105,16 +105,41 @@ def addresses(text: str) -> list[Spotted]:
 
 # --- body: height and weight (the robot's unit parsing), size worn ---------------------------------
 _BODY_CUES = re.compile(r"(身高|体重|高|重|斤|kg|公斤|千克|cm|厘米|公分|米|胖|瘦|穿|码|尺码|腰围|身材)", re.I)
-_NOT_BODY_CUES = re.compile(r"(单号|订单|快递|物流|价格|多少钱|元|块|包装|箱|尺寸是|长宽)")
+_NOT_BODY_CUES = re.compile(r"(单号|订单|快递|物流|价格|多少钱|元|块|包装|箱|尺寸是|长宽|这个|那个|这款|模特)")
+_UNIT_OR_LABEL = re.compile(r"身高|体重|斤|公斤|千克|kg|cm|厘米|公分|米", re.I)
+# Someone else's measures and sizes (buying for a partner, a child, a friend) are not the shopper's.
+_OTHER_PERSON = re.compile(r"(老婆|老公|媳妇|男朋友|女朋友|男票|女票|对象|孩子|宝宝|小孩|儿子|女儿|闺女|妈妈|我妈|爸爸|我爸|"
+                           r"婆婆|朋友|同事|闺蜜|他|她|模特|家人|我们家)")
+_SELF = re.compile(r"我|本人|俺|^(?:女|男)生?(?=[\s,，\d])")
+_SHOE = re.compile(r"鞋|脚")
+
+
+def _without_long_numbers(text: str) -> str:
+    """TEXT with phones and long numbers (orders, parcels) blanked: their digits are no height."""
+    text = _LANDLINE.sub(" ", _MOBILE.sub(" ", text))
+    return re.sub(r"\d{5,}|[a-z]+\d{3,}", " ", text, flags=re.I)
 
 
 def body(text: str) -> list[Spotted]:
-    if not _BODY_CUES.search(text) or (_NOT_BODY_CUES.search(text) and not re.search(r"身高|体重|斤|公斤|kg", text)):
+    text = _without_long_numbers(text)
+    if not _BODY_CUES.search(text) and not _SELF.search(text):
+        return []
+    labelled = bool(_UNIT_OR_LABEL.search(text))
+    if _OTHER_PERSON.search(text) or (_SHOE.search(text) and not labelled):
+        return []
+    if _NOT_BODY_CUES.search(text) and not labelled:
         return []
     found = measures(text)
+    if not labelled and found and not _SELF.search(text) and len(re.findall(r"(?<![\d.])\d{2,3}(?![\d.])", text)) < 2:
+        return []  # one bare number with no unit and nobody speaking of themselves: a product, a price
     out = []
     if found.height_cm is not None:
         out.append(Spotted("height", f"{found.height_cm:g}", {"unit": "cm"}))
+    elif _SELF.search(text) and not _SHOE.search(text):
+        # "我是女生 155": one bare number a person could be tall, said of oneself
+        bare = re.findall(r"(?<![\d.])(1[4-9]\d)(?![\d.]|\s*(?:码|号|元|块|斤|kg|公斤))", text)
+        if len(bare) == 1 and found.weight_kg is None:
+            out.append(Spotted("height", bare[0], {"unit": "cm"}))
     if found.weight_kg is not None:
         out.append(Spotted("weight", f"{found.weight_kg:g}", {"unit": "kg"}))
     return out
@@ -129,6 +154,8 @@ _NUMBER_SIZE = re.compile(r"(?:平时|一般|平常|我)\s*(?:穿|是)?\s*(2[4-9
 
 
 def sizes(text: str) -> list[Spotted]:
+    if _OTHER_PERSON.search(text):
+        return []
     low = text.lower()
     out = []
     shoe = "鞋" in text or "脚" in text
@@ -192,9 +219,9 @@ def birthdays(text: str) -> list[Spotted]:
 
 
 # --- gender cues: only the shopper speaking of themselves ------------------------------------------
-_FEMALE = re.compile(r"(我|本人|俺)(是|一个|就是)?\s*(女生|女的|女孩|女孩子|姑娘|妹子|女士|宝妈|孕妇|妈妈)|本人女|我女(?=[,，。 ]|$)"
+_FEMALE = re.compile(r"^女生?(?=[\s,，]*\d)|(我|本人|俺)(是|一个|就是)?\s*(女生|女的|女孩|女孩子|姑娘|妹子|女士|宝妈|孕妇|妈妈)|本人女|我女(?=[,，。 ]|$)"
                      r"|我(怀孕|在孕期|哺乳期)|女生?\s*(\d{2,3}\s*(?:cm|斤|kg)|1米\d)")
-_MALE = re.compile(r"(我|本人|俺)(是|一个|就是)?\s*(男生|男的|男孩|男孩子|大老爷们|男士|大男人|爷们)|本人男|我男(?=[,，。 ]|$)"
+_MALE = re.compile(r"^男生?(?=[\s,，]*\d)|(我|本人|俺)(是|一个|就是)?\s*(男生|男的|男孩|男孩子|大老爷们|男士|大男人|爷们)|本人男|我男(?=[,，。 ]|$)"
                    r"|男生?\s*(\d{2,3}\s*(?:cm|斤|kg)|1米\d)")
 
 
