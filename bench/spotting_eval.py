@@ -40,7 +40,7 @@ def score(rows: list[dict]) -> tuple[dict, list[str]]:
     for row in rows:
         got = {(s.kind, s.value) for s in spot(row["text"])}
         want = {(kind, value) for kind, values in row["labels"].items() for value in values}
-        for kind, value in got & want:
+        for kind, _value in got & want:
             tp[kind] += 1
         for kind, value in got - want:
             fp[kind] += 1

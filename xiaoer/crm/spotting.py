@@ -63,6 +63,12 @@ def phones(text: str) -> list[Spotted]:
     return out
 
 
+def mask_phones(text: str, mask) -> str:
+    """TEXT with every phone-looking number replaced by MASK(number)."""
+    text = _MOBILE.sub(lambda m: mask("".join(m.groups())), text)
+    return _LANDLINE.sub(lambda m: mask(m.group(0)), text)
+
+
 def emails(text: str) -> list[Spotted]:
     return [Spotted("email", m.group(1).lower().rstrip("."), {}) for m in _EMAIL.finditer(text)]
 
@@ -79,7 +85,7 @@ _PROVINCES = ("北京|天津|上海|重庆|河北|山西|辽宁|吉林|黑龙江
               "海南|四川|贵州|云南|陕西|甘肃|青海|台湾|内蒙古|广西|西藏|宁夏|新疆|香港|澳门")
 _HAN = r"[\u4e00-\u9fff]"
 _ADDRESS = re.compile(
-    rf"(?P<province>(?:{_PROVINCES})(?:省|市|壮族自治区|回族自治区|维吾尔自治区|自治区|特别行政区)?)?\s*"
+    rf"(?=\S)(?P<province>(?:{_PROVINCES})(?:省|市|壮族自治区|回族自治区|维吾尔自治区|自治区|特别行政区)?)?\s*"
     rf"(?P<city>{_HAN}{{1,7}}?(?:市|自治州|地区|盟))?\s*"
     rf"(?P<district>{_HAN}{{1,6}}?(?:区|县|旗|市))\s*"
     r"(?P<detail>[^\s,，。!！?？;；~～]{2,60})")
@@ -114,9 +120,14 @@ _SELF = re.compile(r"我|本人|俺|^(?:女|男)生?(?=[\s,，\d])")
 _SHOE = re.compile(r"鞋|脚")
 
 
+_DATE_WORDS = re.compile(r"\d{1,4}\s*(?:年|月|日|号|弄|栋|楼|室|单元|路|街|期)")
+
+
 def _without_long_numbers(text: str) -> str:
-    """TEXT with phones and long numbers (orders, parcels) blanked: their digits are no height."""
+    """TEXT with phones, addresses, dates and long numbers (orders, parcels) blanked: their digits
+    are no height or weight."""
     text = _LANDLINE.sub(" ", _MOBILE.sub(" ", text))
+    text = _DATE_WORDS.sub(" ", _ADDRESS.sub(" ", text))
     return re.sub(r"\d{5,}|[a-z]+\d{3,}", " ", text, flags=re.I)
 
 
