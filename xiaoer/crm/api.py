@@ -89,13 +89,15 @@ def tips(request):
 
 
 class TipIn(Schema):
-    tips: str
+    shopper_type: str
+    tips: str  # empty: back to our default
 
 
-@router.put("/shopper-type-tips/{shopper_type}")
-def save_tip(request, shopper_type: str, data: TipIn):
+@router.put("/shopper-type-tips")
+def save_tip(request, data: TipIn):
     """A supervisor's or owner's tips for one type (empty: back to the defaults)."""
     staff = account_services.staff_of(request, account_services.SUPERVISOR_ROLES)
+    shopper_type = data.shopper_type[:12]
     with transaction.atomic():
-        services.do_save_tip(staff, shopper_type[:12], data.tips[:5000])
+        services.do_save_tip(staff, shopper_type, data.tips[:5000])
     return {"shopper_type": shopper_type, "tips": services.tips_for(staff.shop_id)[shopper_type]}
