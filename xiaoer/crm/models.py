@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy
 
 from xiaoer.accounts.models import Shop
 from xiaoer.customers.models import Customer, ShopperType
@@ -67,23 +68,23 @@ class LevelRule(models.Model):
 
 # --- attributes spotted in chat, shopper types (docs/customers-spotting.md) -------------------------
 class SpottedKind(models.TextChoices):
-    PHONE = "phone", "手机/电话"
-    EMAIL = "email", "邮箱"
-    ADDRESS = "address", "地址"
-    HEIGHT = "height", "身高(cm)"
-    WEIGHT = "weight", "体重(kg)"
-    SIZE = "size", "常穿尺码"
-    SHOE_SIZE = "shoe_size", "鞋码"
-    BIRTHDAY = "birthday", "生日"
-    WECHAT = "wechat", "微信"
-    QQ = "qq", "QQ"
-    GENDER = "gender", "性别"
+    PHONE = "phone", gettext_lazy("手机/电话")
+    EMAIL = "email", gettext_lazy("邮箱")
+    ADDRESS = "address", gettext_lazy("地址")
+    HEIGHT = "height", gettext_lazy("身高(cm)")
+    WEIGHT = "weight", gettext_lazy("体重(kg)")
+    SIZE = "size", gettext_lazy("常穿尺码")
+    SHOE_SIZE = "shoe_size", gettext_lazy("鞋码")
+    BIRTHDAY = "birthday", gettext_lazy("生日")
+    WECHAT = "wechat", gettext_lazy("微信")
+    QQ = "qq", gettext_lazy("QQ")
+    GENDER = "gender", gettext_lazy("性别")
 
 
 class ProposalState(models.TextChoices):
-    PROPOSED = "proposed", "待确认"
-    CONFIRMED = "confirmed", "已确认"
-    DISMISSED = "dismissed", "已忽略"
+    PROPOSED = "proposed", gettext_lazy("待确认")
+    CONFIRMED = "confirmed", gettext_lazy("已确认")
+    DISMISSED = "dismissed", gettext_lazy("已忽略")
 
 
 class AttributeProposal(models.Model):
