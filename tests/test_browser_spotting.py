@@ -25,6 +25,11 @@ def _orm_beside_playwright(monkeypatch):
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
+def shot(page, name: str) -> None:
+    if os.environ.get("XIAOER_SHOTS"):
+        page.screenshot(path=os.path.join(os.environ["XIAOER_SHOTS"], f"{name}.png"))
+
+
 def test_a_spotted_phone_is_confirmed_from_the_side_panel(browser, shop_world):  # noqa: F811 - fixtures
     from playwright.sync_api import expect
 
@@ -57,6 +62,7 @@ def test_a_spotted_phone_is_confirmed_from_the_side_panel(browser, shop_world): 
     expect(card).to_be_visible()
     expect(card.locator(".proposal-value")).to_have_text("138****5678")  # an agent sees phones masked
     expect(card).to_contain_text("麻烦发顺丰")  # the message it came from
+    shot(agent, "crm-panel-proposal")
     card.get_by_role("button", name="确认").click()
     expect(section.locator(".proposal")).to_have_count(0)
     expect(section.locator("details")).to_contain_text("手机/电话")
