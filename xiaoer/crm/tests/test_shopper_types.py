@@ -113,3 +113,15 @@ def test_the_tips_page_saves_for_a_supervisor():
     res = client.post("/desk/crm/shopper-type-tips", {"tips_picky": "<script>x</script>先认同再解释"})
     assert res.status_code == 200 and "<script>x" not in res.content.decode()
     assert services.tips_for(shop.pk)["picky"] == "<script>x</script>先认同再解释"
+
+
+def test_the_tips_api_for_a_supervisor_and_not_for_an_agent():
+    shop = make_shop()
+    body = {"shopper_type": "slow", "tips": "耐心等"}
+    agent = client_for(make_staff(shop, Role.AGENT))
+    assert agent.put("/api/crm/shopper-type-tips", body, content_type="application/json").status_code == 403
+    boss = client_for(make_staff(shop, Role.SUPERVISOR))
+    assert boss.put("/api/crm/shopper-type-tips", body, content_type="application/json").json()["tips"] == "耐心等"
+    rows = {r["shopper_type"]: r for r in agent.get("/api/crm/shopper-type-tips").json()}
+    assert rows["slow"] == {"shopper_type": "slow", "tips": "耐心等", "customised": True}
+    assert rows["picky"]["customised"] is False and len(rows) == 8

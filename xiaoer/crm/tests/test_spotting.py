@@ -177,3 +177,32 @@ def test_spotting_reads_only_its_shops_customer():
     say(other_conv, "电话13812345678")
     assert pending(scene.customer) == {}
     assert AttributeProposal.objects.get().customer_id == other_conv.customer_id
+
+
+@pytest.mark.parametrize(("text", "kind", "edit"), [
+    ("电话13812345678", "phone", "12345"),
+    ("生日是5月20号", "birthday", "02-30"),
+    ("我是女生", "gender", "other"),
+    ("邮箱 zl@163.com", "email", "not-an-email"),
+    ("平时穿M码", "size", "M<script>"),
+])
+def test_an_edit_that_is_not_a_value_of_its_kind_is_refused(text, kind, edit):
+    scene = make_scene()
+    say(scene.conversation, text)
+    proposal = AttributeProposal.objects.get(customer=scene.customer, kind=kind)
+    owner = owner_of(scene.shop)
+    with pytest.raises(ValidationError):
+        services.do_confirm_proposal(owner, proposal, edit)
+    proposal.refresh_from_db()
+    assert proposal.state == "proposed"
+
+
+def test_a_lunar_birthday_with_its_year_keeps_no_solar_birth_date():
+    scene = make_scene()
+    say(scene.conversation, "我阴历腊月初八过生")
+    proposal = AttributeProposal.objects.get(customer=scene.customer, kind="birthday")
+    assert proposal.value == "12-08 农历"
+    services.do_confirm_proposal(scene.agent, proposal, "1990-12-08 农历")
+    scene.customer.refresh_from_db()
+    assert (scene.customer.birthday_month, scene.customer.birthday_day, scene.customer.birthday_lunar,
+            scene.customer.birth_date) == (12, 8, True, None)
