@@ -128,7 +128,7 @@ def _without_long_numbers(text: str) -> str:
     are no height or weight."""
     text = _LANDLINE.sub(" ", _MOBILE.sub(" ", text))
     text = _DATE_WORDS.sub(" ", _ADDRESS.sub(" ", text))
-    return re.sub(r"\d{5,}|[a-z]+\d{3,}", " ", text, flags=re.I)
+    return re.sub(r"\d{5,}|(?<![a-z])[a-z]+\d{3,}", " ", text, flags=re.I)
 
 
 def body(text: str) -> list[Spotted]:
