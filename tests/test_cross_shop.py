@@ -95,7 +95,7 @@ def _seed_other_apps(shop) -> None:
 
 # Route parameters named after something other than their model.
 ALIASES = {"answer_id": "standardanswer_id", "notice_id": "knowledgenotice_id", "job_id": "importjob_id",
-           "pair_id": "learnedpair_id"}
+           "pair_id": "learnedpair_id", "proposal_id": "attributeproposal_id"}
 
 
 def _other_app_ids(shop) -> dict[str, int]:

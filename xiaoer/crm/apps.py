@@ -12,4 +12,8 @@ class CrmConfig(AppConfig):
 
     def ready(self) -> None:
         # Each area registers its listeners here (value projection, attribute spotting, …).
-        pass
+        from xiaoer.chat.events import MessagesCommitted
+        from xiaoer.crm import services
+        from xiaoer.events import subscribe
+
+        subscribe(MessagesCommitted, services.spot_committed, name="crm.spot_attributes")

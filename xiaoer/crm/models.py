@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy
 
 from xiaoer.accounts.models import Shop
-from xiaoer.customers.models import Customer
+from xiaoer.customers.models import Customer, ShopperType
 
 
 class CustomerValue(models.Model):
@@ -63,3 +64,72 @@ class LevelRule(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+# --- attributes spotted in chat, shopper types (docs/customers-spotting.md) -------------------------
+class SpottedKind(models.TextChoices):
+    PHONE = "phone", gettext_lazy("手机/电话")
+    EMAIL = "email", gettext_lazy("邮箱")
+    ADDRESS = "address", gettext_lazy("地址")
+    HEIGHT = "height", gettext_lazy("身高(cm)")
+    WEIGHT = "weight", gettext_lazy("体重(kg)")
+    SIZE = "size", gettext_lazy("常穿尺码")
+    SHOE_SIZE = "shoe_size", gettext_lazy("鞋码")
+    BIRTHDAY = "birthday", gettext_lazy("生日")
+    WECHAT = "wechat", gettext_lazy("微信")
+    QQ = "qq", gettext_lazy("QQ")
+    GENDER = "gender", gettext_lazy("性别")
+
+
+class ProposalState(models.TextChoices):
+    PROPOSED = "proposed", gettext_lazy("待确认")
+    CONFIRMED = "confirmed", gettext_lazy("已确认")
+    DISMISSED = "dismissed", gettext_lazy("已忽略")
+
+
+class AttributeProposal(models.Model):
+    """An attribute a shopper stated in a chat message, waiting for an agent to confirm it (then it
+    is a profile fact, and this row is its record: source message, who, when) or dismiss it. One
+    row per (customer, kind, spotted value): a value is proposed once, whatever its fate."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="attribute_proposals")
+    kind = models.CharField(max_length=12, choices=SpottedKind.choices)
+    value = models.CharField(max_length=300)  # as spotted (normalised); the key for "proposed once"
+    parts = models.JSONField(default=dict, blank=True)  # address parts, birthday month/day/lunar, units
+    # The source message (ids, not foreign keys: crm keeps its record if chat history is pruned).
+    conversation_id = models.BigIntegerField()
+    message_id = models.BigIntegerField()
+    excerpt = models.CharField(max_length=200)  # the message text around the value, for the panel
+    state = models.CharField(max_length=10, choices=ProposalState.choices, default=ProposalState.PROPOSED)
+    confirmed_value = models.CharField(max_length=300, blank=True)  # what the agent kept (may be edited)
+    decided_by = models.ForeignKey("accounts.Staff", null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [models.UniqueConstraint(fields=["customer", "kind", "value"], name="crm_proposal_once")]
+        indexes = [models.Index(fields=["shop", "customer", "state"], name="crm_proposal_customer_state")]
+
+    def __str__(self) -> str:
+        return f"{self.kind}={self.value}"
+
+
+class ShopperTypeTip(models.Model):
+    """A shop's own handling tips for one shopper type (without a row: the defaults we wrote,
+    crm.shopper_types.DEFAULT_TIPS)."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    shopper_type = models.CharField(max_length=12, choices=ShopperType.choices)
+    tips = models.TextField(max_length=1000)
+    updated_by = models.ForeignKey("accounts.Staff", null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["shop", "shopper_type"], name="crm_tip_once_per_type")]
+
+    def __str__(self) -> str:
+        return self.shopper_type

@@ -41,7 +41,7 @@ function flashError(text) {
 
 // Live events that concern the open conversation reload the side-panel section they belong to.
 const PANEL_FOR_EVENT = [["suggestion", "assistant-panel"], ["handoff", "assistant-panel"],
-  ["task", "orders-tasks-panel"], ["order", "orders-panel"]];
+  ["task", "orders-tasks-panel"], ["order", "orders-panel"], ["attributes", "crm-panel-type-attributes"]];
 
 function refreshPanelFor(eventName) {
   const match = PANEL_FOR_EVENT.find(([prefix]) => String(eventName || "").startsWith(prefix));
