@@ -1,6 +1,6 @@
 """A small client for OpenAI-compatible chat completions (hosted models, vLLM, Ollama, llama.cpp).
 
-Plain httpx, sync and async, with and without streaming. Every failure — timeout, 429, 5xx, a
+Plain httpx: a whole completion (sync) and a streamed one (async, for the ASGI workbench). Every failure — timeout, 429, 5xx, a
 body that is not the protocol — is one exception, LlmError, whose ``outcome`` the caller logs
 and answers with the robot's standard answers instead. The key is sent in a header only; it is
 kept out of reprs, exceptions and logs.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import httpx
@@ -146,26 +146,6 @@ def complete(config: LlmConfig, messages: list[dict]) -> Completion:
         raise _transport_error(exc) from None
     _check_status(response)
     return _parse_full(result, response.content)
-
-
-def stream(config: LlmConfig, messages: list[dict], result: Completion) -> Iterator[str]:
-    """The completion's text as it comes (sync); RESULT collects the whole text and the token counts."""
-    deadline = result.started + 3 * config.timeout  # a server dripping one token a while is not answering
-    try:
-        with httpx.Client(timeout=config.timeouts()) as client, client.stream(
-                "POST", config.url, json=_payload(config, messages, True), headers=config.headers()) as response:
-            _check_status(response)
-            for line in response.iter_lines():
-                piece = _parse_event(result, line)
-                if piece is None:
-                    break
-                if time.monotonic() > deadline:
-                    raise LlmError("timeout")
-                if piece:
-                    yield piece
-    except httpx.HTTPError as exc:
-        raise _transport_error(exc) from None
-    _finish_stream(result)
 
 
 async def astream(config: LlmConfig, messages: list[dict], result: Completion) -> AsyncIterator[str]:

@@ -259,3 +259,13 @@ def test_the_robot_panel_offers_the_draft_action(scene):
     html = scene["client"].get(f"/desk/c/{scene['conv'].pk}/assistant").content.decode()
     assert f'data-draft-url="/desk/c/{scene["conv"].pk}/draft"' in html and "data-draft-start" in html
     assert 'data-rewrite="translate"' in html
+
+
+def test_other_apps_use_the_same_client_cap_and_log(scene, fake_llm):
+    fake_llm.reply = "老板，这件有M码吗"
+    messages = [{"role": "user", "content": "扮演一位想买连衣裙的顾客"}]
+    assert services.chat_completion(scene["shop"].pk, messages, purpose="simulate") == "老板，这件有M码吗"
+    fake_llm.mode = "429"
+    assert services.chat_completion(scene["shop"].pk, messages, purpose="simulate") is None
+    assert list(LlmCall.objects.values_list("purpose", "outcome").order_by("pk")) == [
+        ("simulate", "ok"), ("simulate", "rate_limited")]
