@@ -143,8 +143,10 @@ def looks_like_injection(text: str) -> bool:
 
 _MASKS: list[tuple[re.Pattern, str]] = [
     (re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), "〔邮箱〕"),
-    (re.compile(r"(?<!\d)\d{17}[\dXx](?!\d)"), "〔证件号〕"),
-    (re.compile(r"(?<!\d)\d{16,19}(?!\d)"), "〔卡号〕"),
+    # an id card: region, a birth date, a check digit — not any 18 digits (Taobao order numbers are 18–19)
+    (re.compile(r"(?<!\d)[1-9]\d{5}(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx](?!\d)"),
+     "〔证件号〕"),
+    (re.compile(r"(?:卡号|银行卡|信用卡|储蓄卡)[是为:：\s]*\d[\d ]{11,22}\d"), "〔卡号〕"),
     (re.compile(r"(?<!\d)(?:\+?86[- ]?)?1[3-9]\d[- ]?\d{4}[- ]?\d{4}(?!\d)"), "〔手机号〕"),
     (re.compile(r"(?<!\d)0\d{2,3}-?\d{7,8}(?!\d)"), "〔电话〕"),
 ]

@@ -269,3 +269,13 @@ def test_other_apps_use_the_same_client_cap_and_log(scene, fake_llm):
     assert services.chat_completion(scene["shop"].pk, messages, purpose="simulate") is None
     assert list(LlmCall.objects.values_list("purpose", "outcome").order_by("pk")) == [
         ("simulate", "ok"), ("simulate", "rate_limited")]
+
+
+def test_masking_keeps_order_numbers(scene, fake_llm):
+    Order.objects.create(shop=scene["shop"], order_no="3120261206123456789", buyer=scene["customer"],
+                         status="paid", total_amount=129, paid_amount=129, created_at=timezone.now())
+    say(scene["conv"], "订单3120261206123456789改地址，身份证110101199003071234，银行卡 6222 0212 3456 7890 123")
+    api_draft(scene)
+    user = fake_llm.requests[0]["body"]["messages"][1]["content"]
+    assert user.count("3120261206123456789") == 2  # the shopper's words and the order's
+    assert "110101199003071234" not in user and "6222" not in user
