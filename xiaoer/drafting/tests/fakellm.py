@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 class FakeLlm:
     def __init__(self) -> None:
-        self.mode = "ok"  # ok, slow, 429, 500, malformed, empty
+        self.mode = "ok"  # ok, slow, drip (a piece every 0.4 s, for ever), 429, 500, malformed, empty
         self.reply = "亲，好的～"
         self.delay = 3.0
         self.requests: list[dict] = []
@@ -68,7 +68,9 @@ class FakeLlm:
         handler.send_response(200)
         handler.send_header("Content-Type", "text/event-stream")
         handler.end_headers()
-        for start in range(0, len(text), 4):
+        for start in range(0, len(text) if self.mode != "drip" else 10_000, 4):
+            if self.mode == "drip":
+                time.sleep(0.4)
             chunk = {"choices": [{"index": 0, "delta": {"content": text[start:start + 4]}}]}
             handler.wfile.write(f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode())
             handler.wfile.flush()

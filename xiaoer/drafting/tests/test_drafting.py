@@ -127,7 +127,7 @@ def test_the_workbench_streams_the_draft(scene, fake_llm):
     assert LlmCall.objects.get(shop=scene["shop"]).prompt_tokens == 321  # usage from the stream's last chunk
 
 
-@pytest.mark.parametrize("mode", ["500", "malformed"])
+@pytest.mark.parametrize("mode", ["500", "malformed", "drip"])
 def test_a_failed_stream_is_replaced_by_the_standard_answer(scene, fake_llm, mode):
     say(scene["conv"], "衣服会起球吗")
     fake_llm.mode = mode
