@@ -324,3 +324,17 @@ def _only_public(body: bytes) -> bool:
 
 def test_attachment_of_another_shop_is_not_found(world):
     assert world["client"].get(f"/files/{world['ids']['token']}").status_code == 404
+
+
+def test_drafting_settings_and_usage_are_the_callers_shop_only(world):
+    from xiaoer.drafting.models import DraftingSettings, LlmCall
+
+    DraftingSettings.objects.create(shop=world["b"], model=f"{SECRET}-model", monthly_cap=7)
+    LlmCall.objects.create(shop=world["b"], conversation=world["conv_b"], purpose="draft", model=f"{SECRET}-model",
+                           outcome="ok", prompt_tokens=999_999)
+    page = world["client"].get("/desk/robot/llm").content.decode()
+    assert SECRET not in page and "999999" not in page
+    assert world["client"].post("/desk/robot/llm", {"enabled": "on", "monthly_cap": "1"}).status_code == 302
+    assert DraftingSettings.objects.get(shop=world["b"]).monthly_cap == 7
+    res = world["client"].post(f"/api/drafting/conversations/{world['conv_b'].pk}/draft")
+    assert res.status_code == 404 and LlmCall.objects.filter(shop=world["a"]).count() == 0

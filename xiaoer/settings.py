@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "xiaoer.orders",
     "xiaoer.notify",
     "xiaoer.crm",
+    "xiaoer.drafting",
     "xiaoer.demo",  # site level: the demo command seeds every app
 ]
 

@@ -330,14 +330,40 @@ def handle_shopper_message(message: dict) -> Suggestion | None:
     values = variable_values(conversation)
     data = suggest_for_text(shop.id, body, product=product, values=values, use_encoder=not behind(message))
     top = data["answers"][0] if data["answers"] else None
-    # The suggestion is computed above, outside any transaction: on SQLite a write transaction
-    # holds the database lock, and nobody may wait on the robot's thinking.
+    written = written_answer(conversation, cfg, data)
+    # The suggestion (and a written answer) is computed above, outside any transaction: on SQLite a
+    # write transaction holds the database lock, and nobody may wait on the robot's thinking.
     with transaction.atomic():
-        return _record_and_act(message, conversation, cfg, data, top)
+        return _record_and_act(message, conversation, cfg, data, top, written)
+
+
+# Apps below the robot may write its answers in their own words (drafting, docs/decisions/174):
+# fn(conversation, suggestion, settings) -> text, or None to send the standard answer.
+_answer_writers: list = []
+
+
+def register_answer_writer(writer_fn) -> None:
+    if writer_fn not in _answer_writers:
+        _answer_writers.append(writer_fn)
+
+
+def written_answer(conversation: Conversation, cfg: AssistantSettings, data: dict) -> str | None:
+    """Only where the robot would answer alone anyway (its mode, its threshold): a writer's text."""
+    if not _answer_writers or robot_decision(cfg, conversation.shop, data) != "answer":
+        return None
+    for writer_fn in _answer_writers:
+        try:
+            text = writer_fn(conversation, data, cfg)
+        except Exception:  # a writer failing leaves the standard answer, never silence
+            log.exception("answer writer failed for conversation %s", conversation.id)
+            continue
+        if text:
+            return text
+    return None
 
 
 def _record_and_act(message: dict, conversation: Conversation, cfg: AssistantSettings, data: dict,
-                    top: dict | None) -> Suggestion:
+                    top: dict | None, written: str | None = None) -> Suggestion:
     shop = conversation.shop
     body = (message.get("body") or "").strip()
     suggestion = Suggestion.objects.create(
@@ -349,8 +375,8 @@ def _record_and_act(message: dict, conversation: Conversation, cfg: AssistantSet
     chat_services.publish_after_commit(shop.id, "suggestion", event, conversation_id=conversation.id)
     decision = robot_decision(cfg, shop, data)
     if decision == "answer":
-        _robot_say(conversation, top["text"], {"robot": {"answer_id": top["id"],
-                                                         "confidence": data["confidence"]}},
+        _robot_say(conversation, written or top["text"], {"robot": {"answer_id": top["id"], "drafted": bool(written),
+                                                                    "confidence": data["confidence"]}},
                    f"robot-{message['id']}")
         Suggestion.objects.filter(pk=suggestion.pk).update(robot_replied=True)
     elif decision == "handoff" and cache.add(f"robot-handoff:{conversation.id}", 1, HANDOFF_QUIET_SECONDS):
