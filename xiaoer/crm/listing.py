@@ -46,7 +46,7 @@ SORTS = {
     "last_purchase": ("最近购买", ("-value__last_purchase_at", "-value__customer_id")),
     "paid_orders": ("成交笔数", ("-value__paid_orders", "-value__customer_id")),
 }
-FILTER_KEYS = ("q", "tag", "level", "segment", "last_from", "last_to", "city", "birthday_month", "attr",
+FILTER_KEYS = ("q", "tag", "level", "rfm", "last_from", "last_to", "city", "birthday_month", "attr",
                "attr_value", "sort")
 
 
@@ -85,10 +85,10 @@ def check_filters(shop: Shop, data) -> dict:
         raise ValidationError(_("标签不存在"))
     clean["tag"] = tag
     clean["level"] = _int(get("level"), 0, 99, _("等级不对"))
-    segment = str(get("segment") or "")
-    if segment and segment not in RFM_SEGMENTS:
+    rfm = str(get("rfm") or "")
+    if rfm and rfm not in RFM_SEGMENTS:
         raise ValidationError(_("RFM 分群不对"))
-    clean["segment"] = segment
+    clean["rfm"] = rfm
     clean["last_from"] = _date(get("last_from"), _("日期格式应为 YYYY-MM-DD"))
     clean["last_to"] = _date(get("last_to"), _("日期格式应为 YYYY-MM-DD"))
     city = str(get("city") or "").strip()
@@ -138,8 +138,8 @@ def customers(shop: Shop, filters: dict) -> QuerySet[Customer]:
         qs = qs.filter(Exists(CustomerTag.objects.filter(customer=OuterRef("pk"), tag_id=filters["tag"])))
     if filters.get("level") is not None:
         qs = qs.filter(value__level=filters["level"])
-    if filters.get("segment"):
-        qs = qs.filter(value__shop=shop, value__rfm_segment=filters["segment"])
+    if filters.get("rfm"):
+        qs = qs.filter(value__shop=shop, value__rfm_segment=filters["rfm"])
     if filters.get("last_from"):
         qs = qs.filter(value__last_purchase_at__gte=_day_start(shop, filters["last_from"]))
     if filters.get("last_to"):

@@ -51,7 +51,7 @@ def customers_page(request: HttpRequest) -> HttpResponse:
     page = listing.page_of(staff.shop, filters, page_no)
     base = ({"segment": segment.pk, **({"sort": filters["sort"]} if "sort" in filters else {})} if segment
             else dict(filters))
-    return render(request, "crm/customers.html", {"tab": "customers", 
+    return render(request, "crm/customers.html", {"tab": "customers",
         "staff": staff, "filters": filters, "page": page, "error": error, "segment": segment,
         "segments": listing.segments_of(staff.shop_id), "tags": customer_services.tags_of_shop(staff.shop_id),
         "attributes": customer_services.attributes_of_shop(staff.shop_id), "sorts": listing.SORTS,
@@ -166,7 +166,7 @@ def customer_page(request: HttpRequest, customer_id: int) -> HttpResponse:
     values = customer_services.attribute_values_of(customer)
     attributes = [{"attribute": a, "value": values.get(a.pk, "")}
                   for a in customer_services.attributes_of_shop(staff.shop_id)]
-    return render(request, "crm/customer.html", {"tab": "customers", 
+    return render(request, "crm/customer.html", {"tab": "customers",
         "staff": staff, "customer": customer, "value": _value_of(customer), "error": error,
         "contacts": customer_services.contacts_of(customer), "contact_kinds": ContactKind.choices,
         "tags": customer_services.tags_of(customer), "all_tags": customer_services.tags_of_shop(staff.shop_id),
@@ -226,7 +226,7 @@ def attributes_page(request: HttpRequest) -> HttpResponse:
             return redirect("crm-attributes")
         except ValidationError as exc:
             error = _errors(exc)
-    return render(request, "crm/attributes.html", {"tab": "attributes", 
+    return render(request, "crm/attributes.html", {"tab": "attributes",
         "staff": staff, "attributes": customer_services.attributes_of_shop(staff.shop_id),
         "kinds": AttributeKind.choices, "error": error}, status=400 if error else 200)
 
@@ -266,7 +266,7 @@ def levels_page(request: HttpRequest) -> HttpResponse:
             error = _errors(exc)
     rules = level_rules.level_rules(staff.shop_id)
     blank_rows = range(min(max(1, 3 - len(rules)), level_rules.MAX_LEVELS - len(rules)))
-    return render(request, "crm/levels.html", {"tab": "levels", 
+    return render(request, "crm/levels.html", {"tab": "levels",
         "staff": staff, "rules": rules, "bases": LevelBasis.choices, "blank_rows": blank_rows,
         "error": error}, status=400 if error else 200)
 
