@@ -324,3 +324,23 @@ def _only_public(body: bytes) -> bool:
 
 def test_attachment_of_another_shop_is_not_found(world):
     assert world["client"].get(f"/files/{world['ids']['token']}").status_code == 404
+
+
+def test_customers_list_segments_and_exports_never_show_another_shops_customers(world):
+    """The customers page, its filters and exports (issue 11): shop B's buyers, tags and segments
+    are never listed, never usable as a filter, never exported."""
+    from xiaoer.crm.models import Segment
+    from xiaoer.customers.models import Tag
+
+    client, shop_b = world["client"], world["b"]
+    listed = client.get("/customers/", {"q": SECRET})  # the search box echoes the term: look at the rows
+    assert listed.status_code == 200 and listed.context["page"]["rows"] == []
+    everyone = client.get("/customers/")
+    assert everyone.context["page"]["rows"] and SECRET not in everyone.content.decode()
+    b_tag = Tag.objects.filter(shop=shop_b).first()
+    assert client.get("/customers/", {"tag": b_tag.pk}).status_code == 400  # B's tag is no filter of A's
+    b_segment = Segment.objects.filter(shop=shop_b).first()
+    assert client.get("/customers/", {"segment": b_segment.pk}).status_code == 404
+    exported = client.post("/customers/export", {"format": "csv"})
+    assert exported.status_code == 200 and SECRET not in exported.content.decode("utf-8-sig")
+    assert client.post("/customers/export", {"tag": b_tag.pk}).status_code == 400
