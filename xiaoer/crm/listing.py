@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from xiaoer.accounts import services as account_services
 from xiaoer.accounts.models import Shop, Staff
@@ -38,13 +39,16 @@ PAGE_SIZE = 50
 MAX_PAGES = 200  # limited offset: deeper than 10,000 rows, narrow the filter (docs/decisions/136)
 COUNT_CAP = 10_000
 SEGMENTS_PER_SHOP = 100
-RFM_SEGMENTS = ("重要价值", "重要发展", "重要保持", "重要挽留", "一般价值", "一般发展", "一般保持", "一般挽留")
+RFM_SEGMENTS = (  # stored in Chinese (CustomerValue.rfm_segment); the page translates them
+    gettext_noop("重要价值"), gettext_noop("重要发展"), gettext_noop("重要保持"), gettext_noop("重要挽留"),
+    gettext_noop("一般价值"), gettext_noop("一般发展"), gettext_noop("一般保持"), gettext_noop("一般挽留"),
+)
 SORTS = {
     # key: (label, order_by); value sorts list the customers who have a value row (bought something)
-    "recent": ("最近添加", ("-pk",)),
-    "total_paid": ("累计消费", ("-value__total_paid", "-value__customer_id")),
-    "last_purchase": ("最近购买", ("-value__last_purchase_at", "-value__customer_id")),
-    "paid_orders": ("成交笔数", ("-value__paid_orders", "-value__customer_id")),
+    "recent": (gettext_noop("最近添加"), ("-pk",)),
+    "total_paid": (gettext_noop("累计消费"), ("-value__total_paid", "-value__customer_id")),
+    "last_purchase": (gettext_noop("最近购买"), ("-value__last_purchase_at", "-value__customer_id")),
+    "paid_orders": (gettext_noop("成交笔数"), ("-value__paid_orders", "-value__customer_id")),
 }
 FILTER_KEYS = ("q", "tag", "level", "rfm", "last_from", "last_to", "city", "birthday_month", "attr",
                "attr_value", "sort")

@@ -37,6 +37,9 @@ class CustomerValue(models.Model):
             models.Index(fields=["shop", "total_paid"], name="crm_value_shop_paid"),
             models.Index(fields=["shop", "last_purchase_at"], name="crm_value_shop_last"),
             models.Index(fields=["shop", "rfm_segment"], name="crm_value_shop_segment"),
+            # the customers page: sort by paid orders, filter by level (docs/decisions/136)
+            models.Index(fields=["shop", "paid_orders"], name="crm_value_shop_orders"),
+            models.Index(fields=["shop", "level"], name="crm_value_shop_level"),
         ]
 
     def __str__(self) -> str:

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from xiaoer.accounts import services as account_services
@@ -22,6 +23,7 @@ from xiaoer.customers import services as customer_services
 from xiaoer.customers.models import AttributeKind, ContactKind, Gender
 
 CHAT, SUPERVISORS = account_services.CHAT_ROLES, account_services.SUPERVISOR_ROLES
+PANEL_TITLE = gettext_noop("顾客画像")  # its entry in settings.XIAOER_SIDE_PANELS, for the catalogue
 
 
 def _errors(exc: ValidationError) -> str:
