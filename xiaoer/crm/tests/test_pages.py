@@ -106,9 +106,10 @@ def test_pages_are_limited_and_link_forward(world):
     client = world["clients"]["agent"]
     first = client.get("/customers/")
     assert len(names(first)) == listing.PAGE_SIZE and first.context["page"]["has_next"]
-    assert first.context["page"]["count"] == 64
+    assert first.context["page"]["count"] is None  # more to come: no COUNT(*) over the shop
     second = client.get("/customers/", {"page": 2})
     assert len(names(second)) == 64 - listing.PAGE_SIZE and not second.context["page"]["has_next"]
+    assert second.context["page"]["count"] == 64  # the last page knows the total
     assert not set(names(first)) & set(names(second))
     assert client.get("/customers/", {"page": 99999}).status_code == 200  # clamped, not an error
 
