@@ -32,6 +32,11 @@ def _orm_beside_playwright(monkeypatch):
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
+def shot(page, name: str) -> None:
+    if os.environ.get("XIAOER_SHOTS"):
+        page.screenshot(path=os.path.join(os.environ["XIAOER_SHOTS"], f"{name}.png"), full_page=True)
+
+
 def _buyer(shop, buyer_id: str, name: str, city: str, paid: str) -> Customer:
     customer = Customer.objects.create(shop=shop, buyer_id=buyer_id, name=name, city=city)
     CustomerValue.objects.create(customer=customer, shop=shop, paid_orders=1, total_paid=Decimal(paid),
@@ -77,6 +82,7 @@ def test_filter_save_as_segment_and_export(browser, live_chat_server):  # noqa: 
     page.wait_for_url(re.compile(r".*/customers/\?segment=\d+$"))
     expect(page.locator("h1")).to_contain_text("杭州老顾客")
     expect(rows).to_have_count(2)
+    shot(page, "customers-segment")
     segment = Segment.objects.get(shop=shop, name="杭州老顾客")
     assert segment.filters == {"city": "杭州", "tag": vip.pk, "sort": "total_paid"}
 
@@ -91,3 +97,8 @@ def test_filter_save_as_segment_and_export(browser, live_chat_server):  # noqa: 
                                                              ("tb_1", "张三", "300.00")]
     log = ExportLog.objects.get(shop=shop)
     assert (log.staff_id, log.segment_id, log.row_count) == (supervisor.pk, segment.pk, 2)
+    page.reload()
+    expect(page.locator("text=杭州老顾客 · csv")).to_have_count(1)  # the export's log line
+    page.click("#customer-rows >> text=张三")
+    expect(page.locator("#timeline")).to_contain_text("打标签")
+    shot(page, "customer-page")
