@@ -9,8 +9,6 @@ import datetime as dt
 import itertools
 from zoneinfo import ZoneInfo
 
-import pytest
-
 from xiaoer.orders import parsing
 from xiaoer.orders import services as order_services
 from xiaoer.testing import make_shop
@@ -57,8 +55,8 @@ ORDERS = {
 }
 
 
-@pytest.fixture
-def fixture_shop(db):
+def build_shop():
+    """A shop holding the orders of ORDERS (their events in the outbox, not yet delivered)."""
     shop = make_shop()
     for buyer, orders in ORDERS.items():
         for paid_at, amount, paid, refunded in orders:
