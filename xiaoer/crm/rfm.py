@@ -12,23 +12,30 @@ Definitions (the issue's, word for word in docs/customers.md):
 - segments compare R, F, M with their means over the same buyers: R is high when recency is
   below the mean, F and M when above it (equal to the mean is low).
 
-Memory stays flat in the number of customers: two streamed passes over the per-buyer aggregate
-(one GROUP BY in the database). The first, ordered by monetary, counts n, sums the three values,
-keeps the four monetary quintile boundaries and histograms of recency days and frequencies (their
-sizes are the number of distinct days and order counts, not of customers). The second, ordered by
-customer, scores each buyer.
+Both follow from *boundaries*: with t_k = ⌈(k−1)·n/5⌉ (k = 2…5), a buyer reaches score k when
+b ≥ t_k, i.e. when its value is better than the value at position t_k − 1 of the buyers sorted
+from worst to best. So a score is 1 + the number of the four boundaries a value beats, and the
+means become integer cuts (`Thresholds`). Two ways to get them, one way to apply them:
+
+- `compute_rfm(shop, as_of)` streams the per-buyer GROUP BY over orders (export, any date);
+- `rebuild` / `refresh_rfm_snapshot` write the values into CustomerValue first, then read the
+  boundaries from it with a few indexed queries and score every row with chunked UPDATEs.
+
+Memory stays flat in the number of customers either way: what is kept are histograms of recency
+days and order counts (sized by distinct days and counts) and four monetary values.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
+from django.db.models import Case, Count, IntegerField, Max, Min, Q, Sum, Value, When
 from django.utils import timezone
 
 from xiaoer.accounts.models import Shop
@@ -44,6 +51,7 @@ SEGMENTS = {  # (R high, F high, M high) → segment
 }
 RFM_FIELDS = ("rfm_as_of", "recency_days", "r", "f", "m", "rfm_segment")
 STREAM_CHUNK = 5000
+SCORE_CHUNK = 5000  # customer ids per scoring UPDATE
 
 
 @dataclass(frozen=True)
@@ -72,74 +80,100 @@ def end_of(as_of: dt.date, zone: ZoneInfo) -> dt.datetime:
     return dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time(), tzinfo=zone)
 
 
-def _score(worse: int, n: int) -> int:
-    return 1 + (5 * worse) // n
+def recency_of(last_paid: dt.datetime, as_of: dt.date, zone: ZoneInfo) -> int:
+    return (as_of - last_paid.astimezone(zone).date()).days
 
 
-class _Distribution:
-    """Pass one: what scoring and the segments need, flat in the number of buyers."""
+def boundary_positions(n: int) -> list[int]:
+    """Positions (0-based, worst first) of the four quintile boundaries among N buyers."""
+    return [-(-(k - 1) * n // 5) - 1 for k in range(2, 6)] if n else []
 
-    def __init__(self, as_of: dt.date, zone: ZoneInfo) -> None:
-        self.as_of, self.zone = as_of, zone
-        self.n = 0
-        self.sum_recency, self.sum_f, self.sum_m = 0, 0, Decimal(0)
-        self.recency: Counter[int] = Counter()
-        self.frequency: Counter[int] = Counter()
-        self.m_boundaries: list[Decimal] = []
 
-    def recency_of(self, last_paid: dt.datetime) -> int:
-        return (self.as_of - last_paid.astimezone(self.zone).date()).days
+def _at_positions(histogram: Iterable[tuple], positions: list[int]) -> list:
+    """The values at POSITIONS of the sorted expansion of HISTOGRAM ((value, count), worst first)."""
+    found, seen, wanted = [], 0, sorted(positions)
+    for value, count in histogram:
+        seen += count
+        while wanted and wanted[0] < seen:
+            found.append(value)
+            wanted.pop(0)
+    return found
 
-    def scan(self, shop_id: int, until: dt.datetime) -> None:
-        """Count the buyers first (in the database), then read them in ascending monetary order:
-        the monetary quintile boundaries are the values at positions t_k − 1, t_k = ⌈(k−1)·n/5⌉,
-        k = 2…5, and a buyer scores 1 + the number of boundaries its value exceeds."""
-        paid_buyers = values.aggregates(shop_id, until=until).filter(v_paid_orders__gt=0)
-        n = paid_buyers.count()
-        positions: dict[int, list[int]] = {}
-        for k in range(2, 6):
-            if n:
-                positions.setdefault(-(-(k - 1) * n // 5) - 1, []).append(k)
-        boundaries: dict[int, Decimal] = {}
-        rows = paid_buyers.order_by("v_total_paid").values_list("v_paid_orders", "v_total_paid", "v_last")
-        for index, (f, m, last) in enumerate(rows.iterator(chunk_size=STREAM_CHUNK)):
-            m = Decimal(m).quantize(values.CENT)
-            for k in positions.get(index, ()):
-                boundaries[k] = m
-            recency = self.recency_of(last)
-            self.n += 1
-            self.sum_recency += recency
-            self.sum_f += f
-            self.sum_m += m
-            self.recency[recency] += 1
-            self.frequency[f] += 1
-        self.m_boundaries = [boundaries[k] for k in sorted(boundaries)]
-        self._prepare_scores()
 
-    def _prepare_scores(self) -> None:
-        """Per distinct value, the number of buyers strictly worse."""
-        self.r_worse: dict[int, int] = {}
-        worse = 0
-        for days in sorted(self.recency, reverse=True):  # larger recency is worse
-            self.r_worse[days] = worse
-            worse += self.recency[days]
-        self.f_worse: dict[int, int] = {}
-        worse = 0
-        for f in sorted(self.frequency):
-            self.f_worse[f] = worse
-            worse += self.frequency[f]
+@dataclass(frozen=True)
+class Thresholds:
+    """What turns a buyer's (recency, F, M) into scores and a segment."""
 
-    def score(self, value: BuyerValue, level: int) -> Scored:
-        if not value.paid_orders or value.last_purchase_at is None:
-            return Scored(value=value, level=level)
-        recency = self.recency_of(value.last_purchase_at)
-        r = _score(self.r_worse[recency], self.n)
-        f = _score(self.f_worse[value.paid_orders], self.n)
-        m = 1 + sum(1 for boundary in self.m_boundaries if value.total_paid > boundary)
-        # Against the means, without division: x < Σ/n  ⇔  x·n < Σ.
-        high = (recency * self.n < self.sum_recency, value.paid_orders * self.n > self.sum_f,
-                value.total_paid * self.n > self.sum_m)
-        return Scored(value=value, level=level, recency_days=recency, r=r, f=f, m=m, segment=SEGMENTS[high])
+    n: int
+    r_bounds: list[int]        # R: 1 + number of bounds the recency is strictly below
+    f_bounds: list[int]        # F: 1 + number of bounds the frequency is strictly above
+    m_bounds: list[Decimal]    # M: the same for monetary
+    r_high_max: int            # recency < mean ⇔ recency ≤ this
+    f_high_min: int            # frequency > mean ⇔ frequency ≥ this
+    m_high_above: Decimal      # monetary > mean ⇔ monetary > this (two decimals)
+
+    @classmethod
+    def build(cls, n: int, sum_recency: int, sum_f: int, sum_m: Decimal, recency: Counter, frequency: Counter,
+              m_bounds: list[Decimal]) -> Thresholds:
+        positions = boundary_positions(n)
+        cents = int((sum_m * 100).to_integral_value())
+        return cls(n=n,
+                   r_bounds=_at_positions(sorted(recency.items(), reverse=True), positions),
+                   f_bounds=_at_positions(sorted(frequency.items()), positions),
+                   m_bounds=m_bounds,
+                   r_high_max=-(-sum_recency // n) - 1 if n else 0,
+                   f_high_min=sum_f // n + 1 if n else 0,
+                   m_high_above=Decimal(cents // n) / 100 if n else Decimal(0))
+
+    def score(self, recency: int, f: int, m: Decimal) -> tuple[int, int, int, str]:
+        r_score = 1 + sum(1 for bound in self.r_bounds if recency < bound)
+        f_score = 1 + sum(1 for bound in self.f_bounds if f > bound)
+        m_score = 1 + sum(1 for bound in self.m_bounds if m > bound)
+        high = (recency <= self.r_high_max, f >= self.f_high_min, m > self.m_high_above)
+        return r_score, f_score, m_score, SEGMENTS[high]
+
+    def updates(self) -> dict:
+        """The same as `score`, as SQL expressions over CustomerValue's columns (NULL for a
+        customer without a paid order)."""
+        def points(conditions: list[Q]) -> Case:
+            total = Value(1)
+            for condition in conditions:
+                total = total + Case(When(condition, then=Value(1)), default=Value(0))
+            return Case(When(paid_orders=0, then=Value(None)), default=total, output_field=IntegerField())
+
+        whens = []
+        for (r_high, f_high, m_high), name in SEGMENTS.items():
+            q = Q(recency_days__lte=self.r_high_max) if r_high else Q(recency_days__gt=self.r_high_max)
+            q &= Q(paid_orders__gte=self.f_high_min) if f_high else Q(paid_orders__lt=self.f_high_min)
+            q &= Q(total_paid__gt=self.m_high_above) if m_high else Q(total_paid__lte=self.m_high_above)
+            whens.append(When(q & Q(paid_orders__gt=0), then=Value(name)))
+        segment = Case(*whens, default=Value(""))
+        return {"r": points([Q(recency_days__lt=b) for b in self.r_bounds]),
+                "f": points([Q(paid_orders__gt=b) for b in self.f_bounds]),
+                "m": points([Q(total_paid__gt=b) for b in self.m_bounds]),
+                "rfm_segment": segment}
+
+
+# --- streamed: any date, nothing stored (the export) ---------------------------------------------
+
+def _thresholds_from_orders(shop_id: int, until: dt.datetime, as_of: dt.date, zone: ZoneInfo) -> Thresholds:
+    """Count the paid buyers (in the database), then read them once in ascending monetary order."""
+    paid_buyers = values.aggregates(shop_id, until=until).filter(v_paid_orders__gt=0)
+    n = paid_buyers.count()
+    positions = boundary_positions(n)
+    m_bounds: list[Decimal] = []
+    recency: Counter[int] = Counter()
+    frequency: Counter[int] = Counter()
+    count, sum_recency, sum_f, sum_m = 0, 0, 0, Decimal(0)
+    rows = paid_buyers.order_by("v_total_paid").values_list("v_paid_orders", "v_total_paid", "v_last")
+    for index, (f, m, last) in enumerate(rows.iterator(chunk_size=STREAM_CHUNK)):
+        m = Decimal(m).quantize(values.CENT)
+        m_bounds.extend(m for position in positions if position == index)
+        days = recency_of(last, as_of, zone)
+        count, sum_recency, sum_f, sum_m = count + 1, sum_recency + days, sum_f + f, sum_m + m
+        recency[days] += 1
+        frequency[f] += 1
+    return Thresholds.build(count, sum_recency, sum_f, sum_m, recency, frequency, m_bounds)
 
 
 def compute_rfm(shop: Shop, as_of: dt.date) -> Iterator[Scored]:
@@ -147,54 +181,117 @@ def compute_rfm(shop: Shop, as_of: dt.date) -> Iterator[Scored]:
     AS_OF (payments on or before that calendar day in the shop's time zone). Streams."""
     zone = shop_zone(shop)
     until = end_of(as_of, zone)
-    distribution = _Distribution(as_of, zone)
-    distribution.scan(shop.pk, until)
+    thresholds = _thresholds_from_orders(shop.pk, until, as_of, zone)
     rules = values.level_rules(shop.pk)
-    rows = values.aggregates(shop.pk, until=until).order_by("buyer_id")
-    for row in rows.iterator(chunk_size=STREAM_CHUNK):
+    for row in values.aggregates(shop.pk, until=until).order_by("buyer_id").iterator(chunk_size=STREAM_CHUNK):
         value = values.buyer_value(row)
-        yield distribution.score(value, values.level_of(value, rules))
+        level = values.level_of(value, rules)
+        if not value.paid_orders or value.last_purchase_at is None:
+            yield Scored(value=value, level=level)
+            continue
+        days = recency_of(value.last_purchase_at, as_of, zone)
+        r, f, m, segment = thresholds.score(days, value.paid_orders, value.total_paid)
+        yield Scored(value=value, level=level, recency_days=days, r=r, f=f, m=m, segment=segment)
 
 
-def _row(shop: Shop, scored: Scored, as_of: dt.date, now: dt.datetime) -> CustomerValue:
-    row = values.value_row(shop.pk, scored.value, scored.level, now)
-    row.rfm_as_of, row.recency_days, row.rfm_segment = as_of, scored.recency_days, scored.segment
-    row.r, row.f, row.m = scored.r, scored.f, scored.m
-    return row
+# --- stored: the snapshot in CustomerValue --------------------------------------------------------
 
-
-def _write(shop: Shop, as_of: dt.date, fields: tuple[str, ...],
-           progress: Callable[[int], None] | None) -> int:
-    """Stream COMPUTE_RFM into CustomerValue, one transaction per chunk (the embedded database
-    has one writer: a rebuild must not hold it for its whole run, docs/decisions/133), then clear
-    what no longer has orders. Returns the number of customers written."""
-    started, written = timezone.now(), 0
-    for chunk in values.iter_chunks(compute_rfm(shop, as_of), values.WRITE_CHUNK):
+def _write_values(shop: Shop, as_of: dt.date, progress: Callable[[int], None] | None) -> tuple[dt.datetime, int]:
+    """Every buyer's value as of AS_OF and its recency, one transaction per chunk (the embedded
+    database has one writer: a rebuild must not hold it for its whole run, decision 133)."""
+    zone = shop_zone(shop)
+    until = end_of(as_of, zone)
+    rules = values.level_rules(shop.pk)
+    started, count = timezone.now(), 0
+    rows = values.aggregates(shop.pk, until=until).order_by("buyer_id").iterator(chunk_size=STREAM_CHUNK)
+    for chunk in values.iter_chunks(rows, values.WRITE_CHUNK):
         now = timezone.now()
+        written = []
+        for row in chunk:
+            value = values.buyer_value(row)
+            stored = values.value_row(shop.pk, value, values.level_of(value, rules), now)
+            stored.rfm_as_of = as_of
+            if value.paid_orders and value.last_purchase_at is not None:
+                stored.recency_days = recency_of(value.last_purchase_at, as_of, zone)
+            written.append(stored)
         with transaction.atomic():
-            values.upsert([_row(shop, scored, as_of, now) for scored in chunk], fields)
-        written += len(chunk)
+            values.upsert(written, (*values.VALUE_FIELDS, "rfm_as_of", "recency_days"))
+        count += len(chunk)
         if progress:
             progress(len(chunk))
-    stale = {"rfm_as_of": as_of, "recency_days": None, "r": None, "f": None, "m": None, "rfm_segment": ""}
-    if "paid_orders" in fields:
-        stale.update(paid_orders=0, total_paid=0, refunded=0, refund_orders=0, first_purchase_at=None,
-                     last_purchase_at=None, purchase_cycle_days=None, level=0)
+    return started, count
+
+
+def _thresholds_from_snapshot(shop: Shop) -> Thresholds:
+    paid = CustomerValue.objects.filter(shop=shop, paid_orders__gt=0)
+    totals = paid.aggregate(n=Count("pk"), r=Sum("recency_days"), f=Sum("paid_orders"), m=Sum("total_paid"))
+    n = totals["n"] or 0
+    recency = Counter(dict(paid.values_list("recency_days").annotate(c=Count("pk")).order_by()))
+    frequency = Counter(dict(paid.values_list("paid_orders").annotate(c=Count("pk")).order_by()))
+    by_money = paid.order_by("total_paid").values_list("total_paid", flat=True)
+    m_bounds = [Decimal(by_money[position]).quantize(values.CENT) for position in boundary_positions(n)]
+    return Thresholds.build(n, totals["r"] or 0, totals["f"] or 0, Decimal(totals["m"] or 0).quantize(values.CENT),
+                            recency, frequency, m_bounds)
+
+
+def _score_snapshot(shop: Shop) -> None:
+    """Score every row of SHOP with one UPDATE per SCORE_CHUNK customer ids."""
+    thresholds = _thresholds_from_snapshot(shop)
+    span = CustomerValue.objects.filter(shop=shop).aggregate(low=Min("customer_id"), high=Max("customer_id"))
+    if span["low"] is None:
+        return
+    updates = thresholds.updates()
+    for start in range(span["low"], span["high"] + 1, SCORE_CHUNK):
+        with transaction.atomic():
+            CustomerValue.objects.filter(shop=shop, customer_id__gte=start,
+                                         customer_id__lt=start + SCORE_CHUNK).update(**updates)
+
+
+def _clear_stale(shop: Shop, as_of: dt.date, started: dt.datetime) -> None:
+    """Rows of customers left without orders (moved to another buyer, merged): zeros."""
     with transaction.atomic():
-        CustomerValue.objects.filter(shop=shop, updated_at__lt=started).update(**stale, updated_at=timezone.now())
+        CustomerValue.objects.filter(shop=shop, updated_at__lt=started).update(
+            paid_orders=0, total_paid=0, refunded=0, refund_orders=0, first_purchase_at=None, last_purchase_at=None,
+            purchase_cycle_days=None, level=0, rfm_as_of=as_of, recency_days=None, r=None, f=None, m=None,
+            rfm_segment="", updated_at=timezone.now())
+
+
+def rebuild(shop: Shop, as_of: dt.date | None = None, *, progress: Callable[[int], None] | None = None) -> int:
+    """Full rebuild of SHOP: every buyer's value, level and RFM as of AS_OF (default the shop's
+    today, when the value as of today is all payments). Returns the number of buyers."""
+    as_of = as_of or today(shop)
+    started, written = _write_values(shop, as_of, progress)
+    _clear_stale(shop, as_of, started)
+    _score_snapshot(shop)
     return written
 
 
 def refresh_rfm_snapshot(shop: Shop, as_of: dt.date | None = None, *,
                          progress: Callable[[int], None] | None = None) -> int:
     """Write recency, R, F, M and the segment as of AS_OF (default: the shop's today) into every
-    customer's CustomerValue; the value columns stay as the listener keeps them."""
-    return _write(shop, as_of or today(shop), RFM_FIELDS, progress)
-
-
-def rebuild(shop: Shop, *, progress: Callable[[int], None] | None = None) -> int:
-    """Full rebuild of SHOP: value, level and the RFM snapshot as of today, for every buyer."""
-    return _write(shop, today(shop), (*values.VALUE_FIELDS, *RFM_FIELDS), progress)
+    customer's CustomerValue. As of today this is the rebuild; as of another date the value
+    columns stay what the listener keeps (all payments) and only the RFM columns are written."""
+    as_of = as_of or today(shop)
+    if as_of == today(shop):
+        return rebuild(shop, as_of, progress=progress)
+    started, written = timezone.now(), 0
+    for chunk in values.iter_chunks(compute_rfm(shop, as_of), values.WRITE_CHUNK):
+        now = timezone.now()
+        rows = []
+        for scored in chunk:
+            row = values.value_row(shop.pk, scored.value, scored.level, now)
+            row.rfm_as_of, row.recency_days, row.rfm_segment = as_of, scored.recency_days, scored.segment
+            row.r, row.f, row.m = scored.r, scored.f, scored.m
+            rows.append(row)
+        with transaction.atomic():
+            values.upsert(rows, RFM_FIELDS)
+        written += len(chunk)
+        if progress:
+            progress(len(chunk))
+    with transaction.atomic():
+        CustomerValue.objects.filter(shop=shop, updated_at__lt=started).update(
+            rfm_as_of=as_of, recency_days=None, r=None, f=None, m=None, rfm_segment="", updated_at=timezone.now())
+    return written
 
 
 def count_buyers(shop: Shop) -> int:

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.db import connection
 from django.db.models import Case, Count, DecimalField, F, Max, Min, Q, QuerySet, Sum, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -79,9 +80,12 @@ def aggregates(shop_id: int, *, until: dt.datetime | None = None,
     (customer_id, paid_orders, total_paid, refunded, refund_orders, first, last), unordered."""
     paid, settled = _paid(until), _settled(until)
     money = DecimalField(max_digits=14, decimal_places=2)
-    orders = Order.objects.filter(shop_id=shop_id, buyer_id__isnull=False)
-    if customer_ids is not None:
-        orders = orders.filter(buyer_id__in=list(customer_ids))
+    if customer_ids is None:
+        orders = Order.objects.filter(shop_id=shop_id, buyer_id__isnull=False)
+    else:
+        # Scoped through the buyer (a customer belongs to one shop): an order's own shop_id would
+        # lead SQLite to the shop index, a scan of the shop's every order for a few buyers.
+        orders = Order.objects.filter(buyer_id__in=list(customer_ids), buyer__shop_id=shop_id)
     return (orders.values("buyer_id").order_by()
             .annotate(v_paid_orders=Count("pk", filter=paid),
                       v_total_paid=Coalesce(Sum(_amount() - F("refunded_amount"), filter=paid, output_field=money),
@@ -124,11 +128,34 @@ def value_row(shop_id: int, value: BuyerValue, level: int, now: dt.datetime) -> 
 
 
 def upsert(rows: list[CustomerValue], fields: Iterable[str]) -> None:
-    """Insert or overwrite ROWS (one statement per WRITE_CHUNK; SQLite and PostgreSQL alike)."""
-    if rows:
-        CustomerValue.objects.bulk_create(rows, batch_size=WRITE_CHUNK, update_conflicts=True,
-                                          unique_fields=["customer"],
-                                          update_fields=[*fields, "updated_at"])
+    """Insert ROWS or overwrite FIELDS of the existing ones: one INSERT … ON CONFLICT DO UPDATE,
+    executed for all rows at once (SQLite and PostgreSQL; the ORM's bulk upsert builds one SQL
+    text per row batch and costs ten times more)."""
+    if not rows:
+        return
+    table = CustomerValue._meta.db_table
+    model_fields = [f for f in CustomerValue._meta.concrete_fields]
+    columns = [f.column for f in model_fields]
+    updates = [CustomerValue._meta.get_field(name).column for name in (*fields, "updated_at")]
+    sql = (f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))}) "
+           f"ON CONFLICT (customer_id) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in updates))
+    ops = connection.ops
+    adapt = []
+    for field in model_fields:
+        kind = field.get_internal_type()
+        if kind == "DateTimeField":
+            adapt.append(ops.adapt_datetimefield_value)
+        elif kind == "DateField":
+            adapt.append(ops.adapt_datefield_value)
+        elif kind == "DecimalField":
+            adapt.append(ops.adapt_decimalfield_value)
+        else:
+            adapt.append(None)
+    params = [tuple(value if value is None or fn is None else fn(value)
+                    for fn, value in zip(adapt, (getattr(row, f.attname) for f in model_fields), strict=True))
+              for row in rows]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
 
 
 def recompute_customers(shop_id: int, customer_ids: Iterable[int]) -> int:

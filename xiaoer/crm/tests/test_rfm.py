@@ -120,3 +120,13 @@ def test_the_daily_task_rebuilds_a_shop_once_a_day(shop, settings):
     assert shop.slug not in tasks.rebuild_due_shops()  # today's snapshot exists
     today = rfm.today(shop)
     assert set(CustomerValue.objects.filter(shop=shop).values_list("rfm_as_of", flat=True)) == {today}
+
+
+def test_the_rebuild_scores_stored_rows_like_the_stream(shop):
+    """The snapshot path (values written, then scored by UPDATEs) gives the same table."""
+    deliver_all()
+    assert rfm.rebuild(shop, AS_OF) == 10
+    expected = {buyer: (row[0], row[3], row[4], row[5], row[6], AS_OF) for buyer, row in EXPECTED.items()}
+    assert stored(shop) == expected
+    # As of a past date the rebuild writes the values as of then too (b3: one order).
+    assert CustomerValue.objects.get(shop=shop, customer__buyer_id="b3").paid_orders == 1
