@@ -209,11 +209,10 @@ def _write_values(shop: Shop, as_of: dt.date, progress: Callable[[int], None] | 
         written = []
         for row in chunk:
             value = values.buyer_value(row)
-            stored = values.value_row(shop.pk, value, values.level_of(value, rules), now)
-            stored.rfm_as_of = as_of
-            if value.paid_orders and value.last_purchase_at is not None:
-                stored.recency_days = recency_of(value.last_purchase_at, as_of, zone)
-            written.append(stored)
+            recency = (recency_of(value.last_purchase_at, as_of, zone)
+                       if value.paid_orders and value.last_purchase_at is not None else None)
+            written.append(values.value_row(shop.pk, value, values.level_of(value, rules), now, rfm_as_of=as_of,
+                                            recency_days=recency))
         with transaction.atomic():
             values.upsert(written, (*values.VALUE_FIELDS, "rfm_as_of", "recency_days"))
         count += len(chunk)
@@ -279,10 +278,9 @@ def refresh_rfm_snapshot(shop: Shop, as_of: dt.date | None = None, *,
         now = timezone.now()
         rows = []
         for scored in chunk:
-            row = values.value_row(shop.pk, scored.value, scored.level, now)
-            row.rfm_as_of, row.recency_days, row.rfm_segment = as_of, scored.recency_days, scored.segment
-            row.r, row.f, row.m = scored.r, scored.f, scored.m
-            rows.append(row)
+            rows.append(values.value_row(shop.pk, scored.value, scored.level, now, rfm_as_of=as_of,
+                                         recency_days=scored.recency_days, r=scored.r, f=scored.f, m=scored.m,
+                                         segment=scored.segment))
         with transaction.atomic():
             values.upsert(rows, RFM_FIELDS)
         written += len(chunk)

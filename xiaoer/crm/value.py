@@ -119,40 +119,44 @@ def level_of(value: BuyerValue, rules: list[LevelRule]) -> int:
 
 # --- writing the projection ----------------------------------------------------------------------
 
-def value_row(shop_id: int, value: BuyerValue, level: int, now: dt.datetime) -> CustomerValue:
-    return CustomerValue(customer_id=value.customer_id, shop_id=shop_id, paid_orders=value.paid_orders,
-                         total_paid=value.total_paid, refunded=value.refunded,
-                         refund_orders=value.refund_orders, first_purchase_at=value.first_purchase_at,
-                         last_purchase_at=value.last_purchase_at,
-                         purchase_cycle_days=value.purchase_cycle_days, level=level, updated_at=now)
+COLUMNS = ("customer_id", "shop_id", "paid_orders", "total_paid", "refunded", "refund_orders", "first_purchase_at",
+           "last_purchase_at", "purchase_cycle_days", "level", "rfm_as_of", "recency_days", "r", "f", "m",
+           "rfm_segment", "updated_at")
 
 
-def upsert(rows: list[CustomerValue], fields: Iterable[str]) -> None:
-    """Insert ROWS or overwrite FIELDS of the existing ones: one INSERT … ON CONFLICT DO UPDATE,
-    executed for all rows at once (SQLite and PostgreSQL; the ORM's bulk upsert builds one SQL
-    text per row batch and costs ten times more)."""
+def value_row(shop_id: int, value: BuyerValue, level: int, now: dt.datetime, *, rfm_as_of: dt.date | None = None,
+              recency_days: int | None = None, r: int | None = None, f: int | None = None, m: int | None = None,
+              segment: str = "") -> tuple:
+    """One CustomerValue row as a tuple in COLUMNS order (no model instance: a rebuild writes
+    hundreds of thousands)."""
+    return (value.customer_id, shop_id, value.paid_orders, value.total_paid, value.refunded, value.refund_orders,
+            value.first_purchase_at, value.last_purchase_at, value.purchase_cycle_days, level, rfm_as_of,
+            recency_days, r, f, m, segment, now)
+
+
+def _adapters() -> list:
+    ops, adapters = connection.ops, []
+    for column in COLUMNS:
+        kind = CustomerValue._meta.get_field(column.removesuffix("_id") if column.endswith("_id") else column)
+        kind = kind.get_internal_type()
+        adapters.append(ops.adapt_datetimefield_value if kind == "DateTimeField"
+                        else ops.adapt_datefield_value if kind == "DateField"
+                        else ops.adapt_decimalfield_value if kind == "DecimalField" else None)
+    return adapters
+
+
+def upsert(rows: list[tuple], fields: Iterable[str]) -> None:
+    """Insert ROWS (value_row tuples) or overwrite FIELDS (and updated_at) of the existing ones:
+    one INSERT … ON CONFLICT DO UPDATE executed for all rows (SQLite and PostgreSQL; the ORM's
+    bulk upsert costs several times more in Python)."""
     if not rows:
         return
     table = CustomerValue._meta.db_table
-    model_fields = [f for f in CustomerValue._meta.concrete_fields]
-    columns = [f.column for f in model_fields]
-    updates = [CustomerValue._meta.get_field(name).column for name in (*fields, "updated_at")]
-    sql = (f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))}) "
-           f"ON CONFLICT (customer_id) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in updates))
-    ops = connection.ops
-    adapt = []
-    for field in model_fields:
-        kind = field.get_internal_type()
-        if kind == "DateTimeField":
-            adapt.append(ops.adapt_datetimefield_value)
-        elif kind == "DateField":
-            adapt.append(ops.adapt_datefield_value)
-        elif kind == "DecimalField":
-            adapt.append(ops.adapt_decimalfield_value)
-        else:
-            adapt.append(None)
-    params = [tuple(value if value is None or fn is None else fn(value)
-                    for fn, value in zip(adapt, (getattr(row, f.attname) for f in model_fields), strict=True))
+    sql = (f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES ({', '.join(['%s'] * len(COLUMNS))}) "
+           "ON CONFLICT (customer_id) DO UPDATE SET "
+           + ", ".join(f"{c} = excluded.{c}" for c in (*fields, "updated_at")))
+    adapters = _adapters()
+    params = [tuple(v if v is None or fn is None else fn(v) for fn, v in zip(adapters, row, strict=True))
               for row in rows]
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
