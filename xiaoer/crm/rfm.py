@@ -158,16 +158,15 @@ class Thresholds:
 
 def _thresholds_from_orders(shop_id: int, until: dt.datetime, as_of: dt.date, zone: ZoneInfo) -> Thresholds:
     """Count the paid buyers (in the database), then read them once in ascending monetary order."""
-    paid_buyers = values.aggregates(shop_id, until=until).filter(v_paid_orders__gt=0)
-    n = paid_buyers.count()
+    n = values.count_paid_buyers(shop_id, until)
     positions = boundary_positions(n)
     m_bounds: list[Decimal] = []
     recency: Counter[int] = Counter()
     frequency: Counter[int] = Counter()
     count, sum_recency, sum_f, sum_m = 0, 0, 0, Decimal(0)
-    rows = paid_buyers.order_by("v_total_paid").values_list("v_paid_orders", "v_total_paid", "v_last")
-    for index, (f, m, last) in enumerate(rows.iterator(chunk_size=STREAM_CHUNK)):
-        m = Decimal(m).quantize(values.CENT)
+    rows = values.aggregates(shop_id, until=until, paid_only=True, order="monetary", chunk=STREAM_CHUNK)
+    for index, value in enumerate(rows):
+        f, m, last = value.paid_orders, value.total_paid, value.last_purchase_at
         m_bounds.extend(m for position in positions if position == index)
         days = recency_of(last, as_of, zone)
         count, sum_recency, sum_f, sum_m = count + 1, sum_recency + days, sum_f + f, sum_m + m
@@ -183,8 +182,7 @@ def compute_rfm(shop: Shop, as_of: dt.date) -> Iterator[Scored]:
     until = end_of(as_of, zone)
     thresholds = _thresholds_from_orders(shop.pk, until, as_of, zone)
     rules = values.level_rules(shop.pk)
-    for row in values.aggregates(shop.pk, until=until).order_by("buyer_id").iterator(chunk_size=STREAM_CHUNK):
-        value = values.buyer_value(row)
+    for value in values.aggregates(shop.pk, until=until, chunk=STREAM_CHUNK):
         level = values.level_of(value, rules)
         if not value.paid_orders or value.last_purchase_at is None:
             yield Scored(value=value, level=level)
@@ -203,12 +201,11 @@ def _write_values(shop: Shop, as_of: dt.date, progress: Callable[[int], None] | 
     until = end_of(as_of, zone)
     rules = values.level_rules(shop.pk)
     started, count = timezone.now(), 0
-    rows = values.aggregates(shop.pk, until=until).order_by("buyer_id").iterator(chunk_size=STREAM_CHUNK)
+    rows = values.aggregates(shop.pk, until=until, chunk=STREAM_CHUNK)
     for chunk in values.iter_chunks(rows, values.WRITE_CHUNK):
         now = timezone.now()
         written = []
-        for row in chunk:
-            value = values.buyer_value(row)
+        for value in chunk:
             recency = (recency_of(value.last_purchase_at, as_of, zone)
                        if value.paid_orders and value.last_purchase_at is not None else None)
             written.append(values.value_row(shop.pk, value, values.level_of(value, rules), now, rfm_as_of=as_of,
