@@ -91,6 +91,13 @@ def child_generate(customers: int, per_customer: int, seed: int = 11) -> dict:
     epoch = dt.datetime(2024, 7, 1, tzinfo=dt.UTC)
     total = customers * per_customer
     with connection.cursor() as cursor:
+        # A bulk load: the order indexes are dropped and built again after (random buyer ids make
+        # every insert touch random index pages otherwise).
+        cursor.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'orders_order' "
+                       "AND sql IS NOT NULL")
+        indexes = cursor.fetchall()
+        for name, _ in indexes:
+            cursor.execute(f'DROP INDEX "{name}"')
         for start in range(0, total, 20_000):
             rows = []
             for n in range(start, min(total, start + 20_000)):
@@ -112,6 +119,8 @@ def child_generate(customers: int, per_customer: int, seed: int = 11) -> dict:
                 rows.append(tuple(values[c] for c in columns))
             with transaction.atomic():
                 cursor.executemany(sql, rows)
+        for _, create in indexes:
+            cursor.execute(create)
     assert set(varying) <= set(columns)
     return {"customers": customers, "orders": total, "seconds": time.perf_counter() - started}
 
@@ -154,7 +163,8 @@ def child_measure(samples: int = 1000) -> dict:
     order_ids = list(Order.objects.filter(shop=shop).values_list("pk", flat=True)[:200_000])
     picks = rng.sample(order_ids, samples)
     handler, plain = [], []
-    one_buyer = group_by.replace("buyer_id IS NOT NULL", "buyer_id = %s")
+    one_buyer = ("SELECT COUNT(*), SUM(paid_amount - refunded_amount), MIN(paid_at), MAX(paid_at) "
+                 "FROM orders_order WHERE buyer_id = %s AND paid_at IS NOT NULL")
     buyers = dict(Order.objects.filter(pk__in=picks).values_list("pk", "buyer_id"))
     for order_id in picks:
         begin = time.perf_counter()
@@ -163,7 +173,7 @@ def child_measure(samples: int = 1000) -> dict:
         handler.append((time.perf_counter() - begin) * 1000)
         begin = time.perf_counter()
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(one_buyer, [shop.pk, buyers[order_id]])
+            cursor.execute(one_buyer, [buyers[order_id]])
             cursor.fetchall()
         plain.append((time.perf_counter() - begin) * 1000)
     batch_times = []
