@@ -125,3 +125,35 @@ def test_levels_are_checked(shop):
         with pytest.raises(ValidationError):
             services.do_set_levels(owner, rules)
     assert services.levels_of(owner) == []
+
+
+def test_levels_and_a_customers_value_through_the_api(shop):
+    import json
+
+    from xiaoer.testing import client_for
+
+    deliver_all()
+    owner, agent = client_for(owner_of(shop)), client_for(make_staff(shop, Role.AGENT))
+    body = {"levels": [{"name": "VIP1", "basis": "total_paid", "threshold": "100"},
+                       {"name": "老客", "basis": "paid_orders", "threshold": "3"}]}
+    res = owner.put("/api/crm/levels", json.dumps(body), content_type="application/json")
+    assert res.status_code == 200
+    assert res.json()["levels"][1] == {"level": 2, "name": "老客", "basis": "paid_orders", "threshold": "3.00"}
+    assert agent.put("/api/crm/levels", json.dumps(body), content_type="application/json").status_code == 403
+    assert [x["name"] for x in agent.get("/api/crm/levels").json()["levels"]] == ["VIP1", "老客"]
+    bad = owner.put("/api/crm/levels", json.dumps({"levels": [{"name": "<b>x</b>" * 5, "threshold": "1"}]}),
+                    content_type="application/json")
+    assert bad.status_code == 400
+
+    b1 = shop.customers.get(buyer_id="b1")
+    value = agent.get(f"/api/crm/customers/{b1.pk}/value").json()
+    assert value == {
+        "customer_id": b1.pk, "paid_orders": 3, "total_paid": "600.00", "refunded": "0.00", "refund_orders": 0,
+        "average_unit_price": "200.00", "first_purchase_at": "2026-05-02T02:00:00+00:00",
+        "last_purchase_at": "2026-06-29T02:00:00+00:00", "purchase_cycle_days": 29.0, "level": 2,
+        "level_name": "老客", "rfm_as_of": None, "recency_days": None, "r": None, "f": None, "m": None,
+        "rfm_segment": ""}
+    nobody = shop.customers.create(buyer_id="new")
+    assert agent.get(f"/api/crm/customers/{nobody.pk}/value").json()["total_paid"] == "0.00"
+    warehouse = client_for(make_staff(shop, Role.WAREHOUSE))
+    assert warehouse.get(f"/api/crm/customers/{b1.pk}/value").status_code == 403
