@@ -145,17 +145,25 @@ def child_measure(samples: int = 1000) -> dict:
     group_by = ("SELECT buyer_id, COUNT(*), SUM(paid_amount - refunded_amount), MIN(paid_at), MAX(paid_at) "
                 "FROM orders_order WHERE shop_id = %s AND paid_at IS NOT NULL AND buyer_id IS NOT NULL "
                 "GROUP BY buyer_id")
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     with connection.cursor() as cursor:
         cursor.execute(group_by, [shop.pk])
         baseline_rows = sum(1 for _ in iter(cursor.fetchone, None))
-    baseline_seconds = time.perf_counter() - started
+    baseline_seconds, baseline_cpu = time.perf_counter() - started, time.process_time() - cpu
     rss_after_baseline = peak_rss_mb()
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     written = rfm.rebuild(shop)
-    rebuild_seconds = time.perf_counter() - started
+    rebuild_seconds, rebuild_cpu = time.perf_counter() - started, time.process_time() - cpu
     rss_peak = peak_rss_mb()
+
+    from xiaoer.crm import export
+
+    started, cpu = time.perf_counter(), time.process_time()
+    with open(os.devnull, "w") as sink:
+        exported = export.write(shop, rfm.today(shop), "csv", sink)
+    export_seconds, export_cpu = time.perf_counter() - started, time.process_time() - cpu
+    rss_peak_export = peak_rss_mb()
     segments = dict(CustomerValue.objects.filter(shop=shop).exclude(rfm_segment="")
                     .values_list("rfm_segment").annotate(n=__import__("django").db.models.Count("pk")))
 
@@ -186,6 +194,9 @@ def child_measure(samples: int = 1000) -> dict:
     return {
         "baseline_group_by_seconds": baseline_seconds, "baseline_rows": baseline_rows,
         "rebuild_seconds": rebuild_seconds, "written": written, "segments": segments,
+        "baseline_cpu_seconds": baseline_cpu, "rebuild_cpu_seconds": rebuild_cpu,
+        "export_seconds": export_seconds, "export_cpu_seconds": export_cpu, "exported": exported,
+        "rss_peak_after_export_mb": rss_peak_export,
         "rss_ready_mb": rss_ready, "rss_peak_after_baseline_mb": rss_after_baseline, "rss_peak_mb": rss_peak,
         "event_ms_p50": statistics.median(handler), "event_ms_p99": _percentile(handler, 0.99),
         "plain_ms_p50": statistics.median(plain), "plain_ms_p99": _percentile(plain, 0.99),
@@ -232,6 +243,10 @@ def main() -> None:
                   f"{m['rss_ready_mb']:>7.0f} → {m['rss_peak_mb']:>5.0f}      "
                   f"{m['event_ms_p50']:>6.2f} / {m['event_ms_p99']:<6.2f}   "
                   f"{m['plain_ms_p50']:>5.2f} / {m['plain_ms_p99']:<5.2f}    {m['batch1000_ms_median']:>8.0f}",
+                  flush=True)
+            print(f"           CPU s: GROUP BY {m['baseline_cpu_seconds']:.2f}, rebuild {m['rebuild_cpu_seconds']:.2f}; "
+                  f"export csv of {m['exported']:,} customers {m['export_seconds']:.2f} s "
+                  f"(CPU {m['export_cpu_seconds']:.2f}), peak RSS after it {m['rss_peak_after_export_mb']:.0f} MB",
                   flush=True)
             print("           " + json.dumps({"written": m["written"], "segments": m["segments"]}, ensure_ascii=False),
                   flush=True)
