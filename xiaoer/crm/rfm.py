@@ -139,7 +139,10 @@ class Thresholds:
             total = Value(1)
             for condition in conditions:
                 total = total + Case(When(condition, then=Value(1)), default=Value(0))
-            return Case(When(paid_orders=0, then=Value(None)), default=total, output_field=IntegerField())
+            # No paid order — or no recency: a row the listener wrote during the rebuild (decision
+            # 133) waits for the next one.
+            unscored = Q(paid_orders=0) | Q(recency_days__isnull=True)
+            return Case(When(unscored, then=Value(None)), default=total, output_field=IntegerField())
 
         whens = []
         for (r_high, f_high, m_high), name in SEGMENTS.items():
@@ -211,7 +214,7 @@ def _write_values(shop: Shop, as_of: dt.date, progress: Callable[[int], None] | 
             written.append(values.value_row(shop.pk, value, values.level_of(value, rules), now, rfm_as_of=as_of,
                                             recency_days=recency))
         with transaction.atomic():
-            values.upsert(written, (*values.VALUE_FIELDS, "rfm_as_of", "recency_days"))
+            values.upsert(written, (*values.VALUE_FIELDS, "rfm_as_of", "recency_days"), unless_updated_since=started)
         count += len(chunk)
         if progress:
             progress(len(chunk))
@@ -219,7 +222,7 @@ def _write_values(shop: Shop, as_of: dt.date, progress: Callable[[int], None] | 
 
 
 def _thresholds_from_snapshot(shop: Shop) -> Thresholds:
-    paid = CustomerValue.objects.filter(shop=shop, paid_orders__gt=0)
+    paid = CustomerValue.objects.filter(shop=shop, paid_orders__gt=0, recency_days__isnull=False)
     totals = paid.aggregate(n=Count("pk"), r=Sum("recency_days"), f=Sum("paid_orders"), m=Sum("total_paid"))
     n = totals["n"] or 0
     recency = Counter(dict(paid.values_list("recency_days").annotate(c=Count("pk")).order_by()))

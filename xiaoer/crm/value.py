@@ -178,18 +178,24 @@ def _adapters() -> list:
     return adapters
 
 
-def upsert(rows: list[tuple], fields: Iterable[str]) -> None:
+def upsert(rows: list[tuple], fields: Iterable[str], *, unless_updated_since: dt.datetime | None = None) -> None:
     """Insert ROWS (value_row tuples) or overwrite FIELDS (and updated_at) of the existing ones:
     one INSERT … ON CONFLICT DO UPDATE executed for all rows (SQLite and PostgreSQL; the ORM's
-    bulk upsert costs several times more in Python)."""
+    bulk upsert costs several times more in Python). UNLESS_UPDATED_SINCE: leave rows written
+    after that moment alone (a rebuild must not overwrite what the listener wrote meanwhile from
+    newer orders)."""
     if not rows:
         return
     table = CustomerValue._meta.db_table
     sql = (f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES ({', '.join(['%s'] * len(COLUMNS))}) "
            "ON CONFLICT (customer_id) DO UPDATE SET "
            + ", ".join(f"{c} = excluded.{c}" for c in (*fields, "updated_at")))
+    extra: tuple = ()
+    if unless_updated_since is not None:
+        sql += f" WHERE {table}.updated_at < %s"
+        extra = (connection.ops.adapt_datetimefield_value(unless_updated_since),)
     adapters = _adapters()
-    params = [tuple(v if v is None or fn is None else fn(v) for fn, v in zip(adapters, row, strict=True))
+    params = [tuple(v if v is None or fn is None else fn(v) for fn, v in zip(adapters, row, strict=True)) + extra
               for row in rows]
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)

@@ -130,3 +130,33 @@ def test_the_rebuild_scores_stored_rows_like_the_stream(shop):
     assert stored(shop) == expected
     # As of a past date the rebuild writes the values as of then too (b3: one order).
     assert CustomerValue.objects.get(shop=shop, customer__buyer_id="b3").paid_orders == 1
+
+
+def test_a_rebuild_never_overwrites_what_the_listener_wrote_meanwhile(shop):
+    """The rebuild reads a buyer's orders, the listener writes a newer value before the rebuild
+    writes its chunk: the listener's row stays."""
+    from xiaoer.crm import value as values
+
+    deliver_all()
+    b2 = CustomerValue.objects.get(shop=shop, customer__buyer_id="b2")
+    put_order(shop, "b2", paid_at=cst(2026, 6, 30, 8), amount="10.00")
+
+    real_upsert, calls = values.upsert, []
+
+    def listener_first(rows, fields, **kwargs):
+        if not calls:  # the rebuild's first chunk: the listener runs just before it is written
+            calls.append(1)
+            deliver_all()  # b2 now has 2 paid orders, written after the rebuild started
+        real_upsert(rows, fields, **kwargs)
+
+    values.upsert = listener_first
+    try:
+        rfm.rebuild(shop, AS_OF)
+    finally:
+        values.upsert = real_upsert
+    b2.refresh_from_db()
+    assert (b2.paid_orders, b2.total_paid) == (2, Decimal("60.00"))
+    assert (b2.r, b2.rfm_segment) == (None, "")  # scored by the next rebuild
+    rfm.rebuild(shop, AS_OF)
+    b2.refresh_from_db()
+    assert (b2.paid_orders, b2.recency_days, b2.r) == (2, 0, 5)
