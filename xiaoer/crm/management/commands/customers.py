@@ -54,8 +54,9 @@ def export(command: BaseCommand, options: dict) -> None:
     fmt, output = options["format"], options.get("output")
     if fmt == "xlsx" and not output:
         raise CommandError("xlsx 必须用 --output 指定文件")
-    bar = _bar(None, options["quiet"] or not output, "顾客")
-    progress = bar.update if bar else None
+    quiet = options["quiet"] or not output
+    bar = _bar(None if quiet else shop.customers.filter(merged_into__isnull=True).count(), quiet, "顾客")
+    progress = bar.update if bar is not None else None
     try:
         if output:
             mode = {"mode": "wb"} if fmt == "xlsx" else {"mode": "w", "encoding": "utf-8-sig" if fmt == "csv" else "utf-8",
@@ -65,7 +66,7 @@ def export(command: BaseCommand, options: dict) -> None:
         else:
             count = exporting.write(shop, as_of, fmt, command.stdout, progress=progress)
     finally:
-        if bar:
+        if bar is not None:
             bar.close()
     if output:
         command.stderr.write(f"导出 {count} 位顾客 (截至 {as_of}) → {output}")
@@ -82,8 +83,8 @@ def recompute(command: BaseCommand, options: dict) -> None:
     shop = _shop(options["shop"])
     started = time.perf_counter()
     bar = _bar(rfm.count_buyers(shop) if not options["quiet"] else None, options["quiet"], "顾客")
-    written = rfm.rebuild(shop, progress=bar.update if bar else None)
-    if bar:
+    written = rfm.rebuild(shop, progress=bar.update if bar is not None else None)
+    if bar is not None:
         bar.close()
     command.stdout.write(f"重算完成: {written} 位顾客 ({time.perf_counter() - started:.1f} 秒)")
 
