@@ -2,10 +2,11 @@
 
 Hourly; a shop is rebuilt once its local time has reached RFM_REBUILD_HOUR (default 3) and its
 snapshot is older than its local today. The rebuild also heals what the event projection cannot
-see — an order moved to another buyer, a merge (docs/decisions/133-value-rebuild-daily.md)."""
+see — an order moved to another buyer, a merge (docs/decisions/133-value-projection-and-daily-rebuild.md)."""
 
 from __future__ import annotations
 
+from django.utils import timezone
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task
 
@@ -18,7 +19,7 @@ from xiaoer.crm.models import CustomerValue
 def shops_due() -> list[Shop]:
     due = []
     for shop in Shop.objects.order_by("pk"):
-        local = rfm.timezone.now().astimezone(rfm.shop_zone(shop))
+        local = timezone.now().astimezone(rfm.shop_zone(shop))
         if local.hour < int_setting("RFM_REBUILD_HOUR", 3):
             continue
         latest = (CustomerValue.objects.filter(shop=shop, rfm_as_of__isnull=False)

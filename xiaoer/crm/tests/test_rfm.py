@@ -111,15 +111,18 @@ def test_a_shop_without_paid_orders_has_no_scores(db):
     assert rfm.refresh_rfm_snapshot(shop, AS_OF) == 1
 
 
-def test_the_daily_task_rebuilds_a_shop_once_a_day(shop, settings):
+def test_the_daily_task_rebuilds_a_shop_once_a_day(shop, monkeypatch):
     from xiaoer.crm import tasks
 
-    settings.RFM_REBUILD_HOUR = 0
+    monkeypatch.setenv("XIAOER_RFM_REBUILD_HOUR", "0")
     deliver_all()
     assert shop.slug in tasks.rebuild_due_shops()
     assert shop.slug not in tasks.rebuild_due_shops()  # today's snapshot exists
     today = rfm.today(shop)
     assert set(CustomerValue.objects.filter(shop=shop).values_list("rfm_as_of", flat=True)) == {today}
+    monkeypatch.setenv("XIAOER_RFM_REBUILD_HOUR", "24")  # not yet time in any shop
+    CustomerValue.objects.filter(shop=shop).update(rfm_as_of=None)
+    assert shop.slug not in tasks.rebuild_due_shops()
 
 
 def test_the_rebuild_scores_stored_rows_like_the_stream(shop):
