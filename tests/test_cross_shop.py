@@ -344,3 +344,19 @@ def test_customers_list_segments_and_exports_never_show_another_shops_customers(
     exported = client.post("/customers/export", {"format": "csv"})
     assert exported.status_code == 200 and SECRET not in exported.content.decode("utf-8-sig")
     assert client.post("/customers/export", {"tag": b_tag.pk}).status_code == 400
+
+
+def test_crm_levels_and_values_of_another_shop_are_never_read(world):
+    """Issue 11 (value, RFM, levels): B's levels and customer values stay B's."""
+    from xiaoer.crm import services as crm_services
+    from xiaoer.crm.models import CustomerValue
+
+    client, shop_b = world["client"], world["b"]
+    crm_services.do_set_levels(owner_of(shop_b), [{"name": f"{SECRET}级", "threshold": "1"}])
+    customer_b = world["conv_b"].customer
+    CustomerValue.objects.create(customer=customer_b, shop=shop_b, paid_orders=1, total_paid=1, rfm_segment="重要价值")
+    levels = client.get("/api/crm/levels")
+    assert levels.status_code == 200 and SECRET not in levels.content.decode()
+    assert client.get(f"/api/crm/customers/{customer_b.pk}/value").status_code == 404
+    client.put("/api/crm/levels", json.dumps({"levels": []}), content_type="application/json")
+    assert crm_services.levels_of(owner_of(shop_b))[0].name == f"{SECRET}级"

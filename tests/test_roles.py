@@ -167,6 +167,7 @@ def _import_body() -> tuple[str, bytes]:
 BODIES = {
     "PUT /api/chat/seats/{seat_id}/greeting": ("json", {"greeting": "{顾客}您好"}),
     "PUT /api/orders/settings": ("json", {"remind_after_minutes": 30}),
+    "PUT /api/crm/levels": ("json", {"levels": [{"name": "VIP1", "basis": "total_paid", "threshold": "100"}]}),
     "POST /api/knowledge/import": _import_body(),
 }
 
@@ -230,6 +231,9 @@ ROUTES = {
     "GET /api/orders/recovery": "ok ok denied denied denied login",
     "GET /api/orders/settings": "ok ok ok ok ok login",
     "PUT /api/orders/settings": "ok ok denied denied denied login",
+    "GET /api/crm/levels": "ok ok ok denied denied login",
+    "PUT /api/crm/levels": "ok ok denied denied denied login",
+    "GET /api/crm/customers/{int:customer_id}/value": "ok ok ok denied denied login",
     "GET /desk/login": "ok ok ok ok ok ok",
     "POST /desk/login": "any any any any any any",
     "GET /s/<slug:slug>/chat": "ok ok ok ok ok ok",

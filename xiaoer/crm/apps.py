@@ -12,4 +12,11 @@ class CrmConfig(AppConfig):
 
     def ready(self) -> None:
         # Each area registers its listeners here (value projection, attribute spotting, …).
-        pass
+        from xiaoer.events import subscribe
+        from xiaoer.orders.events import OrderClosed, OrderCreated, OrderPaid, OrderUpdated
+
+        from . import tasks  # noqa: F401  (the daily RFM snapshot)
+        from .value import on_orders
+
+        for event_type in (OrderCreated, OrderUpdated, OrderPaid, OrderClosed):
+            subscribe(event_type, on_orders, name="crm.customer_value")

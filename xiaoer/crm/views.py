@@ -17,7 +17,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from xiaoer.accounts import services as account_services
 from xiaoer.chat import services as chat_services
-from xiaoer.crm import level_rules, listing, timeline
+from xiaoer.crm import listing, timeline
+from xiaoer.crm import services as crm_services
 from xiaoer.crm.models import CustomerValue, LevelBasis
 from xiaoer.customers import services as customer_services
 from xiaoer.customers.models import AttributeKind, ContactKind, Gender
@@ -58,7 +59,7 @@ def customers_page(request: HttpRequest) -> HttpResponse:
         "segments": listing.segments_of(staff.shop_id), "tags": customer_services.tags_of_shop(staff.shop_id),
         "attributes": customer_services.attributes_of_shop(staff.shop_id), "sorts": listing.SORTS,
         "rfm_segments": listing.RFM_SEGMENTS, "may_export": staff.role in SUPERVISORS,
-        "levels": level_rules.level_rules(staff.shop_id),
+        "levels": crm_services.levels_of(staff),
         "prev_query": urlencode({**base, "page": page["page"] - 1}),
         "next_query": urlencode({**base, "page": page["page"] + 1}),
         "filter_items": sorted(filters.items()),
@@ -259,15 +260,16 @@ def levels_page(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         post = request.POST
         rows = [{"name": n, "basis": b, "threshold": t} for n, b, t in
-                zip(post.getlist("name"), post.getlist("basis"), post.getlist("threshold"), strict=False)]
+                zip(post.getlist("name"), post.getlist("basis"), post.getlist("threshold"), strict=False)
+                if n.strip() or t.strip()]  # blank rows of the form are no levels
         try:
             with transaction.atomic():
-                level_rules.do_save_level_rules(staff, rows)
+                crm_services.do_set_levels(staff, rows)
             return redirect("crm-levels")
         except ValidationError as exc:
             error = _errors(exc)
-    rules = level_rules.level_rules(staff.shop_id)
-    blank_rows = range(min(max(1, 3 - len(rules)), level_rules.MAX_LEVELS - len(rules)))
+    rules = crm_services.levels_of(staff)
+    blank_rows = range(min(max(1, 3 - len(rules)), crm_services.MAX_LEVELS - len(rules)))
     return render(request, "crm/levels.html", {"tab": "levels",
         "staff": staff, "rules": rules, "bases": LevelBasis.choices, "blank_rows": blank_rows,
         "error": error}, status=400 if error else 200)
@@ -294,7 +296,7 @@ def profile_panel(request: HttpRequest, conversation_id: int) -> HttpResponse:
         except ValidationError as exc:
             error = _errors(exc)
     value = _value_of(customer)
-    level_names = {rule.level: rule.name for rule in level_rules.level_rules(staff.shop_id)}
+    level_names = {rule.level: rule.name for rule in crm_services.levels_of(staff)}
     return render(request, "crm/panel.html", {
         "staff": staff, "conversation": conversation, "customer": customer, "value": value,
         "level_name": level_names.get(value.level, "") if value else "", "tags": customer_services.tags_of(customer),
