@@ -71,6 +71,8 @@ def test_agents_see_the_list_sorted_by_value_with_phones_masked(world):
     assert "=HYPERLINK(&quot;x&quot;)" in text  # escaped on the page
     assert len(names(world["clients"]["agent"].get("/customers/"))) == 4  # the plain list has everyone
     assert world["clients"]["warehouse"].get("/customers/").status_code == 403
+    assert 'id="export-form"' not in text and 'id="save-segment"' not in text  # supervisors' tools
+    assert 'id="export-form"' in world["clients"]["supervisor"].get("/customers/").content.decode()
 
 
 @pytest.mark.parametrize(("query", "expected"), [
