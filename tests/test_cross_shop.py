@@ -338,3 +338,39 @@ def test_drafting_settings_and_usage_are_the_callers_shop_only(world):
     assert DraftingSettings.objects.get(shop=world["b"]).monthly_cap == 7
     res = world["client"].post(f"/api/drafting/conversations/{world['conv_b'].pk}/draft")
     assert res.status_code == 404 and LlmCall.objects.filter(shop=world["a"]).count() == 0
+
+
+def test_customers_list_segments_and_exports_never_show_another_shops_customers(world):
+    """The customers page, its filters and exports (issue 11): shop B's buyers, tags and segments
+    are never listed, never usable as a filter, never exported."""
+    from xiaoer.crm.models import Segment
+    from xiaoer.customers.models import Tag
+
+    client, shop_b = world["client"], world["b"]
+    listed = client.get("/customers/", {"q": SECRET})  # the search box echoes the term: look at the rows
+    assert listed.status_code == 200 and listed.context["page"]["rows"] == []
+    everyone = client.get("/customers/")
+    assert everyone.context["page"]["rows"] and SECRET not in everyone.content.decode()
+    b_tag = Tag.objects.filter(shop=shop_b).first()
+    assert client.get("/customers/", {"tag": b_tag.pk}).status_code == 400  # B's tag is no filter of A's
+    b_segment = Segment.objects.filter(shop=shop_b).first()
+    assert client.get("/customers/", {"segment": b_segment.pk}).status_code == 404
+    exported = client.post("/customers/export", {"format": "csv"})
+    assert exported.status_code == 200 and SECRET not in exported.content.decode("utf-8-sig")
+    assert client.post("/customers/export", {"tag": b_tag.pk}).status_code == 400
+
+
+def test_crm_levels_and_values_of_another_shop_are_never_read(world):
+    """Issue 11 (value, RFM, levels): B's levels and customer values stay B's."""
+    from xiaoer.crm import services as crm_services
+    from xiaoer.crm.models import CustomerValue
+
+    client, shop_b = world["client"], world["b"]
+    crm_services.do_set_levels(owner_of(shop_b), [{"name": f"{SECRET}级", "threshold": "1"}])
+    customer_b = world["conv_b"].customer
+    CustomerValue.objects.create(customer=customer_b, shop=shop_b, paid_orders=1, total_paid=1, rfm_segment="重要价值")
+    levels = client.get("/api/crm/levels")
+    assert levels.status_code == 200 and SECRET not in levels.content.decode()
+    assert client.get(f"/api/crm/customers/{customer_b.pk}/value").status_code == 404
+    client.put("/api/crm/levels", json.dumps({"levels": []}), content_type="application/json")
+    assert crm_services.levels_of(owner_of(shop_b))[0].name == f"{SECRET}级"

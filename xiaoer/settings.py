@@ -257,6 +257,7 @@ SHOPPER_TOKEN_MAX_AGE = int_setting("SHOPPER_TOKEN_MAX_AGE", 60 * 60 * 24 * 365)
 # names that do not resolve are skipped, so an app can be left out of a deployment.
 XIAOER_SIDE_PANELS = [
     ("顾客", "desk-panel-customer"),
+    ("顾客画像", "crm-panel"),
     ("顾客类型与待确认资料", "crm-panel-type-attributes"),
     ("机器人建议", "assistant-panel"),
     ("订单", "orders-panel"),

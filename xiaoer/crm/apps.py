@@ -13,7 +13,15 @@ class CrmConfig(AppConfig):
     def ready(self) -> None:
         # Each area registers its listeners here (value projection, attribute spotting, …).
         from xiaoer.chat.events import MessagesCommitted
-        from xiaoer.crm import services
         from xiaoer.events import subscribe
+        from xiaoer.orders.events import OrderClosed, OrderCreated, OrderPaid, OrderUpdated
 
-        subscribe(MessagesCommitted, services.spot_committed, name="crm.spot_attributes")
+        from . import (
+            hints,
+            tasks,  # noqa: F401  (the daily RFM snapshot)
+        )
+        from .value import on_orders
+
+        for event_type in (OrderCreated, OrderUpdated, OrderPaid, OrderClosed):
+            subscribe(event_type, on_orders, name="crm.customer_value")
+        subscribe(MessagesCommitted, hints.spot_committed, name="crm.spot_attributes")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy
 
-from xiaoer.accounts.models import Shop
+from xiaoer.accounts.models import Shop, Staff
 from xiaoer.customers.models import Customer, ShopperType
 
 
@@ -38,6 +38,9 @@ class CustomerValue(models.Model):
             models.Index(fields=["shop", "total_paid"], name="crm_value_shop_paid"),
             models.Index(fields=["shop", "last_purchase_at"], name="crm_value_shop_last"),
             models.Index(fields=["shop", "rfm_segment"], name="crm_value_shop_segment"),
+            # the customers page: sort by paid orders, filter by level (docs/decisions/136)
+            models.Index(fields=["shop", "paid_orders"], name="crm_value_shop_orders"),
+            models.Index(fields=["shop", "level"], name="crm_value_shop_level"),
         ]
 
     def __str__(self) -> str:
@@ -133,3 +136,38 @@ class ShopperTypeTip(models.Model):
 
     def __str__(self) -> str:
         return self.shopper_type
+
+
+class Segment(models.Model):
+    """A saved filter of the customers page (docs/customers-pages.md)."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=40)
+    filters = models.JSONField(default=dict)  # the cleaned filter of crm.listing.check_filters
+    created_by = models.ForeignKey(Staff, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["shop", "name"], name="crm_segment_unique_in_shop")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ExportLog(models.Model):
+    """Who exported which customers, when, and how many rows (every export is logged)."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    staff = models.ForeignKey(Staff, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    segment = models.ForeignKey(Segment, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    filters = models.JSONField(default=dict)
+    file_format = models.CharField(max_length=4)  # csv | xlsx
+    row_count = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.staff_id} {self.created_at:%Y-%m-%d %H:%M} {self.row_count}"

@@ -3,7 +3,7 @@
 The suggestion reads behaviour only — reply speed, bargaining words, the number and kind of
 questions, message length, hesitation words — scores each of the eight types and gives the best
 one with its reason in words. It never sets the type: the agent does (docs/customers-spotting.md).
-Pure functions over (who, text, when) triples; crm.services feeds them a conversation's messages.
+Pure functions over (who, text, when) triples; crm.hints feeds them a conversation's messages.
 """
 
 from __future__ import annotations

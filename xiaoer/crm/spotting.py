@@ -2,7 +2,7 @@
 birthday, WeChat/QQ and gender cues (docs/customers-spotting.md).
 
 Pure functions over one message's text: no database, no I/O, a few regular expressions, so a
-message costs well under a millisecond. The durable listener (crm.services.spot_committed)
+message costs well under a millisecond. The durable listener (crm.hints.spot_committed)
 turns what they find into proposals the agent confirms; nothing spotted becomes a profile fact
 alone. Precision matters more than recall: a wrong proposal costs the agent a click, a wrong
 phone number on a profile costs a delivery.

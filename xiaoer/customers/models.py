@@ -175,6 +175,8 @@ class CustomerAttributeValue(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["customer", "attribute"], name="customer_attribute_once")]
+        # the customers page's "attribute = value" filter starts from here (docs/decisions/136)
+        indexes = [models.Index(fields=["attribute", "value"], name="customer_attribute_value")]
 
     def __str__(self) -> str:
         return self.value

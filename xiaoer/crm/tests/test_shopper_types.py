@@ -10,7 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from xiaoer.accounts.models import Role
 from xiaoer.chat import writer
 from xiaoer.chat.tests.chatkit import make_scene
-from xiaoer.crm import services, shopper_types
+from xiaoer.crm import hints, shopper_types
 from xiaoer.crm.models import ShopperTypeTip
 from xiaoer.customers.models import Customer, ShopperType
 from xiaoer.testing import client_for, make_shop, make_staff, owner_of
@@ -51,7 +51,7 @@ def test_the_suggestion_never_sets_the_type_the_agent_does():
     scene = make_scene()
     for text in ("能便宜点吗", "别家才卖99", "包邮吗有优惠券吗"):
         writer.post_message_sync(scene.conversation.pk, sender_kind="shopper", body=text)
-    view = services.panel_view(scene.agent, scene.conversation.pk)
+    view = hints.panel_view(scene.agent, scene.conversation.pk)
     assert view.suggestion.shopper_type == ShopperType.THRIFTY
     assert Customer.objects.get(pk=scene.customer.pk).shopper_type == ""
     page = client_for(scene.agent).post(f"/desk/c/{scene.conversation.pk}/profile-hints",
@@ -63,7 +63,7 @@ def test_the_suggestion_never_sets_the_type_the_agent_does():
 def test_an_unknown_type_is_refused():
     scene = make_scene()
     with pytest.raises(ValidationError):
-        services.do_set_shopper_type(scene.agent, scene.customer, "grumpy")
+        hints.do_set_shopper_type(scene.agent, scene.customer, "grumpy")
     res = client_for(scene.agent).put(f"/api/crm/customers/{scene.customer.pk}/shopper-type",
                                       {"shopper_type": "grumpy"}, content_type="application/json")
     assert res.status_code == 400
@@ -72,7 +72,7 @@ def test_an_unknown_type_is_refused():
 def test_the_api_sets_and_reads_the_type_with_the_shops_tips():
     scene = make_scene()
     owner = owner_of(scene.shop)
-    services.do_save_tip(owner, "blunt", "直接报价")
+    hints.do_save_tip(owner, "blunt", "直接报价")
     client = client_for(scene.agent)
     url = f"/api/crm/customers/{scene.customer.pk}/shopper-type"
     assert client.put(url, {"shopper_type": "blunt"}, content_type="application/json").status_code == 200
@@ -85,13 +85,13 @@ def test_the_api_sets_and_reads_the_type_with_the_shops_tips():
 
 def test_tips_are_per_shop_and_empty_goes_back_to_the_default():
     shop, other = make_shop(), make_shop()
-    services.do_save_tip(owner_of(shop), "picky", "先认同")
-    assert services.tips_for(shop.pk)["picky"] == "先认同"
-    assert services.tips_for(other.pk)["picky"] == str(shopper_types.DEFAULT_TIPS["picky"])
-    services.do_save_tip(make_staff(shop, Role.SUPERVISOR), "picky", "")
+    hints.do_save_tip(owner_of(shop), "picky", "先认同")
+    assert hints.tips_for(shop.pk)["picky"] == "先认同"
+    assert hints.tips_for(other.pk)["picky"] == str(shopper_types.DEFAULT_TIPS["picky"])
+    hints.do_save_tip(make_staff(shop, Role.SUPERVISOR), "picky", "")
     assert not ShopperTypeTip.objects.filter(shop=shop).exists()
     with pytest.raises(ValidationError):
-        services.do_save_tip(owner_of(shop), "picky", "长" * 1001)
+        hints.do_save_tip(owner_of(shop), "picky", "长" * 1001)
 
 
 @pytest.mark.parametrize("role", [Role.AGENT, Role.WAREHOUSE, Role.AFTERSALES])
@@ -99,7 +99,7 @@ def test_only_supervisors_and_owners_edit_tips(role):
     shop = make_shop()
     staff = make_staff(shop, role)
     with pytest.raises(PermissionDenied):
-        services.do_save_tip(staff, "picky", "x")
+        hints.do_save_tip(staff, "picky", "x")
     res = client_for(staff).post("/desk/crm/shopper-type-tips", {"tips_picky": "x"})
     assert res.status_code == 403
     assert not ShopperTypeTip.objects.filter(shop=shop).exists()
@@ -112,7 +112,7 @@ def test_the_tips_page_saves_for_a_supervisor():
     assert "挑剔型" in page and str(shopper_types.DEFAULT_TIPS["picky"]) in page
     res = client.post("/desk/crm/shopper-type-tips", {"tips_picky": "<script>x</script>先认同再解释"})
     assert res.status_code == 200 and "<script>x" not in res.content.decode()
-    assert services.tips_for(shop.pk)["picky"] == "<script>x</script>先认同再解释"
+    assert hints.tips_for(shop.pk)["picky"] == "<script>x</script>先认同再解释"
 
 
 def test_the_tips_api_for_a_supervisor_and_not_for_an_agent():

@@ -11,7 +11,7 @@ from django.http import Http404
 from xiaoer.accounts.models import Role
 from xiaoer.chat import writer
 from xiaoer.chat.tests.chatkit import add_conversation, make_scene
-from xiaoer.crm import services
+from xiaoer.crm import hints
 from xiaoer.crm.models import AttributeProposal, ProposalState
 from xiaoer.customers.models import CustomerAttributeValue, CustomerContact
 from xiaoer.events import delivery
@@ -27,7 +27,7 @@ def say(conv, body: str, sender_kind: str = "shopper", **kwargs) -> None:
 
 
 def pending(customer) -> dict[str, str]:
-    return {p.kind: p.value for p in services.pending_proposals(customer)}
+    return {p.kind: p.value for p in hints.pending_proposals(customer)}
 
 
 def test_a_shopper_message_proposes_what_it_states():
@@ -62,7 +62,7 @@ def test_a_value_is_proposed_once_even_after_dismissal_and_never_when_the_profil
     scene.customer.save()
     say(scene.conversation, "微信号 lily_2019 电话13812345678")
     assert pending(scene.customer) == {"phone": "13812345678"}
-    services.do_dismiss_proposal(scene.agent, services.pending_proposals(scene.customer)[0])
+    hints.do_dismiss_proposal(scene.agent, hints.pending_proposals(scene.customer)[0])
     say(scene.conversation, "再说一遍 电话13812345678")
     assert pending(scene.customer) == {}
     assert AttributeProposal.objects.get(customer=scene.customer).state == ProposalState.DISMISSED
@@ -71,9 +71,9 @@ def test_a_value_is_proposed_once_even_after_dismissal_and_never_when_the_profil
 def test_confirm_writes_the_profile_fact_and_its_record():
     scene = make_scene()
     say(scene.conversation, "电话13812345678，地址 上海市浦东新区张江路88弄5号301室，我平时穿M，生日是5月20号，我是女生")
-    by_kind = {p.kind: p for p in services.pending_proposals(scene.customer)}
+    by_kind = {p.kind: p for p in hints.pending_proposals(scene.customer)}
     for kind in ("phone", "address", "size", "birthday", "gender"):
-        services.do_confirm_proposal(scene.agent, by_kind[kind])
+        hints.do_confirm_proposal(scene.agent, by_kind[kind])
     customer = scene.customer
     customer.refresh_from_db()
     assert (customer.phone, customer.city, customer.gender) == ("13812345678", "上海", "female")
@@ -85,7 +85,7 @@ def test_confirm_writes_the_profile_fact_and_its_record():
     fact = AttributeProposal.objects.get(customer=customer, kind="phone")
     assert (fact.state, fact.decided_by, fact.confirmed_value) == ("confirmed", scene.agent, "13812345678")
     assert fact.decided_at is not None and fact.message_id
-    assert [f.kind for f in services.confirmed_facts(customer)].count("phone") == 1
+    assert [f.kind for f in hints.confirmed_facts(customer)].count("phone") == 1
 
 
 def test_confirm_with_an_edit_checks_the_value():
@@ -93,20 +93,20 @@ def test_confirm_with_an_edit_checks_the_value():
     say(scene.conversation, "身高一米六五 体重一百斤")
     height = AttributeProposal.objects.get(customer=scene.customer, kind="height")
     with pytest.raises(ValidationError):
-        services.do_confirm_proposal(scene.agent, height, "很高")
-    services.do_confirm_proposal(scene.agent, height, "166")
+        hints.do_confirm_proposal(scene.agent, height, "很高")
+    hints.do_confirm_proposal(scene.agent, height, "166")
     value = CustomerAttributeValue.objects.get(customer=scene.customer, attribute__key="height_cm")
     assert value.value == "166"
     with pytest.raises(ValidationError):  # decided once
-        services.do_confirm_proposal(scene.agent, height, "170")
+        hints.do_confirm_proposal(scene.agent, height, "170")
 
 
 def test_a_second_phone_is_kept_but_not_the_default():
     scene = make_scene()
     say(scene.conversation, "电话13812345678")
-    services.do_confirm_proposal(scene.agent, services.pending_proposals(scene.customer)[0])
+    hints.do_confirm_proposal(scene.agent, hints.pending_proposals(scene.customer)[0])
     say(scene.conversation, "换了新号 16612340000")
-    services.do_confirm_proposal(scene.agent, services.pending_proposals(scene.customer)[0])
+    hints.do_confirm_proposal(scene.agent, hints.pending_proposals(scene.customer)[0])
     phones = dict(CustomerContact.objects.filter(customer=scene.customer, kind="phone").values_list("value",
                                                                                                   "is_default"))
     assert phones == {"13812345678": True, "16612340000": False}
@@ -118,23 +118,23 @@ def test_a_second_phone_is_kept_but_not_the_default():
 def test_roles_that_do_not_chat_cannot_confirm_or_dismiss(role):
     scene = make_scene()
     say(scene.conversation, "电话13812345678")
-    proposal = services.pending_proposals(scene.customer)[0]
+    proposal = hints.pending_proposals(scene.customer)[0]
     other = make_staff(scene.shop, role)
     with pytest.raises(PermissionDenied):
-        services.access_proposal(other, proposal.pk)
+        hints.access_proposal(other, proposal.pk)
     with pytest.raises(PermissionDenied):
-        services.do_confirm_proposal(other, proposal)
+        hints.do_confirm_proposal(other, proposal)
     with pytest.raises(PermissionDenied):
-        services.do_dismiss_proposal(other, proposal)
+        hints.do_dismiss_proposal(other, proposal)
 
 
 def test_another_shops_proposal_is_not_found():
     scene = make_scene()
     say(scene.conversation, "电话13812345678")
-    proposal = services.pending_proposals(scene.customer)[0]
+    proposal = hints.pending_proposals(scene.customer)[0]
     stranger = owner_of(make_shop())
     with pytest.raises(Http404):
-        services.access_proposal(stranger, proposal.pk)
+        hints.access_proposal(stranger, proposal.pk)
     res = client_for(stranger).post(f"/api/crm/proposals/{proposal.pk}/confirm", "{}",
                                     content_type="application/json")
     assert res.status_code == 404
@@ -162,7 +162,7 @@ def test_the_side_panel_shows_proposals_and_confirms_with_an_edit():
     client = client_for(scene.agent)
     page = client.get(f"/desk/c/{scene.conversation.pk}/profile-hints").content.decode()
     assert "wang.fei@qq.com" in page and "<b>x</b>" not in page and "&lt;b&gt;" in page
-    proposal = services.pending_proposals(scene.customer)[0]
+    proposal = hints.pending_proposals(scene.customer)[0]
     res = client.post(f"/desk/crm/proposals/{proposal.pk}/confirm", {"value": "wf@qq.com"})
     assert res.status_code == 200 and "wf@qq.com" in res.content.decode()
     scene.customer.refresh_from_db()
@@ -192,7 +192,7 @@ def test_an_edit_that_is_not_a_value_of_its_kind_is_refused(text, kind, edit):
     proposal = AttributeProposal.objects.get(customer=scene.customer, kind=kind)
     owner = owner_of(scene.shop)
     with pytest.raises(ValidationError):
-        services.do_confirm_proposal(owner, proposal, edit)
+        hints.do_confirm_proposal(owner, proposal, edit)
     proposal.refresh_from_db()
     assert proposal.state == "proposed"
 
@@ -202,7 +202,7 @@ def test_a_lunar_birthday_with_its_year_keeps_no_solar_birth_date():
     say(scene.conversation, "我阴历腊月初八过生")
     proposal = AttributeProposal.objects.get(customer=scene.customer, kind="birthday")
     assert proposal.value == "12-08 农历"
-    services.do_confirm_proposal(scene.agent, proposal, "1990-12-08 农历")
+    hints.do_confirm_proposal(scene.agent, proposal, "1990-12-08 农历")
     scene.customer.refresh_from_db()
     assert (scene.customer.birthday_month, scene.customer.birthday_day, scene.customer.birthday_lunar,
             scene.customer.birth_date) == (12, 8, True, None)
