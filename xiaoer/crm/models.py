@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from xiaoer.accounts.models import Shop
+from xiaoer.accounts.models import Shop, Staff
 from xiaoer.customers.models import Customer
 
 
@@ -65,6 +65,41 @@ class LevelRule(models.Model):
         return self.name
 
 
+class Segment(models.Model):
+    """A saved filter of the customers page (docs/customers-pages.md)."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=40)
+    filters = models.JSONField(default=dict)  # the cleaned filter of crm.listing.check_filters
+    created_by = models.ForeignKey(Staff, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["shop", "name"], name="crm_segment_unique_in_shop")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ExportLog(models.Model):
+    """Who exported which customers, when, and how many rows (every export is logged)."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    staff = models.ForeignKey(Staff, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    segment = models.ForeignKey(Segment, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    filters = models.JSONField(default=dict)
+    file_format = models.CharField(max_length=4)  # csv | xlsx
+    row_count = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.staff_id} {self.created_at:%Y-%m-%d %H:%M} {self.row_count}"
+
+
 # --- Coupons, questionnaires, birthday care (issue 11; docs/customers-care.md) -------------------
 
 class CouponKind(models.TextChoices):
@@ -95,7 +130,7 @@ class CouponBatch(models.Model):
     limit = models.PositiveIntegerField(null=True, blank=True)  # null: no count limit
     issued_count = models.PositiveIntegerField(default=0)  # moved by a conditional UPDATE (race-safe)
     active = models.BooleanField(default=True)
-    created_by = models.ForeignKey("accounts.Staff", null=True, blank=True, on_delete=models.SET_NULL,
+    created_by = models.ForeignKey(Staff, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -115,7 +150,7 @@ class Coupon(models.Model):
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="coupons")
     code = models.CharField(max_length=16, unique=True)  # secrets-drawn, readable alphabet
     reason = models.CharField(max_length=16, choices=CouponReason.choices, default=CouponReason.MANUAL)
-    issued_by = models.ForeignKey("accounts.Staff", null=True, blank=True, on_delete=models.SET_NULL,
+    issued_by = models.ForeignKey(Staff, null=True, blank=True, on_delete=models.SET_NULL,
                                   related_name="+")  # null: a rule (RULE says which)
     rule = models.CharField(max_length=40, blank=True)  # "questionnaire:12", "birthday:2027", …
     issued_at = models.DateTimeField()
@@ -123,7 +158,7 @@ class Coupon(models.Model):
     redeemed_at = models.DateTimeField(null=True, blank=True)
     order = models.ForeignKey("orders.Order", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     redeemed_via = models.CharField(max_length=10, blank=True)  # import, webhook, api, manual
-    redeemed_by = models.ForeignKey("accounts.Staff", null=True, blank=True, on_delete=models.SET_NULL,
+    redeemed_by = models.ForeignKey(Staff, null=True, blank=True, on_delete=models.SET_NULL,
                                     related_name="+")
 
     class Meta:
@@ -150,7 +185,7 @@ class Questionnaire(models.Model):
     coupon_batch = models.ForeignKey(CouponBatch, null=True, blank=True, on_delete=models.SET_NULL,
                                      related_name="+")
     active = models.BooleanField(default=True)
-    created_by = models.ForeignKey("accounts.Staff", null=True, blank=True, on_delete=models.SET_NULL,
+    created_by = models.ForeignKey(Staff, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
