@@ -12,4 +12,17 @@ class CrmConfig(AppConfig):
 
     def ready(self) -> None:
         # Each area registers its listeners here (value projection, attribute spotting, …).
-        pass
+        self._ready_care()
+
+    @staticmethod
+    def _ready_care() -> None:
+        """Coupons, questionnaires, birthday care (docs/customers-care.md)."""
+        from xiaoer.chat import cards
+        from xiaoer.crm import care_timeline, coupons, questionnaires
+        from xiaoer.events import subscribe
+        from xiaoer.orders.events import OrderCreated, OrderUpdated
+
+        cards.register("questionnaire", questionnaires.chat_card, staff_only=True)
+        subscribe(OrderCreated, coupons.on_orders, name="crm.coupon_redemptions")
+        subscribe(OrderUpdated, coupons.on_orders, name="crm.coupon_redemptions")
+        care_timeline.register_all()
