@@ -87,8 +87,9 @@ def check_batch(*, name: str, kind: str, value, threshold=0, valid_from: dt.date
 
 def do_create_batch(staff: Staff, **fields) -> CouponBatch:
     account_services.require_role(staff, MANAGE_ROLES)
+    values = check_batch(**fields)
     with transaction.atomic(savepoint=False):
-        return CouponBatch.objects.create(shop_id=staff.shop_id, created_by=staff, **check_batch(**fields))
+        return CouponBatch.objects.create(shop_id=staff.shop_id, created_by=staff, **values)
 
 
 def do_set_batch_active(staff: Staff, batch: CouponBatch, active: bool) -> CouponBatch:
@@ -139,22 +140,26 @@ def do_issue_coupon(staff: Staff | None, batch: CouponBatch, customer: Customer,
     if reason not in CouponReason.values:
         raise ValidationError(_("未知的发券原因"))
     now = now or timezone.now()
+    existing = Coupon.objects.filter(batch=batch, customer=customer).first()
+    if existing is not None:
+        return existing, False
+    _check_issuable(batch, now)
+    coupon = None
+    # Errors are raised after the block: a ValidationError inside it would doom the caller's
+    # transaction (docs/design.md "One transaction rule").
     with transaction.atomic(savepoint=False):
-        existing = Coupon.objects.filter(batch=batch, customer=customer).first()
-        if existing is not None:
-            return existing, False
-        _check_issuable(batch, now)
         try:
             with transaction.atomic():  # savepoint: a concurrent twin rolls back the count too
-                if not CouponBatch.objects.filter(Q(limit__isnull=True) | Q(issued_count__lt=F("limit")),
-                                                  pk=batch.pk).update(issued_count=F("issued_count") + 1):
-                    raise ValidationError(_("这批券已经发完了"))
-                coupon = _insert_coupon(staff, batch, customer, reason, rule, now)
+                if CouponBatch.objects.filter(Q(limit__isnull=True) | Q(issued_count__lt=F("limit")),
+                                              pk=batch.pk).update(issued_count=F("issued_count") + 1):
+                    coupon = _insert_coupon(staff, batch, customer, reason, rule, now)
         except IntegrityError:
             existing = Coupon.objects.filter(batch=batch, customer=customer).first()
             if existing is None:
                 raise
             return existing, False
+    if coupon is None:
+        raise ValidationError(_("这批券已经发完了"))
     return coupon, True
 
 
@@ -220,17 +225,10 @@ def do_redeem_coupon(staff: Staff | None, coupon: Coupon, order: Order, *, via: 
     with transaction.atomic(savepoint=False):
         done = Coupon.objects.filter(pk=coupon.pk, order__isnull=True).update(
             order=order, redeemed_at=now or timezone.now(), redeemed_via=via[:10], redeemed_by=staff)
-        if not done:  # another order took it between our read and this write
-            coupon.refresh_from_db()
-            return _redeemed_by(coupon, order)
     coupon.refresh_from_db()
-    return True
-
-
-def _redeemed_by(coupon: Coupon, order: Order) -> bool:
-    if coupon.order_id == order.pk:
-        return False
-    raise ValidationError(_("这张券已被其他订单使用"))
+    if not done and coupon.order_id != order.pk:  # another order took it between our read and write
+        raise ValidationError(_("这张券已被其他订单使用"))
+    return bool(done)
 
 
 def do_redeem_code(staff: Staff | None, shop: Shop, code: str, order: Order, *, via: str = "manual") -> Coupon:
@@ -294,7 +292,8 @@ def batch_stats(staff: Staff, *, now: dt.datetime | None = None) -> list[BatchSt
                                                           coupons__expires_at__lte=now)),
                       paid=Sum("coupons__order__paid_amount")))
     return [BatchStats(batch=b, issued=b.n_issued, redeemed=b.n_redeemed, expired=b.n_expired,
-                       open=b.n_issued - b.n_redeemed - b.n_expired, order_total=b.paid or Decimal(0))
+                       open=b.n_issued - b.n_redeemed - b.n_expired,
+                       order_total=Decimal(b.paid or 0).quantize(Decimal("0.01")))
             for b in rows]
 
 

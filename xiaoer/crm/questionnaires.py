@@ -99,15 +99,16 @@ def do_save_questionnaire(staff: Staff, *, title: str, intro: str = "", question
         raise ValidationError(_("问卷需要 1 到 20 道题"))
     cleaned = [check_question(q if isinstance(q, dict) else {}, staff.shop_id) for q in questions]
     batch = coupons.batch_for_shop(staff.shop_id, coupon_batch_id)
+    if questionnaire is not None:
+        if questionnaire.shop_id != staff.shop_id:
+            raise Http404("questionnaire not found")
+        if questionnaire.responses.exists():
+            raise ValidationError(_("已有人作答，题目不能再改；可以新建一份问卷"))
     with transaction.atomic(savepoint=False):
         if questionnaire is None:
             questionnaire = Questionnaire.objects.create(shop_id=staff.shop_id, title=title, intro=intro,
                                                          coupon_batch=batch, active=active, created_by=staff)
         else:
-            if questionnaire.shop_id != staff.shop_id:
-                raise Http404("questionnaire not found")
-            if questionnaire.responses.exists():
-                raise ValidationError(_("已有人作答，题目不能再改；可以新建一份问卷"))
             Questionnaire.objects.filter(pk=questionnaire.pk).update(title=title, intro=intro, coupon_batch=batch,
                                                                      active=active)
             questionnaire.questions.all().delete()
