@@ -24,11 +24,11 @@ from xiaoer.crm.models import (
     Coupon,
     CouponReason,
     Question,
+    QuestionKind,
     Questionnaire,
     QuestionnaireResponse,
-    QuestionKind,
 )
-from xiaoer.customers.models import Customer, CustomAttribute, CustomerAttributeValue, Gender
+from xiaoer.customers.models import CustomAttribute, Customer, CustomerAttributeValue, Gender
 
 MAX_QUESTIONS = 20
 MAX_CHOICES = 10

@@ -1,3 +1,5 @@
 from django.urls import path  # noqa: F401
 
-urlpatterns: list = []
+from xiaoer.crm import care_urls
+
+urlpatterns: list = [*care_urls.urlpatterns]

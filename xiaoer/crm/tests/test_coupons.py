@@ -138,7 +138,7 @@ def test_redemption_by_hand_api_and_the_batch_view(w):
             stats[batch.pk]["open"]) == (2, 1, 1, 0)
     assert stats[batch.pk]["order_total"] == "110.00"
     assert late_coupon.code not in client.get(f"/api/crm/customers/{w.buyer.pk}/coupons").content.decode()
-    page = client.get(f"/crm/coupons/{batch.pk}")
+    page = client.get(f"/customers/coupons/{batch.pk}")
     assert page.status_code == 200 and order.order_no in page.content.decode()
     assert w.client(w.agent).get("/api/crm/coupon-batches").status_code == 403
 
