@@ -80,7 +80,7 @@ def lunar_today(today: dt.date) -> tuple[int, int, int, list[int]] | None:
         lunar = LunarDate.from_solar_date(today.year, today.month, today.day)
     except ValueError:
         return None
-    if lunar.isLeapMonth:
+    if lunar.is_leap_month:
         return None
     days = [lunar.day]
     if lunar.day == 29:
