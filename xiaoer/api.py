@@ -44,6 +44,8 @@ def _add_routers() -> None:
 
     for app in ("accounts", "chat", "knowledge", "assistant", "orders", "crm"):
         api.add_router(f"/{app}/", importlib.import_module(f"xiaoer.{app}.api").router)
+    # crm's coupons, questionnaires and birthday care: their own router on crm's prefix
+    api.add_router("/crm/", importlib.import_module("xiaoer.crm.care_api").router)
 
 
 _add_routers()

@@ -1,9 +1,8 @@
-"""crm's JSON API, mounted at /api/crm/ (xiaoer/api.py). One ``router`` for the app: the
-operations of coupons, questionnaires and birthday care are declared on it in care_api.py;
-other areas add theirs to the same router."""
+"""crm's JSON API root router, mounted at /api/crm/ (xiaoer/api.py). Coupons, questionnaires and
+birthday care have their own router (care_api.py), mounted on the same prefix."""
 
 from __future__ import annotations
 
-from xiaoer.crm.care_api import router
+from ninja import Router
 
-__all__ = ["router"]
+router = Router(tags=["crm"])

@@ -15,7 +15,7 @@ from xiaoer.crm.models import Coupon, CouponKind, CouponReason
 from xiaoer.customers import services as customer_services
 from xiaoer.orders import services as order_services
 
-router = Router(tags=["crm"])
+router = Router(tags=["crm: coupons, questionnaires, care"])
 
 
 class BatchIn(Schema):
