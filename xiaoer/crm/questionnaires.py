@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from xiaoer.accounts import services as account_services
 from xiaoer.accounts.models import Shop, Staff
+from xiaoer.conf import int_setting
 from xiaoer.crm import coupons
 from xiaoer.crm.models import (
     Coupon,
@@ -40,7 +41,7 @@ MANAGE_ROLES = account_services.SUPERVISOR_ROLES
 
 def link_max_age() -> int:
     """Seconds a questionnaire link stays valid (setting CRM_QUESTIONNAIRE_LINK_DAYS, default 30)."""
-    return int(getattr(settings, "CRM_QUESTIONNAIRE_LINK_DAYS", 30)) * 86400
+    return int_setting("CRM_QUESTIONNAIRE_LINK_DAYS", 30) * 86400
 
 
 # --- building ----------------------------------------------------------------------------------
