@@ -12,6 +12,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods
 
@@ -44,7 +45,7 @@ def _local_datetime(value: str, tz: ZoneInfo) -> dt.datetime | None:
     try:
         parsed = dt.datetime.fromisoformat(value[:19])
     except ValueError:
-        raise ValidationError("时间格式不对") from None
+        raise ValidationError(_("时间格式不对")) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
 
 
@@ -100,17 +101,17 @@ def _batch_action(staff, batch, post) -> None:
     if action == "issue":
         customer = Customer.objects.filter(shop_id=staff.shop_id, buyer_id=post.get("buyer_id", "").strip()[:100]).first()
         if customer is None:
-            raise ValidationError("没有这个买家")
+            raise ValidationError(_("没有这个买家"))
         coupons.do_issue_coupon(staff, batch, customer, reason=post.get("reason", CouponReason.MANUAL))
     elif action == "redeem":
         order = Order.objects.filter(shop_id=staff.shop_id, order_no=post.get("order_no", "").strip()[:64]).first()
         if order is None:
-            raise ValidationError("没有这个订单")
+            raise ValidationError(_("没有这个订单"))
         coupons.do_redeem_code(staff, staff.shop, post.get("code", ""), order, via="manual")
     elif action in ("stop", "start"):
         coupons.do_set_batch_active(staff, batch, action == "start")
     else:
-        raise ValidationError("未知操作")
+        raise ValidationError(_("未知操作"))
 
 
 # --- questionnaires ----------------------------------------------------------------------------
@@ -145,7 +146,8 @@ def questionnaires_page(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             return _back("crm-questionnaires", error=_errors(exc))
         return _back("crm-questionnaire", questionnaire.pk)
-    targets = [("", "不映射"), ("gender", "性别"), ("birthday", "生日"), ("city", "城市"), ("age_band", "年龄段")]
+    targets = [("", _("不映射")), ("gender", _("性别")), ("birthday", _("生日")), ("city", _("城市")),
+               ("age_band", _("年龄段"))]
     targets += [(f"attr:{a.key}", a.label) for a in CustomAttribute.objects.filter(shop_id=staff.shop_id)]
     return render(request, "crm/questionnaires.html", {
         "staff": staff, "questionnaires": questionnaires.questionnaires_of(staff), "kinds": QuestionKind.choices,
@@ -166,12 +168,12 @@ def questionnaire_page(request: HttpRequest, questionnaire_id: int) -> HttpRespo
                     customer = Customer.objects.filter(shop_id=staff.shop_id,
                                                        buyer_id=request.POST.get("buyer_id", "").strip()[:100]).first()
                     if customer is None:
-                        raise ValidationError("没有这个买家")
+                        raise ValidationError(_("没有这个买家"))
                     questionnaires.do_send_sms(staff, questionnaire, customer)
                 elif action in ("stop", "start"):
                     questionnaires.do_set_active(staff, questionnaire, action == "start")
                 else:
-                    raise ValidationError("未知操作")
+                    raise ValidationError(_("未知操作"))
         except ValidationError as exc:
             return _back("crm-questionnaire", questionnaire.pk, error=_errors(exc))
         return _back("crm-questionnaire", questionnaire.pk)
