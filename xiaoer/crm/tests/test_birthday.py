@@ -171,3 +171,25 @@ def test_two_consumers_on_redis_greet_each_customer_once(outbox):
     assert sum(greeted) == 30
     assert sorted(m["key"] for m in outbox) == sorted(f"birthday-{c.pk}-2027" for c in people)
     assert BirthdayGreeting.objects.count() == 30 and Coupon.objects.count() == 30
+
+
+@pytest.mark.django_db
+def test_settings_through_the_api_and_the_page():
+    w = CareWorld()
+    batch = w.batch(name="生日券")
+    client = w.client(w.supervisor)
+    res = client.put("/api/crm/care/birthday", {"enabled": True, "message": "{name}生日快乐", "hours_start": 9,
+                                                "hours_end": 21, "coupon_batch_id": batch.pk},
+                     content_type="application/json")
+    assert res.status_code == 200 and res.json()["coupon_batch_id"] == batch.pk
+    assert client.get("/api/crm/care/birthday").json()["hours_start"] == 9
+    other = CareWorld("别家店")
+    res = client.put("/api/crm/care/birthday", {"enabled": True, "message": "x", "hours_start": 9, "hours_end": 21,
+                                                "coupon_batch_id": other.batch().pk}, content_type="application/json")
+    assert res.status_code == 404  # another shop's batch
+    res = client.post("/customers/care", {"enabled": "1", "message": "{name}，生日快乐", "hours_start": "8",
+                                          "hours_end": "22", "coupon_batch": ""})
+    assert res.status_code == 302
+    page = client.get("/customers/care").content.decode()
+    assert "{name}，生日快乐" in page and 'value="8" selected' in page
+    assert w.client(w.agent).get("/customers/care").status_code == 403

@@ -177,3 +177,39 @@ def test_two_submits_at_once_reward_once():
     assert not errors, errors
     assert sorted(created) == [False, True]
     assert QuestionnaireResponse.objects.count() == 1 and Coupon.objects.count() == 1
+
+
+def test_api_builds_edits_and_lists_answers(w):
+    client = w.client()
+    body = {"title": "回访问卷", "intro": "", "questions": [{"text": "满意吗", "kind": "single", "choices": ["满意", "一般"],
+                                                         "required": True}]}
+    res = client.post("/api/crm/questionnaires", body, content_type="application/json")
+    assert res.status_code == 200
+    qid, question = res.json()["id"], res.json()["questions"][0]["id"]
+    body["questions"].append({"text": "建议", "kind": "text"})
+    res = client.put(f"/api/crm/questionnaires/{qid}", body, content_type="application/json")
+    assert res.status_code == 200 and len(res.json()["questions"]) == 2
+    q = questionnaires.access_questionnaire(w.owner, qid)
+    first = str(q.questions.first().pk)
+    assert first != str(question)  # replaced
+    questionnaires.do_submit_answers(q, w.buyer, {first: "满意"})
+    assert client.put(f"/api/crm/questionnaires/{qid}", body, content_type="application/json").status_code == 400
+    answers = client.get(f"/api/crm/questionnaires/{qid}/responses").json()["responses"]
+    assert answers[0]["customer_id"] == w.buyer.pk and answers[0]["answers"] == {first: "满意"}
+    care = client.get(f"/api/crm/customers/{w.buyer.pk}/care").json()["entries"]
+    assert care[0]["kind"] == "questionnaire" and "满意" in care[0]["detail"]
+    listed = w.client(w.agent).get("/api/crm/questionnaires").json()["questionnaires"]
+    assert [x["id"] for x in listed] == [qid]  # agents see them, to send one
+
+
+def test_pages_build_a_questionnaire_and_show_it(w):
+    client = w.client()
+    res = client.post("/customers/questionnaires", {
+        "title": "页面问卷", "q1_text": "性别", "q1_kind": "single", "q1_choices": "女\n男", "q1_maps": "gender",
+        "q1_required": "1", "q2_text": "", "q3_text": "城市", "q3_kind": "text", "q3_maps": "city"})
+    assert res.status_code == 302
+    q = questionnaires.questionnaires_of(w.owner)[0]
+    assert [(x.text, x.maps_to, x.required) for x in q.questions.all()] == [("性别", "gender", True), ("城市", "city", False)]
+    assert "页面问卷" in client.get(res["Location"]).content.decode()
+    res = client.post("/customers/questionnaires", {"title": "", "q1_text": "x"})
+    assert res.status_code == 302 and "error=" in res["Location"]
