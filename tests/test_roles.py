@@ -342,6 +342,8 @@ ROUTES = {
     "POST /customers/questionnaires/<int:questionnaire_id>": "away away denied denied denied login",
     "GET /customers/care": "ok ok denied denied denied login",
     "POST /customers/care": "away away denied denied denied login",
+    "GET /desk/c/<int:conversation_id>/care": "ok ok ok denied denied login",
+    "POST /desk/c/<int:conversation_id>/care": "ok ok ok denied denied login",
     "GET /q/<slug:shop_slug>/<str:token>": "ok ok ok ok ok ok",
     "POST /q/<slug:shop_slug>/<str:token>": "ok ok ok ok ok ok",
     "DELETE /api/knowledge/answers/{answer_id}": "ok ok denied denied denied login",

@@ -10,5 +10,6 @@ urlpatterns = [
     path("customers/questionnaires", care_views.questionnaires_page, name="crm-questionnaires"),
     path("customers/questionnaires/<int:questionnaire_id>", care_views.questionnaire_page, name="crm-questionnaire"),
     path("customers/care", care_views.care_page, name="crm-care"),
+    path("desk/c/<int:conversation_id>/care", care_views.care_panel, name="crm-care-panel"),
     path("q/<slug:shop_slug>/<str:token>", care_views.answer_page, name="crm-questionnaire-answer"),
 ]

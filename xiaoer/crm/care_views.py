@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods
 
@@ -23,6 +24,7 @@ from xiaoer.customers.models import CustomAttribute, Customer
 from xiaoer.orders.models import Order
 
 ERROR_MAX = 200
+PANEL_TITLE = gettext_noop("问卷与优惠券")  # settings.XIAOER_SIDE_PANELS names it; marked for makemessages
 
 
 def _manager(request: HttpRequest):
@@ -203,6 +205,35 @@ def care_page(request: HttpRequest) -> HttpResponse:
     return render(request, "crm/care.html", {
         "staff": staff, "care": care.settings_of(staff.shop_id), "greetings": care.greetings_of(staff.shop),
         "batches": coupons.batch_stats(staff), "hours": range(0, 25), "error": request.GET.get("error", "")[:ERROR_MAX]})
+
+
+# --- the workbench side panel -----------------------------------------------------------------
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def care_panel(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    """The conversation's customer: their coupons and questionnaire answers, and the shop's
+    active questionnaires to send as a card (htmx partial of the workbench side panel)."""
+    from xiaoer.chat import services as chat_services
+
+    staff = account_services.staff_of(request, account_services.CHAT_ROLES)
+    conv = chat_services.access_conversation(staff, conversation_id)
+    error, status = "", 200
+    if request.method == "POST":
+        try:
+            with transaction.atomic():
+                questionnaire = questionnaires.access_questionnaire(staff, _int_or_none(request.POST.get("questionnaire", "")))
+                questionnaires.do_send_in_chat(staff, questionnaire, conv.pk)
+        except ValidationError as exc:
+            error, status = _errors(exc), 400
+    customer = conv.customer
+    return render(request, "crm/care_panel.html", {
+        "conversation": conv, "may_send": chat_services.may_reply(staff, conv),
+        "questionnaires": [q for q in questionnaires.questionnaires_of(staff) if q.active],
+        "coupons": [(c, coupons.coupon_state(c), coupons.show_code(c.code)) for c in
+                    customer.coupons.filter(shop_id=staff.shop_id).select_related("batch").order_by("-issued_at")[:20]],
+        "answered": set(customer.questionnaire_responses.values_list("questionnaire_id", flat=True)),
+        "error": error}, status=status)
 
 
 # --- the shopper's answer page -----------------------------------------------------------------

@@ -213,3 +213,20 @@ def test_pages_build_a_questionnaire_and_show_it(w):
     assert "页面问卷" in client.get(res["Location"]).content.decode()
     res = client.post("/customers/questionnaires", {"title": "", "q1_text": "x"})
     assert res.status_code == 302 and "error=" in res["Location"]
+
+
+def test_the_workbench_panel_sends_a_questionnaire(w):
+    from xiaoer.chat.models import Conversation
+
+    q = build(w)
+    conv = chat_services.get_or_create_conversation(w.shop, w.buyer)
+    Conversation.objects.filter(pk=conv.pk).update(seat=w.seat, status="open")
+    agent = w.client(w.agent)
+    panel = agent.get(f"/desk/c/{conv.pk}/care").content.decode()
+    assert "穿着习惯小调查" in panel and "发给顾客" in panel
+    assert agent.post(f"/desk/c/{conv.pk}/care", {"questionnaire": q.pk}).status_code == 200
+    assert Message.objects.get(conversation=conv, kind="card").payload["questionnaire"] == q.pk
+    other = CareWorld("别家店")
+    their = build(other)
+    assert agent.post(f"/desk/c/{conv.pk}/care", {"questionnaire": their.pk}).status_code == 404
+    assert w.client(other.owner).get(f"/desk/c/{conv.pk}/care").status_code == 404
