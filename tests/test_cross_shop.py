@@ -95,7 +95,7 @@ def _seed_other_apps(shop) -> None:
 
 # Route parameters named after something other than their model.
 ALIASES = {"answer_id": "standardanswer_id", "notice_id": "knowledgenotice_id", "job_id": "importjob_id",
-           "pair_id": "learnedpair_id", "proposal_id": "attributeproposal_id"}
+           "pair_id": "learnedpair_id", "proposal_id": "attributeproposal_id", "batch_id": "couponbatch_id"}
 
 
 def _other_app_ids(shop) -> dict[str, int]:
@@ -126,7 +126,9 @@ def _other_app_ids(shop) -> dict[str, int]:
 
 OWNER_LINKS = ("conversation", "order", "customer", "seat", "product", "answer", "notice", "task")
 MUST_HAVE_ROWS = ("chat.Message", "customers.CustomerNote", "orders.Order", "orders.Task", "orders.OrderChange",
-                  "knowledge.StandardAnswer", "knowledge.Product", "knowledge.Sku", "knowledge.KnowledgeNotice")
+                  "knowledge.StandardAnswer", "knowledge.Product", "knowledge.Sku", "knowledge.KnowledgeNotice",
+                  "crm.CouponBatch", "crm.Coupon", "crm.Questionnaire", "crm.QuestionnaireResponse",
+                  "crm.BirthdayGreeting")
 
 
 def snapshot(world) -> dict[str, list[dict]]:
@@ -374,3 +376,24 @@ def test_crm_levels_and_values_of_another_shop_are_never_read(world):
     assert client.get(f"/api/crm/customers/{customer_b.pk}/value").status_code == 404
     client.put("/api/crm/levels", json.dumps({"levels": []}), content_type="application/json")
     assert crm_services.levels_of(owner_of(shop_b))[0].name == f"{SECRET}级"
+
+
+def test_coupon_codes_and_questionnaire_links_stay_in_their_shop(world):
+    from django.utils import timezone
+
+    from xiaoer.crm import questionnaires
+    from xiaoer.crm.models import Coupon, Questionnaire
+    from xiaoer.orders.models import Order
+
+    client, shop_a, shop_b = world["client"], world["a"], world["b"]
+    before = snapshot(world)
+    their_code = Coupon.objects.filter(shop=shop_b).values_list("code", flat=True).first()
+    own_order = Order.objects.create(shop=shop_a, order_no="A-1", created_at=timezone.now())
+    res = client.post("/api/crm/coupons/redeem", {"code": their_code, "order_id": own_order.pk},
+                      content_type="application/json")
+    assert res.status_code == 400 and their_code not in res.content.decode()
+    their_questionnaire = Questionnaire.objects.get(shop=shop_b)
+    their_link = questionnaires.link_path(their_questionnaire, their_questionnaire.responses.first().customer)
+    moved = their_link.replace(f"/q/{shop_b.slug}/", f"/q/{shop_a.slug}/")
+    assert client.get(moved).status_code == 404  # a B link under A's address: another key, not found
+    assert_unchanged(before, snapshot(world))

@@ -45,7 +45,7 @@ def _add_routers() -> None:
     for app in ("accounts", "chat", "knowledge", "assistant", "orders", "crm", "drafting"):
         api.add_router(f"/{app}/", importlib.import_module(f"xiaoer.{app}.api").router)
     # crm's areas have their own routers on crm's prefix
-    for module in ("hints_api",):
+    for module in ("hints_api", "care_api"):
         api.add_router("/crm/", importlib.import_module(f"xiaoer.crm.{module}").router)
 
 

@@ -262,6 +262,7 @@ XIAOER_SIDE_PANELS = [
     ("机器人建议", "assistant-panel"),
     ("订单", "orders-panel"),
     ("内部任务", "orders-tasks-panel"),
+    ("问卷与优惠券", "crm-care-panel"),
 ]
 
 # --- order webhook (docs/webhooks.md) ---------------------------------------------------------------

@@ -16,10 +16,15 @@ from typing import Any
 # name → builder(shop_id, customer_id, reference) → (body, payload); LookupError when not found
 CardBuilder = Callable[[int, int, Any], tuple[str, dict]]
 _builders: dict[str, CardBuilder] = {}
+_staff_only: set[str] = set()
 
 
-def register(name: str, builder: CardBuilder) -> None:
+def register(name: str, builder: CardBuilder, *, staff_only: bool = False) -> None:
+    """Add the builder of NAME cards; STAFF_ONLY: a shopper may not ask for one (a
+    questionnaire link is the shop's to send)."""
     _builders[name] = builder
+    if staff_only:
+        _staff_only.add(name)
 
 
 def build(conversation_id: int, payload: dict, *, shopper: bool) -> tuple[str, dict]:
@@ -28,9 +33,10 @@ def build(conversation_id: int, payload: dict, *, shopper: bool) -> tuple[str, d
     call it off the event loop)."""
     from xiaoer.chat.models import Conversation
 
-    refs = [name for name in ("order", "product") if payload.get(name) not in (None, "")]
+    names = dict.fromkeys(("order", "product", *_builders))  # registered names: other apps' cards
+    refs = [name for name in names if payload.get(name) not in (None, "")]
     if len(refs) != 1:
-        raise ValueError("a card names exactly one of: order, product")
+        raise ValueError(f"a card names exactly one of: {', '.join(names)}")
     conv = Conversation.objects.filter(pk=conversation_id).values("shop_id", "customer_id").first()
     if conv is None:
         raise LookupError("conversation not found")
@@ -38,7 +44,7 @@ def build(conversation_id: int, payload: dict, *, shopper: bool) -> tuple[str, d
     if name == "product":
         return _product_card(conv["shop_id"], payload["product"], shopper=shopper)
     builder = _builders.get(name)
-    if builder is None:
+    if builder is None or shopper and name in _staff_only:
         raise LookupError(f"{name} cards are not available")
     return builder(conv["shop_id"], conv["customer_id"], payload[name])
 

@@ -116,6 +116,7 @@ def _labels() -> dict[str, str]:
         "offline": _("离线"), "offlineSeat": _("客服暂时不在线，可以给我们留言"), "leaveEmpty": _("请填写留言内容"),
         "leftMessage": _("离线留言"), "leftPhone": _("留了手机号，见顾客资料"), "leftWechat": _("留了微信号，见顾客资料"),
         "order": _("订单"), "myOrders": _("我的订单"), "noOrders": _("还没有订单"),
+        "questionnaire": _("问卷"), "openQuestionnaire": _("去填写"),
         "notYourSeat": _("这个会话不属于你值守的客服账号，不能回复"), "noSeats": _("你还没有值守的客服账号"),
         "toggleSeat": _("点击切换在线/离线"), "seatGained": _("你接管了客服账号：%s"),
         "seatLost": _("你值守的客服账号已交给别人"),

@@ -25,3 +25,17 @@ class CrmConfig(AppConfig):
         for event_type in (OrderCreated, OrderUpdated, OrderPaid, OrderClosed):
             subscribe(event_type, on_orders, name="crm.customer_value")
         subscribe(MessagesCommitted, hints.spot_committed, name="crm.spot_attributes")
+        self._ready_care()
+
+    @staticmethod
+    def _ready_care() -> None:
+        """Coupons, questionnaires, birthday care (docs/customers-care.md)."""
+        from xiaoer.chat import cards
+        from xiaoer.crm import care_timeline, coupons, questionnaires
+        from xiaoer.events import subscribe
+        from xiaoer.orders.events import OrderCreated, OrderUpdated
+
+        cards.register("questionnaire", questionnaires.chat_card, staff_only=True)
+        subscribe(OrderCreated, coupons.on_orders, name="crm.coupon_redemptions")
+        subscribe(OrderUpdated, coupons.on_orders, name="crm.coupon_redemptions")
+        care_timeline.register_all()

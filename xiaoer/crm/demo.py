@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from xiaoer.accounts.models import Shop
-from xiaoer.crm import hints_demo
+from xiaoer.crm import care_demo, hints_demo
 from xiaoer.crm.models import LevelRule, Segment
 from xiaoer.customers.models import CustomAttribute, Customer, CustomerTag, Tag
 
@@ -23,3 +23,4 @@ def seed(shop: Shop) -> None:
     for n, customer in enumerate(Customer.objects.filter(shop=shop, buyer_id__isnull=False).order_by("pk")[:6]):
         CustomerTag.objects.get_or_create(customer=customer, tag=tags[n % len(tags)], defaults={"shop": shop})
     hints_demo.seed(shop)
+    care_demo.seed(shop)  # coupons, questionnaires, birthday care

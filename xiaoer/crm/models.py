@@ -171,3 +171,169 @@ class ExportLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.staff_id} {self.created_at:%Y-%m-%d %H:%M} {self.row_count}"
+
+
+# --- Coupons, questionnaires, birthday care (issue 11; docs/customers-care.md) -------------------
+
+class CouponKind(models.TextChoices):
+    AMOUNT = "amount", "立减金额"
+    PERCENT = "percent", "折扣"
+
+
+class CouponReason(models.TextChoices):
+    QUESTIONNAIRE = "questionnaire", "问卷奖励"
+    REVISIT = "revisit", "回访"
+    COMPENSATION = "compensation", "补偿"
+    BIRTHDAY = "birthday", "生日关怀"
+    MANUAL = "manual", "手动发放"
+
+
+class CouponBatch(models.Model):
+    """A kind of coupon the shop issues: VALUE yuan off (AMOUNT) or VALUE percent off (PERCENT)
+    from THRESHOLD on, valid in a window or for VALID_DAYS after issue, at most LIMIT of them."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=40)
+    kind = models.CharField(max_length=8, choices=CouponKind.choices, default=CouponKind.AMOUNT)
+    value = models.DecimalField(max_digits=10, decimal_places=2)
+    threshold = models.DecimalField(max_digits=10, decimal_places=2, default=0)  # 满 X 可用; 0: none
+    valid_from = models.DateTimeField(null=True, blank=True)
+    valid_until = models.DateTimeField(null=True, blank=True)
+    valid_days = models.PositiveSmallIntegerField(null=True, blank=True)  # counted from the issue
+    limit = models.PositiveIntegerField(null=True, blank=True)  # null: no count limit
+    issued_count = models.PositiveIntegerField(default=0)  # moved by a conditional UPDATE (race-safe)
+    active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(Staff, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Coupon(models.Model):
+    """One coupon issued to one customer; at most one per customer per batch (a constraint, so a
+    double submit or two workers cannot issue two)."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    batch = models.ForeignKey(CouponBatch, on_delete=models.CASCADE, related_name="coupons")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="coupons")
+    code = models.CharField(max_length=16, unique=True)  # secrets-drawn, readable alphabet
+    reason = models.CharField(max_length=16, choices=CouponReason.choices, default=CouponReason.MANUAL)
+    issued_by = models.ForeignKey(Staff, null=True, blank=True, on_delete=models.SET_NULL,
+                                  related_name="+")  # null: a rule (RULE says which)
+    rule = models.CharField(max_length=40, blank=True)  # "questionnaire:12", "birthday:2027", …
+    issued_at = models.DateTimeField()
+    expires_at = models.DateTimeField(null=True, blank=True)
+    redeemed_at = models.DateTimeField(null=True, blank=True)
+    order = models.ForeignKey("orders.Order", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    redeemed_via = models.CharField(max_length=10, blank=True)  # import, webhook, api, manual
+    redeemed_by = models.ForeignKey(Staff, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["batch", "customer"], name="crm_coupon_once_per_batch")]
+        indexes = [models.Index(fields=["customer", "-issued_at"], name="crm_coupon_customer")]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class QuestionKind(models.TextChoices):
+    SINGLE = "single", "单选"
+    MULTIPLE = "multiple", "多选"
+    TEXT = "text", "文字"
+    DATE = "date", "日期"
+
+
+class Questionnaire(models.Model):
+    """A short questionnaire (at most 20 questions); completing it issues COUPON_BATCH once."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    title = models.CharField(max_length=60)
+    intro = models.CharField(max_length=300, blank=True)
+    coupon_batch = models.ForeignKey(CouponBatch, null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+")
+    active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(Staff, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Question(models.Model):
+    questionnaire = models.ForeignKey(Questionnaire, on_delete=models.CASCADE, related_name="questions")
+    position = models.PositiveSmallIntegerField()
+    text = models.CharField(max_length=200)
+    kind = models.CharField(max_length=8, choices=QuestionKind.choices, default=QuestionKind.SINGLE)
+    choices = models.JSONField(default=list, blank=True)  # single/multiple: the options (≤ 10)
+    required = models.BooleanField(default=False)
+    # The profile field an answer fills: gender, birthday, city, age_band, or attr:<custom key>.
+    maps_to = models.CharField(max_length=50, blank=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class QuestionnaireResponse(models.Model):
+    """A customer's answers; one per customer per questionnaire (the double-submit guard)."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    questionnaire = models.ForeignKey(Questionnaire, on_delete=models.CASCADE, related_name="responses")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="questionnaire_responses")
+    answers = models.JSONField(default=dict)  # {question id (str): answer as shown}
+    coupon = models.ForeignKey(Coupon, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    submitted_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["questionnaire", "customer"],
+                                               name="crm_response_once_per_customer")]
+
+    def __str__(self) -> str:
+        return f"{self.questionnaire_id}: {self.customer_id}"
+
+
+class CareSettings(models.Model):
+    """A shop's birthday care: the message, an optional coupon batch and the hours (shop time)
+    in which greetings go out."""
+
+    shop = models.OneToOneField(Shop, primary_key=True, on_delete=models.CASCADE, related_name="+")
+    birthday_enabled = models.BooleanField(default=False)
+    birthday_message = models.CharField(max_length=300, default="亲爱的{name}，{shop}祝您生日快乐！{coupon}")
+    birthday_batch = models.ForeignKey(CouponBatch, null=True, blank=True, on_delete=models.SET_NULL,
+                                       related_name="+")
+    hours_start = models.PositiveSmallIntegerField(default=10)  # first hour greetings may go out
+    hours_end = models.PositiveSmallIntegerField(default=20)  # greetings stop at this hour
+
+    def __str__(self) -> str:
+        return f"care {self.shop_id}"
+
+
+class BirthdayGreeting(models.Model):
+    """The claim: one row per customer per year, inserted before the notice is queued and in
+    the same transaction, so a crash or a second worker never greets twice."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    year = models.PositiveSmallIntegerField()
+    channel = models.CharField(max_length=8)  # chat, sms
+    notice_key = models.CharField(max_length=150)
+    coupon = models.ForeignKey(Coupon, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["customer", "year"], name="crm_birthday_once_a_year")]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.year}"

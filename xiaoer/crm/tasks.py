@@ -1,6 +1,7 @@
-"""The daily value + RFM rebuild of each shop (docs/customers.md "RFM").
+"""crm's periodic work: the daily value + RFM rebuild of each shop (docs/customers.md "RFM"), and
+birthday care (docs/customers-care.md).
 
-Hourly; a shop is rebuilt once its local time has reached RFM_REBUILD_HOUR (default 3) and its
+Rebuild: hourly; a shop is rebuilt once its local time has reached RFM_REBUILD_HOUR (default 3) and its
 snapshot is older than its local today. The rebuild also heals what the event projection cannot
 see — an order moved to another buyer, a merge (docs/decisions/133-value-projection-and-daily-rebuild.md)."""
 
@@ -12,7 +13,7 @@ from huey.contrib.djhuey import db_periodic_task
 
 from xiaoer.accounts.models import Shop
 from xiaoer.conf import int_setting
-from xiaoer.crm import rfm
+from xiaoer.crm import care, rfm
 from xiaoer.crm.models import CustomerValue
 
 
@@ -36,3 +37,9 @@ def rebuild_due_shops() -> dict[str, int]:
 @db_periodic_task(crontab(minute="7"))
 def daily_value_rebuild() -> dict[str, int]:
     return rebuild_due_shops()
+
+
+@db_periodic_task(crontab(minute="5"))
+def birthday_care() -> int:
+    """Hourly: each shop is greeted for on the first run inside its hours (decision 147)."""
+    return care.run_birthday_care().greeted

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from xiaoer.crm import hints_views, views
+from xiaoer.crm import care_urls, hints_views, views
 
 urlpatterns = [
     path("customers/", views.customers_page, name="crm-customers"),
@@ -18,4 +18,5 @@ urlpatterns = [
     path("desk/c/<int:conversation_id>/profile-hints", hints_views.panel, name="crm-panel-type-attributes"),
     path("desk/crm/proposals/<int:proposal_id>/<slug:action>", hints_views.proposal_action, name="crm-proposal-action"),
     path("desk/crm/shopper-type-tips", hints_views.tips_page, name="crm-type-tips"),
+    *care_urls.urlpatterns,
 ]

@@ -42,6 +42,7 @@ DEFAULT_COLUMNS: dict[str, list[str]] = {
     "carrier": ["物流公司", "快递公司", "carrier"],
     "tracking_no": ["物流单号", "运单号", "快递单号", "tracking_no"],
     "buyer_message": ["买家留言", "buyer_message"],
+    "coupon_code": ["优惠券", "优惠券码", "coupon", "coupon_code"],  # the shop's own coupon (crm)
 }
 REQUIRED = ("order_no",)
 SAMPLE_BYTES = 256 * 1024

@@ -88,6 +88,7 @@ class Order(models.Model):
     receiver_phone = models.CharField(max_length=30, blank=True)
     receiver_address = models.CharField(max_length=300, blank=True)
     buyer_message = models.CharField(max_length=500, blank=True)
+    coupon_code = models.CharField(max_length=40, blank=True)  # the shop coupon used (crm records it)
     carrier = models.CharField(max_length=50, blank=True)
     tracking_no = models.CharField(max_length=64, blank=True)
 

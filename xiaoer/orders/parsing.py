@@ -139,7 +139,7 @@ def clean_order(raw: dict, tz: ZoneInfo, *, status_aliases: dict[str, str] | Non
         raise ValueError(f"订单编号含非法字符: {order_no[:30]}")
     data: dict = {"order_no": order_no}
     limits = {"buyer_id": 100, "receiver_name": 100, "receiver_phone": 30, "receiver_address": 300,
-              "buyer_message": 500, "carrier": 50, "tracking_no": 64}
+              "buyer_message": 500, "carrier": 50, "tracking_no": 64, "coupon_code": 40}
     for key, limit in limits.items():
         if key in raw:
             data[key] = text(raw[key], limit)

@@ -167,6 +167,15 @@ export function renderMessage(m, { viewer, imageSrc, timeZone, labels }) {
     if (p.price) card.append(el("div", { class: "price", text: `¥${p.price}` }));
     if (p.material) card.append(el("div", { class: "muted small", text: p.material }));
     bubble.append(card);
+  } else if (m.kind === "card" && m.payload && m.payload.type === "questionnaire") {
+    // a link to the shop's own answer page (crm): only a same-site path is made clickable
+    const p = m.payload;
+    const card = el("div", { class: "product-card questionnaire-card" },
+      el("strong", { text: `${labels.questionnaire} · ${p.title || ""}` }));
+    if (typeof p.url === "string" && /^\/[^/\\]/.test(p.url)) {
+      card.append(el("a", { href: p.url, target: "_blank", rel: "noopener", text: labels.openQuestionnaire }));
+    }
+    bubble.append(card);
   } else if (m.kind === "card") {
     const p = m.payload || {};
     bubble.append(el("strong", { text: p.title || labels.card }));

@@ -18,6 +18,7 @@ from xiaoer.chat import services as chat_services
 from xiaoer.chat import writer
 from xiaoer.chat.models import Conversation
 from xiaoer.conf import int_setting, setting
+from xiaoer.crm import demo as crm_demo
 from xiaoer.customers import services as customer_services
 from xiaoer.customers.models import CustomerNote
 from xiaoer.orders import demo as orders_demo
@@ -131,7 +132,7 @@ class Command(BaseCommand):
 
     def _seed_apps(self, shop: Shop) -> None:
         """The apps' own demo data (``xiaoer.<app>.demo.seed``), each in its own transaction."""
-        for module in (assistant_demo, orders_demo):
+        for module in (assistant_demo, orders_demo, crm_demo):
             with transaction.atomic():
                 module.seed(shop)
             label = apps.get_app_config(module.__name__.split(".")[1]).verbose_name

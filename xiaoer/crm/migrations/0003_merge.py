@@ -6,6 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
+        ('crm', '0002_care'),
         ('crm', '0002_segments'),
         ('crm', '0002_spotting'),
     ]
