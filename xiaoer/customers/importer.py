@@ -25,6 +25,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from xiaoer.accounts.models import Shop
 from xiaoer.customers.models import (
@@ -40,7 +41,7 @@ from xiaoer.customers.models import (
     Tag,
 )
 from xiaoer.customers.services import NOTE_MAX_CHARS
-from xiaoer.importing import check_identifier, clean_cell
+from xiaoer.importing import check_identifier, clean_cell, is_scientific
 
 # Canonical field → header names seen in Taobao / Tmall / JD / Youzan member exports.
 DEFAULT_COLUMNS: dict[str, list[str]] = {
@@ -84,6 +85,10 @@ GENDERS = {"男": Gender.MALE, "m": Gender.MALE, "male": Gender.MALE, "先生": 
            "女": Gender.FEMALE, "f": Gender.FEMALE, "female": Gender.FEMALE, "女士": Gender.FEMALE,
            "未知": Gender.UNKNOWN, "保密": Gender.UNKNOWN}
 MONTH_DAY = re.compile(r"(?:(\d{4})\s*[-/.年]\s*)?(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?")
+# Column names in messages, translated only when a message is made (a row costs no gettext).
+LABELS = {"buyer_id": gettext_lazy("会员名"), "name": gettext_lazy("姓名"), "phones": gettext_lazy("手机"),
+          "province": gettext_lazy("省"), "city": gettext_lazy("市"), "district": gettext_lazy("区"),
+          "address": gettext_lazy("详细地址"), "qq": "QQ", "wechat": gettext_lazy("微信")}
 PROFILE_FIELDS = ("name", "city", "qq", "wechat", "gender", "birth_date", "birthday_month", "birthday_day")
 
 
@@ -202,18 +207,23 @@ def _header_map(header: list, mapping: Mapping, attributes: dict[str, CustomAttr
 
 # --- one row → clean values -----------------------------------------------------------------------
 
-def _text(raw: dict, key: str, label: str) -> str:
+def _text(raw: dict, key: str, label: str = "") -> str:
     value = str(raw.get(key) or "").strip()
     limit = LIMITS.get(key, MAX_CELL_CHARS)
     if len(value) > limit:
-        raise ValueError(_("%(label)s太长（最多 %(n)s 个字）") % {"label": label, "n": limit})
+        raise ValueError(_("%(label)s太长（最多 %(n)s 个字）") % {"label": label or LABELS.get(key, key), "n": limit})
     return value
+
+
+def _identifier(value: str, key: str) -> str:
+    """VALUE unless a spreadsheet wrote it in scientific notation (then ValueError saying so)."""
+    return check_identifier(value, str(LABELS[key])) if is_scientific(value) else value
 
 
 def _phones(text: str) -> list[str]:
     phones = []
     for part in SPLIT.split(text) if text else []:
-        part = check_identifier(part, _("手机"))
+        part = _identifier(part, "phones")
         if not PHONE.fullmatch(part) or not 5 <= sum(c.isdigit() for c in part) <= 20:
             raise ValueError(_("手机号“%s”不对") % part[:30])
         phones.append(part.replace(" ", ""))
@@ -286,16 +296,16 @@ def clean_row(raw: dict, attributes: dict[str, CustomAttribute]) -> dict:
     for key, value in raw.items():
         if isinstance(value, str) and len(value) > MAX_CELL_CHARS:
             raise ValueError(_("%s 这一格太长") % key)
-    buyer_id = check_identifier(_text(raw, "buyer_id", _("会员名")), _("会员名"))
+    buyer_id = _identifier(_text(raw, "buyer_id"), "buyer_id")
     if not buyer_id:
         raise ValueError(_("会员名是空的"))
     gender_text = str(raw.get("gender") or "").strip().lower()
     if gender_text and gender_text not in GENDERS:
         raise ValueError(_("性别“%s”不对（男、女或未知）") % gender_text[:10])
-    qq = _text(raw, "qq", "QQ")
-    if qq and not QQ.fullmatch(check_identifier(qq, "QQ")):
+    qq = _text(raw, "qq")
+    if qq and not QQ.fullmatch(_identifier(qq, "qq")):
         raise ValueError(_("QQ 号“%s”不对") % qq)
-    wechat = _text(raw, "wechat", _("微信"))
+    wechat = _text(raw, "wechat")
     if wechat and not WECHAT.fullmatch(wechat):
         raise ValueError(_("微信号“%s”不对") % wechat)
     tags = [t.strip() for t in TAG_SPLIT.split(str(raw.get("tags") or "")) if t.strip()]
@@ -305,12 +315,12 @@ def clean_row(raw: dict, attributes: dict[str, CustomAttribute]) -> dict:
     note = str(raw.get("note") or "").strip()
     if len(note) > NOTE_MAX_CHARS:
         raise ValueError(_("备注最多 %(n)s 个字") % {"n": NOTE_MAX_CHARS})
-    row = {"buyer_id": buyer_id, "name": _text(raw, "name", _("姓名")), "qq": qq, "wechat": wechat,
-           "gender": GENDERS.get(gender_text, ""), "phones": _phones(_text(raw, "phones", _("手机"))),
+    row = {"buyer_id": buyer_id, "name": _text(raw, "name"), "qq": qq, "wechat": wechat,
+           "gender": GENDERS.get(gender_text, ""), "phones": _phones(_text(raw, "phones")),
            "emails": _emails(str(raw.get("emails") or "").strip()), "tags": list(dict.fromkeys(tags)),
            "note": note, **_birthday(raw.get("birthday")), "attributes": {}}
     row["address"] = _address(raw)
-    row["city"] = row["address"]["city"] if row["address"] else _text(raw, "city", _("市"))
+    row["city"] = row["address"]["city"] if row["address"] else _text(raw, "city")
     for column, (key, _label, _kind) in PLATFORM_ATTRIBUTES.items():
         text = str(raw.get(column) or "").strip()
         if text:
@@ -325,8 +335,7 @@ def clean_row(raw: dict, attributes: dict[str, CustomAttribute]) -> dict:
 
 
 def _address(raw: dict) -> dict | None:
-    parts = {k: _text(raw, k, label) for k, label in
-             (("province", _("省")), ("city", _("市")), ("district", _("区")), ("address", _("详细地址")))}
+    parts = {k: _text(raw, k) for k in ("province", "city", "district", "address")}
     if not parts["address"]:
         return None
     # The full line: the detail, led by province/city/district when the detail does not repeat them.
@@ -444,7 +453,8 @@ def _flush(shop: Shop, rows: list[dict], attributes: dict[str, CustomAttribute],
 
 
 def _customers(shop: Shop, rows: list[dict]) -> tuple[dict[str, Customer], set[str]]:
-    """The customer of each row's buyer id (the surviving one of a merge), created when missing."""
+    """The customer of each row's buyer id (the surviving one of a merge); missing ones are
+    created with their whole profile in one statement."""
     ids = [r["buyer_id"] for r in rows]
 
     def load() -> dict[str, Customer]:
@@ -456,36 +466,39 @@ def _customers(shop: Shop, rows: list[dict]) -> tuple[dict[str, Customer], set[s
     found = load()
     missing = [r for r in rows if r["buyer_id"] not in found]
     if missing:
-        # ignore_conflicts: a concurrent import of the same buyer is found by the reload
-        Customer.objects.bulk_create([Customer(shop=shop, buyer_id=r["buyer_id"], name=r["name"])
-                                      for r in missing], ignore_conflicts=True)
+        # ignore_conflicts: a concurrent import of the same buyer is found by the reload (and its
+        # row then counts as an update of what the other import created)
+        Customer.objects.bulk_create([Customer(shop=shop, buyer_id=r["buyer_id"], **_profile(r, None))
+                                      for r in missing], ignore_conflicts=True, batch_size=500)
         found = load()
     return found, {r["buyer_id"] for r in missing}
 
 
+def _profile(row: dict, customer: Customer | None) -> dict:
+    """Profile fields from ROW where the cell is not empty; the default contacts' quick copy
+    (phone, email, address) only where CUSTOMER has none yet."""
+    wanted = {f: row.get(f) for f in PROFILE_FIELDS if row.get(f) not in ("", None)}
+    quick = {"phone": row["phones"][:1], "email": row["emails"][:1],
+             "address": [row["address"]["value"]] if row["address"] else []}
+    wanted.update({f: v[0] for f, v in quick.items() if v and not (customer and getattr(customer, f))})
+    return wanted
+
+
 def _update_profiles(rows: list[dict], customers: dict[str, Customer], created: set[str]) -> set[str]:
-    """Profile fields from the rows, where the cell is not empty; the default contacts' quick copy
-    (phone, email, address) only where the customer has none yet."""
+    """Existing customers whose row brings something new: one UPDATE per customer and set of
+    changed fields (bulk_update's CASE over every field costs more than it saves here)."""
     changed: set[str] = set()
-    dirty: list[Customer] = []
     for row in rows:
+        if row["buyer_id"] in created:
+            continue
         customer = customers[row["buyer_id"]]
-        wanted = {f: row.get(f) for f in PROFILE_FIELDS if row.get(f) not in ("", None)}
-        quick = {"phone": row["phones"][:1], "email": row["emails"][:1],
-                 "address": [row["address"]["value"]] if row["address"] else []}
-        wanted.update({f: v[0] for f, v in quick.items() if v and not getattr(customer, f)})
-        if wanted.get("birth_date") is None:
-            wanted.pop("birth_date", None)
-        diff = {f: v for f, v in wanted.items() if getattr(customer, f) != v}
+        diff = {f: v for f, v in _profile(row, customer).items() if getattr(customer, f) != v}
         if diff:
+            Customer.objects.filter(pk=customer.pk).update(**diff)
             for name, value in diff.items():
                 setattr(customer, name, value)
-            dirty.append(customer)
             changed.add(row["buyer_id"])
-    if dirty:
-        fields = sorted({*PROFILE_FIELDS, "phone", "email", "address"})
-        Customer.objects.bulk_update(dirty, fields, batch_size=500)
-    return changed - created
+    return changed
 
 
 def _contacts(shop: Shop, rows: list[dict], customers: dict[str, Customer]) -> set[str]:
