@@ -217,3 +217,51 @@ def test_anonymise_is_for_owners_only_and_the_page_asks_for_confirmation(pair):
     assert Customer.objects.get(pk=pair["a"].pk).anonymised_at is not None
     with pytest.raises(ValidationError), transaction.atomic():  # an anonymised one can't be merged
         identity.do_merge_customers(pair["supervisor"], pair["a"], pair["b"])
+
+
+def _at_once(*calls) -> list:
+    """Run CALLS in threads started together, each in its own transaction; their results or errors."""
+    import threading
+
+    from django.db import connection
+
+    barrier = threading.Barrier(len(calls))
+    outcomes: list = [None] * len(calls)
+
+    def worker(i: int, call) -> None:
+        try:
+            barrier.wait()
+            with transaction.atomic():
+                outcomes[i] = call()
+        except BaseException as exc:  # noqa: BLE001 - returned to the test
+            outcomes[i] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(i, c)) for i, c in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes
+
+
+@pytest.mark.race
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_merges_merge_once_and_never_make_a_cycle():
+    """Both rows are locked (docs/decisions/151): the same merge twice at once merges once; A into
+    B and B into A at once: one wins, the other is refused (SQLite here; PostgreSQL in
+    test_races_postgres.py)."""
+    shop = make_shop()
+    owner = owner_of(shop)
+    a, b = (customer_services.get_or_create_buyer(shop, f"tb_{n}") for n in "ab")
+    order_for(b, "B-1")
+    same = _at_once(lambda: identity.do_merge_customers(owner, a, b), lambda: identity.do_merge_customers(owner, a, b))
+    assert sorted(r.already for r in same) == [False, True]
+    assert OutboxEvent.objects.filter(name=CustomersMerged.name).count() == 1
+    assert Order.objects.get(order_no="B-1").buyer_id == a.pk
+    c, d = (customer_services.get_or_create_buyer(shop, f"tb_{n}") for n in "cd")
+    crossed = _at_once(lambda: identity.do_merge_customers(owner, c, d), lambda: identity.do_merge_customers(owner, d, c))
+    assert sorted(type(r).__name__ for r in crossed) == ["MergeResult", "ValidationError"]
+    pointers = dict(Customer.objects.filter(pk__in=[c.pk, d.pk]).values_list("pk", "merged_into_id"))
+    assert pointers in ({c.pk: None, d.pk: c.pk}, {c.pk: d.pk, d.pk: None})  # one merge, no cycle
