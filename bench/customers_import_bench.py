@@ -107,16 +107,16 @@ def child_baseline(path: Path) -> dict:
             Customer.objects.bulk_create([c for c, _ in batch], batch_size=500)  # SQLite returns the ids
             contacts, links = [], []
             for customer, r in batch:
-                contacts.append(CustomerContact(shop=shop, customer=customer, kind="phone", value=r[2], is_default=True))
-                contacts.append(CustomerContact(shop=shop, customer=customer, kind="address", is_default=True,
+                contacts.append(CustomerContact(shop_id=shop.pk, customer_id=customer.pk, kind="phone", value=r[2], is_default=True))
+                contacts.append(CustomerContact(shop_id=shop.pk, customer_id=customer.pk, kind="address", is_default=True,
                                                 value=f"{r[4]}{r[5]}{r[6]} {r[7]}", province=r[4], city=r[5],
                                                 district=r[6]))
-                links += [CustomerTag(shop=shop, customer=customer, tag=tags[t]) for t in r[11].split("、") if t]
+                links += [CustomerTag(shop_id=shop.pk, customer_id=customer.pk, tag_id=tags[t].pk) for t in r[11].split("、") if t]
             CustomerContact.objects.bulk_create(contacts, batch_size=1000)
             CustomerTag.objects.bulk_create(links, batch_size=1000)
 
         for r in reader:
-            batch.append((Customer(shop=shop, buyer_id=r[0], name=r[1], phone=r[2], email=r[3], city=r[5],
+            batch.append((Customer(shop_id=shop.pk, buyer_id=r[0], name=r[1], phone=r[2], email=r[3], city=r[5],
                                    address=f"{r[4]}{r[5]}{r[6]} {r[7]}", gender={"男": "male", "女": "female"}.get(r[8], "")),
                           r))
             count += 1
