@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.db import transaction
-from ninja import Router, Schema
+from ninja import Field, Router, Schema
 
 from xiaoer.accounts import services as account_services
 from xiaoer.crm import identity
@@ -12,7 +12,7 @@ router = Router(tags=["crm"])
 
 
 class MergeIn(Schema):
-    other: str  # the customer merged in: its id, buyer id or visitor id
+    other: str = Field(max_length=100)  # the customer merged in: its id, buyer id or visitor id
 
 
 @router.post("/customers/{int:customer_id}/merge")
