@@ -99,11 +99,15 @@ def test_reimport_adds_nothing_and_a_changed_row_updates_without_blanking():
     assert importer.import_file(shop, data).as_dict() == {"imported": 0, "updated": 0, "skipped": 2, "errors": []}
     assert [m.objects.count() for m in (Customer, CustomerContact, CustomerTag, Tag, CustomerNote,
                                         CustomerAttributeValue)] == counts
-    changed = [["会员名", "姓名", "手机", "QQ"], ["tb_zhang", "张三丰", "13800000001", ""]]
+    changed = [["会员名", "姓名", "手机", "QQ", "会员等级"], ["tb_zhang", "张三丰", "13800000001", "", "VIP3"],
+               ["tb_li", "", "", "", "VIP1"]]
     report = importer.import_file(shop, csv_bytes(changed, "utf-8"))
-    assert (report.imported, report.updated) == (0, 1)
+    assert (report.imported, report.updated) == (0, 2)
     zhang = Customer.objects.get(shop=shop, buyer_id="tb_zhang")
     assert (zhang.name, zhang.qq) == ("张三丰", "12345678")  # an empty cell keeps what was there
+    levels = dict(CustomerAttributeValue.objects.filter(attribute__key="platform_level")
+                  .values_list("customer__buyer_id", "value"))
+    assert levels == {"tb_zhang": "VIP3", "tb_li": "VIP1"}
 
 
 def test_the_same_buyer_twice_in_one_file_is_one_customer():
