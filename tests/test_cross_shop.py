@@ -397,3 +397,20 @@ def test_coupon_codes_and_questionnaire_links_stay_in_their_shop(world):
     moved = their_link.replace(f"/q/{shop_b.slug}/", f"/q/{shop_a.slug}/")
     assert client.get(moved).status_code == 404  # a B link under A's address: another key, not found
     assert_unchanged(before, snapshot(world))
+
+
+def test_merging_or_importing_never_reaches_another_shops_customers(world):
+    """Shop A's own customer merge form and API, given B's customer id or buyer id, find nothing;
+    A's customer import with B's buyer id makes a customer of A, never touches B's."""
+    client, ids = world["client"], world["ids"]
+    before = snapshot(world)
+    own = world["own_conv"].customer_id
+    for other in (str(ids["customer_id"]), f"{SECRET}买家"):
+        page = client.post(f"/desk/customers/{own}/merge", {"other": other, "confirm": "1"})
+        assert page.status_code == 200 and SECRET.encode() not in page.content.replace(other.encode(), b"")
+        res = client.post(f"/api/crm/customers/{own}/merge", {"other": other}, content_type="application/json")
+        assert res.status_code == 400 and "已合并" not in res.content.decode()
+    upload = io.BytesIO(f"会员名,姓名\n{SECRET}买家,甲店的同名顾客\n".encode())
+    upload.name = "members.csv"
+    assert "新增 1" in client.post("/desk/customers/import", {"file": upload}).content.decode()
+    assert_unchanged(before, snapshot(world))

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from xiaoer.crm import care_urls, hints_views, views
+from xiaoer.crm import care_urls, hints_views, identity_views, views
 
 urlpatterns = [
     path("customers/", views.customers_page, name="crm-customers"),
@@ -19,4 +19,7 @@ urlpatterns = [
     path("desk/crm/proposals/<int:proposal_id>/<slug:action>", hints_views.proposal_action, name="crm-proposal-action"),
     path("desk/crm/shopper-type-tips", hints_views.tips_page, name="crm-type-tips"),
     *care_urls.urlpatterns,
+    path("desk/customers/import", identity_views.import_page, name="crm-import"),
+    path("desk/customers/<int:customer_id>/merge", identity_views.merge_page, name="crm-merge"),
+    path("desk/customers/<int:customer_id>/anonymise", identity_views.anonymise_page, name="crm-anonymise"),
 ]

@@ -67,23 +67,33 @@ def notes_for(customer: Customer, limit: int = 50) -> list[CustomerNote]:
                 .select_related("seat", "author")[:limit])
 
 
+def surviving(customer: Customer) -> Customer:
+    """The customer that stands for CUSTOMER today: itself, or the one it was merged into. Merges
+    keep chains flat (merged_into always names a customer that was not merged), so one hop."""
+    if customer.merged_into_id is None:
+        return customer
+    return Customer.objects.select_related("shop").get(pk=customer.merged_into_id)
+
+
 def get_or_create_visitor(shop: Shop, visitor_id: str) -> Customer:
     customer, _ = Customer.objects.get_or_create(shop=shop, visitor_id=visitor_id)
-    return customer
+    return surviving(customer)
 
 
 def get_or_create_buyer(shop: Shop, buyer_id: str, name: str = "") -> Customer:
     customer, created = Customer.objects.get_or_create(shop=shop, buyer_id=buyer_id,
                                                        defaults={"name": name[:100]})
-    if not created and name and not customer.name:
+    customer = surviving(customer)
+    if not created and name and not customer.name and customer.anonymised_at is None:
         customer.name = name[:100]
         customer.save(update_fields=["name"])
     return customer
 
 
 def shopper_customer(shop: Shop, customer_id: int) -> Customer | None:
-    """The customer a shopper token names, if they are of SHOP."""
-    return Customer.objects.select_related("shop").filter(pk=customer_id, shop=shop).first()
+    """The customer a shopper token names, if they are of SHOP (the surviving one after a merge)."""
+    customer = Customer.objects.select_related("shop").filter(pk=customer_id, shop=shop).first()
+    return surviving(customer) if customer is not None else None
 
 
 def do_touch(customer: Customer) -> None:

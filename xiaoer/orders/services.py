@@ -22,6 +22,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import F, Prefetch, Q
+from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone, translation
 from django.utils.translation import gettext
@@ -212,11 +213,14 @@ def _customers(shop: Shop, buyer_ids: set[str]) -> dict[str, int]:
     buyer_ids = {b for b in buyer_ids if b}
     if not buyer_ids:
         return {}
-    found = dict(Customer.objects.filter(shop=shop, buyer_id__in=buyer_ids).values_list("buyer_id", "id"))
+    # A merged buyer id stands for the customer it was merged into (docs/customers-import.md).
+    surviving_id = Coalesce("merged_into_id", "id")
+    found = dict(Customer.objects.filter(shop=shop, buyer_id__in=buyer_ids).values_list("buyer_id", surviving_id))
     missing = buyer_ids - found.keys()
     if missing:
         Customer.objects.bulk_create([Customer(shop=shop, buyer_id=b) for b in missing], ignore_conflicts=True)
-        found.update(Customer.objects.filter(shop=shop, buyer_id__in=missing).values_list("buyer_id", "id"))
+        found.update(Customer.objects.filter(shop=shop, buyer_id__in=missing)
+                     .values_list("buyer_id", surviving_id))
     return found
 
 

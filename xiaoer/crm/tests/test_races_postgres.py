@@ -25,3 +25,13 @@ def test_care_races_on_postgresql():
                                  str(HERE / "test_birthday.py"))
     # coupons under a count limit, a double submit, two consumers greeting on Redis
     assert re.search(r"\b3 passed\b", out), out[-2000:]
+
+
+@pytest.mark.django_db
+def test_merge_races_on_postgresql():
+    """Two merges of the same customers at once (docs/decisions/151)."""
+    reason = postgres_skip_reason()
+    if reason:
+        pytest.skip(reason)
+    out = run_pytest_on_postgres(str(HERE / "test_identity.py"))
+    assert re.search(r"\b1 passed\b", out), out[-2000:]

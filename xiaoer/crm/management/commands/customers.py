@@ -2,12 +2,14 @@
 
     export --shop SHOP [--as-of DATE] --format jsonl|csv|xlsx [--output FILE]
     recompute --shop SHOP
+    import FILE --shop SHOP [--mapping M] [--json]
 
 Each subcommand is (add its arguments, run it) in SUBCOMMANDS: a new one adds one entry."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sys
 import time
 from collections.abc import Callable
@@ -89,9 +91,45 @@ def recompute(command: BaseCommand, options: dict) -> None:
     command.stdout.write(f"重算完成: {written} 位顾客 ({time.perf_counter() - started:.1f} 秒)")
 
 
+def import_arguments(imp) -> None:
+    imp.add_argument("file")
+    imp.add_argument("--shop", required=True, help="店铺标识 (slug)")
+    imp.add_argument("--mapping", help="列映射文件 (JSON)")
+    imp.add_argument("--json", action="store_true", help="只输出一个 JSON 报告")
+    imp.add_argument("--batch-size", type=int, default=1000)
+
+
+def run_import(command: BaseCommand, options: dict) -> None:
+    from xiaoer.customers import importer
+
+    shop = _shop(options["shop"])
+    started = time.perf_counter()
+    try:
+        mapping = importer.load_mapping(options.get("mapping"))
+        report = importer.import_file(shop, options["file"], mapping=mapping,
+                                      batch_size=max(1, options["batch_size"]), show_progress=not options["json"])
+    except importer.ImportFileError as exc:
+        if options["json"]:
+            command.stdout.write(json.dumps({"imported": 0, "updated": 0, "skipped": 0,
+                                             "errors": [{"row": 0, "reason": str(exc)}]}, ensure_ascii=False))
+            raise SystemExit(1) from None
+        raise CommandError(str(exc)) from None
+    if options["json"]:
+        command.stdout.write(json.dumps(report.as_dict(), ensure_ascii=False))
+        return
+    elapsed = time.perf_counter() - started
+    command.stdout.write(f"导入完成 ({elapsed:.1f} 秒, {report.rows} 行): 新增 {report.imported}，"
+                         f"更新 {report.updated}，跳过 {report.skipped}，错误 {len(report.errors)}")
+    for error in report.errors[:200]:
+        command.stdout.write(f"  第 {error['row']} 行: {error['reason']}")
+    if len(report.errors) > 200:
+        command.stdout.write(f"  …… 还有 {len(report.errors) - 200} 个错误 (用 --json 看全部)")
+
+
 SUBCOMMANDS: dict[str, tuple[str, Callable, Callable[[BaseCommand, dict], None]]] = {
     "export": ("导出顾客 (价值、RFM、等级、标签)", export_arguments, export),
     "recompute": ("重算全部顾客的价值和 RFM", recompute_arguments, recompute),
+    "import": ("导入客户名单 (CSV UTF-8/GBK, xlsx; docs/customers-import.md)", import_arguments, run_import),
 }
 
 
