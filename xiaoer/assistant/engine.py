@@ -38,6 +38,9 @@ ENCODER_MAX_CHARS = 32
 # punctuation and sentence-final particles: a token each for the encoder, no meaning to match on
 _ENCODER_NOISE = re.compile(r"[\s,，.。!！?？~～、:：;；\"'“”‘’()（）\[\]【】…]+|[吗呢啊呀吧哦嘛哈呐]+(?=[\s,，.。!！?？~～]|$)")
 NEAR_DUPLICATE = 0.95  # character cosine above which a question repeats a known phrasing
+CALIBRATION_SAMPLES = 300  # phrasings asked twice each at a build (~0.3 s on a large KB)
+CALIBRATION_MIN = 10  # fewer phrasings with a sibling: keep the global threshold
+NULL_SHARE = 0.3  # weight of "nothing fits" among the calibration cases
 SEARCH_DIMS = 128  # sentence vectors are searched in their top 128 directions (principal_directions)
 HUMAN_CUE = re.compile(r"人工|真人|活人|人类|客服|主管|店长|老板|负责人|机器|自动回复|换人|转接|投诉|找人|叫人|来个人|"
                        r"跟人|和人|说人话|有人吗|human|agent")
@@ -329,7 +332,57 @@ class ShopIndex:
         if self.vectors is not None:
             self.projection = principal_directions(self.vectors, SEARCH_DIMS)
             self.search_vectors = _project(self.vectors, self.projection)
+        self._phrase_lex = lex
+        self.calibration = self._calibrate()
         self.build_seconds = time.perf_counter() - started
+
+    # -- the reject threshold, calibrated on the shop's own phrasings (docs/decisions/165) --
+    def _calibrate(self) -> dict[str, float]:
+        """Per-KB reject thresholds from leave-one-out over the KB's own phrasings.
+
+        Each sampled phrasing is asked twice: with only itself left out (its answer still has other
+        phrasings: the robot should find it — a right answer when the top is that answer) and with
+        its whole answer left out (nothing fits now: the robot should say so). The threshold on the
+        confidence that decides these cases best is this KB's; the global reject model (fitted on
+        our questions) only orders the cases. Needs no labelled question of the shop."""
+        owners = np.asarray(self.phrase_entry, dtype=np.int64)
+        counts = np.bincount(owners, minlength=len(self.entries)) if self.n_phrases else np.zeros(0)
+        pool = [i for i in range(self.n_phrases) if counts[owners[i]] >= 2]
+        if len(pool) < CALIBRATION_MIN or len(self.entries) < 5 or self.char_m is None:
+            return {}
+        rng = np.random.default_rng(0)
+        sample = sorted(rng.choice(pool, min(len(pool), CALIBRATION_SAMPLES), replace=False).tolist())
+        by_phrase = self.char_m.T.tocsr()
+        words_by_phrase = self.word_m.T.tocsr() if self.word_m is not None else None
+        cases: dict[str, list[tuple[float, int]]] = {"encoder": [], "words": []}
+        for i in sample:
+            char_s = (by_phrase[i] @ self.char_m).toarray().ravel()
+            word_s = (words_by_phrase[i] @ self.word_m).toarray().ravel() if words_by_phrase is not None else \
+                self._zeros
+            own, whole = np.zeros(self.n_phrases, dtype=bool), owners == owners[i]
+            own[i] = True
+            for name, t in (("encoder", self.tuning), ("words", self.words_tuning)):
+                with_vectors = name == "encoder" and self.search_vectors is not None
+                if name == "encoder" and not with_vectors:
+                    continue
+                vector = self.vectors[i] if with_vectors else None
+                probs = self.intent.proba(self._phrase_lex[i], vector)
+                emb_s = _emb_rescale(self.search_vectors @ self.search_vectors[i], t.emb_floor) if with_vectors \
+                    else self._zeros
+                for leave_out, fits in ((own, True), (whole, False)):
+                    cands = self._rank(char_s, word_s, emb_s, probs, t, exclude=leave_out)
+                    right = fits and bool(cands) and cands[0]["entry"] == owners[i]
+                    conf = self._confidence({"candidates": cands, "probs": probs, "tuning": t})
+                    cases[name].append((conf, int(right), fits))
+        # Half the KB's own threshold, half the global one: the leave-one-out cases are the shop's
+        # phrasings, not its shoppers' questions, and a flat optimum moves with a few cases.
+        prior = {"encoder": self.tuning.reject_threshold, "words": self.words_tuning.reject_threshold}
+        return {name: round((_best_threshold(rows) + prior[name]) / 2, 3) for name, rows in cases.items() if rows}
+
+    def threshold(self, tuning: Tuning) -> float:
+        """The reject threshold for scores made with ``tuning``: the KB's own when calibrated."""
+        name = "encoder" if tuning is self.tuning and self.encoder is not None else "words"
+        return self.calibration.get(name, tuning.reject_threshold)
 
     def _train_intent(self, phrases: list[str], generic_vectors: np.ndarray | None) -> IntentModel:
         g_texts, g_labels = generic_intent_data()
@@ -395,7 +448,16 @@ class ShopIndex:
         if self.search_vectors is not None and vector is not None:
             query = _project(vector.reshape(1, -1), self.projection).ravel()
             emb_s = _emb_rescale(self.search_vectors @ query, t.emb_floor)
+        result["candidates"] = self._rank(char_s, word_s, emb_s, probs, t)
+        return result
+
+    def _rank(self, char_s: np.ndarray, word_s: np.ndarray, emb_s: np.ndarray, probs: dict[str, float],
+              t: Tuning, exclude: np.ndarray | None = None) -> list[dict]:
+        """The three best answers: each answer's best phrasing, plus the intent prior. ``exclude``:
+        phrasings to leave out (the leave-one-out calibration, ``_calibrate``)."""
         combo = t.w_char * char_s + t.w_word * word_s + t.w_emb * emb_s
+        if exclude is not None:
+            combo = np.where(exclude, -10.0, combo)
         # the best phrasing of each answer among the 200 best phrasings, then the intent prior
         k = min(len(combo), 200)
         head = np.argpartition(-combo, k - 1)[:k] if len(combo) > k else np.arange(len(combo))
@@ -407,12 +469,14 @@ class ShopIndex:
         cat_probs = np.asarray([probs.get(c, 0.0) for c in self._cat_names])
         cat_p = cat_probs[self._entry_cat_idx[entries]]
         scores = combo[phrases] + t.w_intent * cat_p
+        candidates = []
         for j in np.argsort(-scores)[:3].tolist():
             i = int(phrases[j])
-            result["candidates"].append({"entry": int(entries[j]), "score": float(scores[j]),
-                                         "char": float(char_s[i]), "word": float(word_s[i]),
-                                         "emb": float(emb_s[i]), "p_cat": float(cat_p[j])})
-        return result
+            if combo[i] <= -10.0:
+                break
+            candidates.append({"entry": int(entries[j]), "score": float(scores[j]), "char": float(char_s[i]),
+                               "word": float(word_s[i]), "emb": float(emb_s[i]), "p_cat": float(cat_p[j])})
+        return candidates
 
     def _confidence(self, res: dict) -> float:
         cands = res["candidates"]
@@ -508,7 +572,7 @@ class ShopIndex:
     def _render(self, res: dict, product: ProductInfo | None, values: dict, m: tx.Measures) -> dict:
         probs = res["probs"]
         confidence = res.get("confidence", 0.0)
-        reject = confidence < res["tuning"].reject_threshold or not res["candidates"]
+        reject = confidence < self.threshold(res["tuning"]) or not res["candidates"]
         best_intent = self._best_intent(res)
         if best_intent == "human" and probs.get("human", 0) >= 0.4:
             reject = True
@@ -544,9 +608,24 @@ class ShopIndex:
         return max(mixed, key=mixed.get)
 
     def _brief(self, res: dict, values: dict, product: ProductInfo | None) -> dict:
-        ok = res["candidates"] and res["confidence"] >= res["tuning"].reject_threshold
+        ok = res["candidates"] and res["confidence"] >= self.threshold(res["tuning"])
         return {"text": res["text"], "intent": self._best_intent(res),
                 "answer": self._answer(res["candidates"][0], values, product) if ok else None}
+
+
+def _best_threshold(cases: list[tuple[float, int, bool]]) -> float:
+    """The confidence threshold that decides the calibration cases best: accept exactly the cases
+    whose top answer is right. Cases where nothing fits weigh NULL_SHARE of the total, whatever
+    their count."""
+    conf = np.asarray([c for c, _r, _f in cases])
+    right = np.asarray([r for _c, r, _f in cases], dtype=bool)
+    fits = np.asarray([f for _c, _r, f in cases], dtype=bool)
+    weight = np.where(fits, (1 - NULL_SHARE) / max(fits.sum(), 1), NULL_SHARE / max((~fits).sum(), 1))
+    grid = np.linspace(0.05, 0.95, 91)
+    scores = [float(weight[(conf >= t) == right].sum()) for t in grid]
+    best = max(scores)
+    chosen = [t for t, sc in zip(grid, scores, strict=True) if sc >= best - 1e-9]
+    return round(float(np.median(chosen)), 3)  # the middle of a flat optimum, not its edge
 
 
 def size_answer(size: dict) -> dict:

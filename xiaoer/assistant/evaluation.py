@@ -86,6 +86,29 @@ def run_index(index: ShopIndex, questions: list[dict]) -> list[dict]:
     return preds
 
 
+def run_encoder_alone(index: ShopIndex, questions: list[dict]) -> list[dict]:
+    """The sentence encoder alone: the answer of the nearest phrasing by cosine, no intent model, no
+    weights, no reject — what the tuning on top of the encoder has to beat."""
+    preds = []
+    owners = np.asarray(index.phrase_entry, dtype=np.int64)
+    for q in questions:
+        started = time.perf_counter()
+        ids: list[str] = []
+        text = index.encoder_text(q["text"])
+        if index.vectors is not None and text.strip():
+            sims = index.vectors @ index.encoder.encode([text])[0]
+            for i in np.argsort(-sims).tolist():
+                code = index.entries[owners[i]].code
+                if code not in ids:
+                    ids.append(code)
+                if len(ids) == 3:
+                    break
+        ms = (time.perf_counter() - started) * 1000
+        intent = index.by_code[ids[0]].category if ids else "other"
+        preds.append({"intent": intent, "ids": ids, "reject": False, "ms": ms})
+    return preds
+
+
 def run_baseline(baseline: Bm25Baseline, questions: list[dict]) -> list[dict]:
     preds = []
     for q in questions:
@@ -105,6 +128,10 @@ def evaluate(entries: list[Entry], questions: list[dict], *, index: ShopIndex, t
     result["encoder"] = index.encoder.name if index.encoder is not None else None
     baseline = Bm25Baseline(entries, threshold=tuning.bm25_threshold)
     result["baseline_bm25"] = _metrics(run_baseline(baseline, questions), questions)
+    if index.encoder is not None:
+        alone = _metrics(run_encoder_alone(index, questions), questions)
+        result["baseline_encoder"] = {k: alone[k] for k in ("intent_accuracy", "top1", "top3", "p50_ms", "p99_ms")}
+    result["reject_threshold"] = index.threshold(index.tuning)
     return result
 
 
