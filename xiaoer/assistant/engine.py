@@ -21,6 +21,7 @@ from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import SGDClassifier
 
+from xiaoer.assistant import context as ctx
 from xiaoer.assistant import text as tx
 from xiaoer.knowledge.variables import fill
 
@@ -493,12 +494,40 @@ class ShopIndex:
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
     def suggest(self, text: str, *, product: ProductInfo | None = None, values: dict | None = None,
-                use_encoder: bool = True) -> dict:
+                use_encoder: bool = True, context: ctx.Context | None = None) -> dict:
         """Intent, top-3 answers (variables filled), product facts, size advice; never raises on text.
 
         ``use_encoder=False``: words only (~1 ms instead of ~15), scored with the words-only fit;
-        for when the robot is behind (services.handle_shopper_message)."""
+        for when the robot is behind (services.handle_shopper_message). ``context``: the turns
+        before the message, to read fragments with (assistant/context.py)."""
         started = time.perf_counter()
+        text = (text or "")[:5000]
+        if context is None:
+            return self._suggest(text, product, values, use_encoder, started)
+        reading = ctx.read(text, context)
+        about = {"kind": reading.kind, "about": reading.about[:200]}
+        if reading.new_question and reading.text:
+            out = self._suggest(reading.text, product, {**(values or {}), **reading.values}, use_encoder, started)
+            out["text"] = text[:200]
+            if reading.kind == "order_number":  # the number alone: the earlier question is what is asked
+                out["measures"] = {}
+                out["size"] = None
+                out["answers"] = [a for a in out["answers"] if a["id"] != "size"]
+            out["context"] = about
+            return out
+        # Not a new question (an answer to the agent, 好的, an address, a number with nothing before
+        # it): nothing from the knowledge base to suggest or send; size advice stays when the reply
+        # gave measures the product's chart answers (the agent asked for them).
+        out = self._suggest(text, product, values, False, started)
+        out["answers"] = [a for a in out["answers"] if a["id"] == "size"]
+        out["others"], out["reject"], out["handoff"], out["confidence"], out["busy"] = [], True, False, 0.0, False
+        intent = reading.intent or out["intent"]
+        out["intent"], out["intent_label"] = intent, INTENT_LABELS.get(intent, intent)
+        out["context"] = about
+        return out
+
+    def _suggest(self, text: str, product: ProductInfo | None, values: dict | None, use_encoder: bool,
+                 started: float) -> dict:
         text = (text or "")[:5000]
         parts = tx.split_questions(text)[:4]
         measures = tx.measures(text)

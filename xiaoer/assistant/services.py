@@ -29,6 +29,7 @@ from django.utils.translation import gettext as _
 from xiaoer.accounts import services as account_services
 from xiaoer.accounts.models import Shop, Staff
 from xiaoer.assistant import encoder as enc
+from xiaoer.assistant.context import MAX_TURNS, Context, Turn
 from xiaoer.assistant.engine import Entry, ProductInfo, ShopIndex, Tuning
 from xiaoer.assistant.models import (
     AssistantSettings,
@@ -228,11 +229,28 @@ def variable_values(conversation: Conversation) -> dict[str, str]:
     return values
 
 
+def conversation_context(conversation: Conversation, before_seq: int | None = None) -> Context:
+    """The visible text lines before ``before_seq`` (all when None) and the robot's intent for the
+    last shopper question: what a fragment (好的, 暂时没有, an order number) is read with."""
+    rows = (Message.objects.filter(conversation=conversation, kind="text", internal=False,
+                                   sender_kind__in=("shopper", "agent", "robot"))
+            .exclude(client_id__startswith=GREETING_CLIENT_ID))
+    if before_seq is not None:
+        rows = rows.filter(seq__lt=before_seq)
+    turns = [Turn(sender, (body or "")[:500])
+             for sender, body in reversed(rows.order_by("-seq").values_list("sender_kind", "body")[:MAX_TURNS])]
+    previous = Suggestion.objects.filter(conversation=conversation)
+    if before_seq is not None:
+        previous = previous.filter(seq__lt=before_seq)
+    intent = previous.order_by("-seq", "-id").values_list("intent", flat=True).first()
+    return Context(turns=turns, previous_intent=intent)
+
+
 def suggest_for_text(shop_id: int, text: str, *, product: Product | None = None,
-                     values: dict | None = None, use_encoder: bool = True) -> dict:
+                     values: dict | None = None, use_encoder: bool = True, context: Context | None = None) -> dict:
     index = get_index(shop_id)
     return index.suggest(text, product=product_info(product) if product else None, values=values or {},
-                         use_encoder=use_encoder)
+                         use_encoder=use_encoder, context=context)
 
 
 def robot_lag(message: dict, now: dt.datetime | None = None) -> float:
@@ -301,6 +319,8 @@ def robot_decision(cfg: AssistantSettings, shop: Shop, suggestion: dict, now: dt
         return "none"
     if cfg.mode == RobotMode.UNATTENDED and agents_online(shop.id) and in_working_hours(cfg, shop, now):
         return "none"
+    if (suggestion.get("context") or {}).get("kind") == "nothing_more":
+        return "none"  # 好的, 暂时没有: the shopper is done, neither an answer nor a hand-off is due
     if suggestion.get("handoff"):
         return "handoff"
     top = suggestion["answers"][0] if suggestion.get("answers") else None
@@ -328,7 +348,9 @@ def handle_shopper_message(message: dict) -> Suggestion | None:
         return None
     product = conversation_product(conversation)
     values = variable_values(conversation)
-    data = suggest_for_text(shop.id, body, product=product, values=values, use_encoder=not behind(message))
+    context = conversation_context(conversation, int(message.get("seq") or 0) or None)
+    data = suggest_for_text(shop.id, body, product=product, values=values, use_encoder=not behind(message),
+                            context=context)
     top = data["answers"][0] if data["answers"] else None
     # The suggestion is computed above, outside any transaction: on SQLite a write transaction
     # holds the database lock, and nobody may wait on the robot's thinking.
@@ -623,4 +645,5 @@ def panel_suggestion(staff: Staff, conversation_id: int) -> tuple[Conversation, 
         return conversation, refill(conversation, stored.payload)
     product = conversation_product(conversation)
     return conversation, suggest_for_text(conversation.shop_id, last_msg.body, product=product,
-                                          values=variable_values(conversation))
+                                          values=variable_values(conversation),
+                                          context=conversation_context(conversation, last_msg.seq))

@@ -1,0 +1,179 @@
+"""Fragments read with the conversation: through the chat hook (services) and the suggestion API."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from xiaoer.assistant import services
+from xiaoer.assistant.engine import DATA
+from xiaoer.assistant.models import RobotMode, Suggestion
+from xiaoer.chat.models import Conversation, Message
+from xiaoer.customers.models import Customer
+from xiaoer.knowledge import services as knowledge_services
+from xiaoer.testing import PASSWORD, make_shop, make_staff
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def chat(monkeypatch):
+    """What the robot pushes and posts, through the chat's public functions."""
+    from xiaoer.chat import hub, writer
+
+    record = {"events": [], "posts": []}
+    monkeypatch.setattr(hub, "publish_event", lambda *a, **kw: record["events"].append((a, kw)))
+    monkeypatch.setattr(writer, "post_message_sync",
+                        lambda conv, **kw: record["posts"].append((conv, kw)) or {"id": 0, **kw})
+    return record
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    from django.core.cache import cache
+
+    cache.clear()
+    services._active_cache.clear()
+
+
+@pytest.fixture
+def say(django_capture_on_commit_callbacks):
+    """Posts a line into the conversation and runs the robot's hook on it, as the chat does."""
+    seqs = iter(range(1, 10_000))
+
+    def run(conv: Conversation, body: str, sender: str = "shopper", kind: str = "text", payload=None) -> dict:
+        seq = next(seqs)
+        msg = Message.objects.create(conversation=conv, shop=conv.shop, seq=seq, client_id=f"c{seq}",
+                                     sender_kind=sender, kind=kind, body=body, payload=payload or {},
+                                     created_at=timezone.now())
+        message = {"id": msg.id, "conversation": conv.id, "shop": conv.shop_id, "seq": seq, "sender_kind": sender,
+                   "kind": kind, "body": body, "client_id": msg.client_id, "payload": payload or {},
+                   "staff": None, "internal": False}
+        with django_capture_on_commit_callbacks(execute=True):
+            services.process_messages([message])
+        return message
+    return run
+
+
+def _shop():
+    shop = make_shop()
+    knowledge_services.import_file(shop, "products", (DATA / "products_clothing.csv").read_bytes(), "p.csv")
+    knowledge_services.import_file(shop, "answers", (DATA / "kb_clothing.csv").read_bytes(), "kb.csv")
+    return shop
+
+
+def _conversation(shop) -> Conversation:
+    customer = Customer.objects.create(shop=shop, name="小李", buyer_id="b-li")
+    return Conversation.objects.create(shop=shop, customer=customer)
+
+
+def _suggestion(message: dict) -> dict:
+    return Suggestion.objects.get(message_id=message["id"]).payload
+
+
+def _set_mode(shop, mode):
+    cfg = services.settings_for(shop.id)
+    cfg.mode = mode
+    cfg.save()
+    services.forget_active(shop.id)
+
+
+def test_nothing_more_after_the_agents_question_is_not_a_new_question(chat, say):
+    shop = _shop()
+    conv = _conversation(shop)
+    say(conv, "衣服会起球吗")
+    say(conv, "亲，这款不起球的，请问还有其他问题吗？", sender="agent")
+    data = _suggestion(say(conv, "暂时没有"))
+    assert data["context"]["kind"] == "nothing_more"
+    assert data["answers"] == [] and data["reject"]
+    assert data["intent"] == "product_quality"  # the conversation's matter, not a greeting
+
+
+def test_ok_after_the_robots_answer_neither_answers_nor_hands_off(chat, say):
+    shop = _shop()
+    _set_mode(shop, RobotMode.UNATTENDED)
+    conv = _conversation(shop)
+    say(conv, "你们包邮吗")
+    assert [kw["sender_kind"] for _c, kw in chat["posts"]] == ["robot"]
+    say(conv, chat["posts"][0][1]["body"], sender="robot")
+    data = _suggestion(say(conv, "好的"))
+    assert data["context"]["kind"] == "nothing_more" and data["answers"] == []
+    assert len(chat["posts"]) == 1  # no second answer, no hand-off notice for 好的
+
+
+def test_a_bare_order_number_answers_the_earlier_question_with_that_order(chat, say):
+    shop = _shop()
+    conv = _conversation(shop)
+    say(conv, "帮我查下单号 发货没有")
+    say(conv, "亲，麻烦提供一下订单号哦", sender="agent")
+    data = _suggestion(say(conv, "3928475610123"))
+    assert data["context"] == {"kind": "order_number", "about": "帮我查下单号 发货没有"}
+    assert data["answers"][0]["id"] == "C24"
+    assert "3928475610123" in data["answers"][0]["text"]
+    assert "order_no" not in data["answers"][0]["missing"]
+
+
+def test_an_address_after_asking_for_it_is_an_order_change_with_nothing_to_send(chat, say):
+    shop = _shop()
+    conv = _conversation(shop)
+    say(conv, "地址能改吗")
+    say(conv, "可以的亲，请发一下新的收货地址", sender="agent")
+    data = _suggestion(say(conv, "浙江省杭州市西湖区文三路100号"))
+    assert data["context"]["kind"] == "address"
+    assert data["intent"] == "order_change" and data["answers"] == [] and data["reject"]
+
+
+def test_the_earlier_question_is_answered_when_the_shopper_points_back_at_it(chat, say):
+    shop = _shop()
+    conv = _conversation(shop)
+    say(conv, "洗了会掉色吗")
+    say(conv, "在吗")
+    data = _suggestion(say(conv, "之前的问题还没回答呢"))
+    assert data["context"]["kind"] == "refers_back"
+    assert data["answers"][0]["id"] == "C04"
+
+
+def test_measures_given_to_the_agent_keep_the_size_advice(chat, say):
+    shop = _shop()
+    conv = _conversation(shop)
+    say(conv, "", kind="card", payload={"product_code": "P100"})
+    say(conv, "穿什么码")
+    say(conv, "亲，您身高体重多少呢？", sender="agent")
+    data = _suggestion(say(conv, "160 100斤"))
+    assert data["context"]["kind"] == "answers_agent"
+    assert [a["id"] for a in data["answers"]] == ["size"] and data["size"]["size"] == "M"
+
+
+def test_suggest_api_reads_the_text_after_the_conversation(chat, say):
+    shop = _shop()
+    conv = _conversation(shop)
+    say(conv, "衣服会起球吗")
+    say(conv, "亲，不会的，还有什么问题吗？", sender="agent")
+    client = Client()
+    client.login(username=make_staff(shop).user.username, password=PASSWORD)
+    in_chat = client.post("/api/assistant/suggest", {"text": "暂时没有", "conversation_id": conv.id},
+                          content_type="application/json").json()
+    alone = client.post("/api/assistant/suggest", {"text": "暂时没有"}, content_type="application/json").json()
+    assert in_chat["context"]["kind"] == "nothing_more" and in_chat["answers"] == []
+    assert "context" not in alone  # no conversation: read as it stands
+
+
+def test_a_new_question_after_the_agent_is_still_a_question(chat, say):
+    shop = _shop()
+    conv = _conversation(shop)
+    say(conv, "衣服会起球吗")
+    say(conv, "亲，不会的，还有什么问题吗？", sender="agent")
+    data = _suggestion(say(conv, "什么时候发货呢"))
+    assert data["context"]["kind"] == "question"
+    assert data["answers"][0]["id"] == "C19" and data["intent"] == "shipping"
+
+
+def test_an_elliptical_follow_up_asks_the_earlier_question_again(chat, say):
+    shop = _shop()
+    conv = _conversation(shop)
+    say(conv, "衣服会起球吗")
+    say(conv, "亲，这款不容易起球哦", sender="agent")
+    data = _suggestion(say(conv, "那黑色的呢"))
+    assert data["context"] == {"kind": "follow_up", "about": "衣服会起球吗"}
+    assert data["answers"][0]["id"] == "C03"
