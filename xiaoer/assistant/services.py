@@ -33,6 +33,7 @@ from xiaoer.assistant.context import MAX_TURNS, Context, Turn
 from xiaoer.assistant.engine import Entry, ProductInfo, ShopIndex, Tuning
 from xiaoer.assistant.models import (
     AssistantSettings,
+    ConfirmedPhrasing,
     EmbeddingCache,
     LearnedPair,
     LearnStatus,
@@ -103,7 +104,12 @@ _locks_lock = threading.Lock()
 
 def entries_for(shop_id: int) -> list[Entry]:
     rows = StandardAnswer.objects.filter(shop_id=shop_id, enabled=True).select_related("product")
-    return [Entry(code=a.code, category=a.category, question=a.question, answer=a.answer, similar=list(a.similar),
+    confirmed: dict[int, list[str]] = {}
+    for answer_id, question in ConfirmedPhrasing.objects.filter(shop_id=shop_id).order_by("id").values_list(
+            "answer_id", "question"):
+        confirmed.setdefault(answer_id, []).append(question)
+    return [Entry(code=a.code, category=a.category, question=a.question, answer=a.answer,
+                  similar=[*a.similar, *confirmed.get(a.pk, [])],
                   product_code=a.product.code if a.product else "", pk=a.pk) for a in rows]
 
 
@@ -431,6 +437,8 @@ def handle_agent_message(message: dict) -> LearnedPair | None:
                .exclude(client_id__startswith=GREETING_CLIENT_ID))
     if between.filter(Q(sender_kind="shopper") | Q(sender_kind__in=("agent", "robot"), internal=False)).exists():
         return None
+    if _confirm_suggested_answer(last, body, message.get("staff")):
+        return None  # the agent chose one of the shop's answers: learnt at once, nothing to review
     if LearnedPair.objects.filter(conversation_id=message["conversation"], question=last.question).exists():
         return None  # one pair per question: follow-up lines of the same reply are not new lessons
     if last.top_text and _similar(body, last.top_text) >= 0.8:
@@ -439,6 +447,47 @@ def handle_agent_message(message: dict) -> LearnedPair | None:
                                       question=last.question, reply=body[:2000], suggested_code=last.top_code,
                                       suggested_text=last.top_text, intent=last.intent,
                                       staff_id=message.get("staff"))
+
+
+MAX_CONFIRMED_QUESTION = 200  # characters: a longer message is a story, not a phrasing
+
+
+def _confirm_suggested_answer(suggestion: Suggestion, reply: str, staff_id: int | None) -> bool:
+    """The agent's reply is one of the suggested standard answers, but not the one the robot would
+    have sent (another of the three, or any when it said nothing fits): the question becomes a
+    phrasing of that answer for this shop, in the live index as soon as the reply commits."""
+    payload = suggestion.payload or {}
+    if (payload.get("context") or {}).get("kind", "question") != "question":
+        return False  # a fragment (an order number, 好的) read with the conversation is no phrasing
+    question = suggestion.question.strip()
+    if not question or len(question) > MAX_CONFIRMED_QUESTION:
+        return False
+    offered = [a for a in payload.get("answers") or [] if a.get("pk")]
+    offered += [o["answer"] for o in payload.get("others") or [] if (o.get("answer") or {}).get("pk")]
+    chosen = next((a for a in offered if _similar(reply, a.get("text") or "") >= 0.8), None)
+    if chosen is None:
+        return False
+    if chosen["id"] == suggestion.top_code:
+        return True  # the robot's own first answer: right already
+    answer = StandardAnswer.objects.filter(shop_id=suggestion.shop_id, pk=chosen["pk"], enabled=True).first()
+    if answer is None:
+        return False
+    _row, created = ConfirmedPhrasing.objects.get_or_create(
+        shop_id=suggestion.shop_id, answer=answer, question=question[:500],
+        defaults={"conversation_id": suggestion.conversation_id, "staff_id": staff_id})
+    if created:
+        shop_id, code = suggestion.shop_id, answer.code
+        transaction.on_commit(lambda: learn_now(shop_id, question, code))
+    return True
+
+
+def learn_now(shop_id: int, question: str, code: str) -> None:
+    """Add a confirmed phrasing to this process's index of the shop without a rebuild. Other
+    processes (workers, scaled out) take it at their next rebuild: it is stored (entries_for)."""
+    with _locks_lock:
+        cached = _indexes.get(shop_id)
+        if cached is not None and cached[0] == knowledge_services.knowledge_version(shop_id):
+            _indexes[shop_id] = (cached[0], cached[1].with_phrasing(question, code))
 
 
 ACTIVE_CACHE_SECONDS = 5.0

@@ -1,4 +1,5 @@
-"""Fragments read with the conversation: through the chat hook (services) and the suggestion API."""
+"""The robot inside a conversation: fragments read with the turns before them, and what agents
+confirm learnt at once — through the chat hook (services) and the suggestion API."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from django.utils import timezone
 
 from xiaoer.assistant import services
 from xiaoer.assistant.engine import DATA
-from xiaoer.assistant.models import RobotMode, Suggestion
+from xiaoer.assistant.models import ConfirmedPhrasing, LearnedPair, RobotMode, Suggestion
 from xiaoer.chat.models import Conversation, Message
 from xiaoer.customers.models import Customer
 from xiaoer.knowledge import services as knowledge_services
@@ -64,7 +65,11 @@ def _shop():
 
 
 def _conversation(shop) -> Conversation:
-    customer = Customer.objects.create(shop=shop, name="小李", buyer_id="b-li")
+    return _conversation_of(shop, "小李")
+
+
+def _conversation_of(shop, name: str) -> Conversation:
+    customer = Customer.objects.create(shop=shop, name=name, buyer_id=f"b-{name}")
     return Conversation.objects.create(shop=shop, customer=customer)
 
 
@@ -177,3 +182,42 @@ def test_an_elliptical_follow_up_asks_the_earlier_question_again(chat, say):
     data = _suggestion(say(conv, "那黑色的呢"))
     assert data["context"] == {"kind": "follow_up", "about": "衣服会起球吗"}
     assert data["answers"][0]["id"] == "C03"
+
+
+# --- learning from the agents' choices --------------------------------------------------------------
+def test_an_agent_choosing_another_suggested_answer_teaches_the_shop_at_once(chat, say):
+    shop = _shop()
+    conv = _conversation(shop)
+    question = "这件衣服下水以后颜色会不会跑"
+    first = _suggestion(say(conv, question))
+    chosen = first["answers"][1]
+    assert first["answers"][0]["id"] != chosen["id"]
+    say(conv, chosen["text"], sender="agent")
+    assert ConfirmedPhrasing.objects.filter(shop=shop, answer__code=chosen["id"], question=question).exists()
+    assert not LearnedPair.objects.filter(shop=shop).exists()  # nothing left for a supervisor to review
+    again = _suggestion(say(_conversation_of(shop, "小张"), question))
+    assert again["answers"][0]["id"] == chosen["id"]
+    services.forget_indexes()  # a restarted process: the stored phrasing is part of the rebuilt index
+    assert services.suggest_for_text(shop.id, question)["answers"][0]["id"] == chosen["id"]
+
+
+def test_a_confirmed_phrasing_stays_in_its_shop(chat, say):
+    shop, other = _shop(), _shop()
+    conv = _conversation(shop)
+    question = "这件衣服下水以后颜色会不会跑"
+    before = services.suggest_for_text(other.id, question)
+    first = _suggestion(say(conv, question))
+    say(conv, first["answers"][1]["text"], sender="agent")
+    services.forget_indexes()
+    after = services.suggest_for_text(other.id, question)
+    assert [a["id"] for a in after["answers"]] == [a["id"] for a in before["answers"]]
+
+
+def test_a_reply_to_a_fragment_teaches_nothing(chat, say):
+    shop = _shop()
+    conv = _conversation(shop)
+    say(conv, "帮我查下单号 发货没有")
+    say(conv, "亲，麻烦提供一下订单号哦", sender="agent")
+    data = _suggestion(say(conv, "3928475610123"))
+    say(conv, data["answers"][1]["text"], sender="agent")
+    assert not ConfirmedPhrasing.objects.exists()
