@@ -70,6 +70,11 @@ def _metrics(preds: list[dict], questions: list[dict]) -> dict:
         "sent_precision": ratio(sum(bool(q["faq_id"]) and p["ids"][:1] == [q["faq_id"]] for p, q in sent), len(sent)),
         "reject_precision": ratio(sum(not q["faq_id"] for _p, q in rejected), len(rejected)),
         "reject_recall": ratio(sum(p["reject"] for p, _q in nulls), len(nulls)),
+        # of the lines the robot rejected, the share where sending its first answer would have been
+        # wrong (nothing fits, or the first answer is not the right one): what the auto-answer modes
+        # rely on. reject_precision counts a held-back wrong answer as a mistake; this does not.
+        "reject_justified": ratio(sum(not q["faq_id"] or p["ids"][:1] != [q["faq_id"]] for p, q in rejected),
+                                  len(rejected)),
         "p50_ms": _percentile([p["ms"] for p in preds], 50),
         "p99_ms": _percentile([p["ms"] for p in preds], 99),
     }
