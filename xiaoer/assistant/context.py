@@ -16,6 +16,7 @@ MAX_TURNS = 8  # the visible text lines before the message that are looked at
 SHORT = 12  # characters: a reply to the agent's question is short; a new question can be any length
 
 ORDER_NO = re.compile(r"^(订单号?|单号)?[:：#\s]*[a-z]{0,3}\d{8,24}$")
+MOBILE = re.compile(r"^(\+?86)?1[3-9]\d{9}$")  # a phone number given to the agent is no order number
 _ADDRESS_MARK = re.compile(r"省|市|区|县|镇|乡|路|街|道|巷|弄|号|栋|幢|单元|室|小区|村|大厦|花园|公寓")
 ACK = re.compile(r"^(好的?|好滴|好哒|好吧|嗯+|恩+|哦+|噢+|ok|okay|行|可以|知道了|明白了?|收到|了解|是的?|对的?|没问题)"
                  r"[的了啦呀哈吧嗯哦~～!！。.,，\s]*$")
@@ -87,7 +88,7 @@ def read(text: str, context: Context | None, *, _depth: int = 0) -> Reading:
     agent_spoke_last = last is not None and last.sender in ("agent", "robot")
     agent_asked = agent_spoke_last and bool(AGENT_ASKS.search(last.text[-40:]))
     earlier = _previous_question(turns) if _depth == 0 and turns else ""
-    if ORDER_NO.match(compact):
+    if ORDER_NO.match(compact) and not MOBILE.match(compact):
         number = re.search(r"[a-z]{0,3}\d{8,24}", compact).group(0).upper()
         if earlier:
             return Reading("order_number", earlier, {"order_no": number}, about=earlier, intent=None)

@@ -40,7 +40,7 @@ ENCODER_MAX_CHARS = 32
 # punctuation and sentence-final particles: a token each for the encoder, no meaning to match on
 _ENCODER_NOISE = re.compile(r"[\s,，.。!！?？~～、:：;；\"'“”‘’()（）\[\]【】…]+|[吗呢啊呀吧哦嘛哈呐]+(?=[\s,，.。!！?？~～]|$)")
 NEAR_DUPLICATE = 0.95  # character cosine above which a question repeats a known phrasing
-CALIBRATION_SAMPLES = 300  # phrasings asked twice each at a build (~0.3 s on a large KB)
+CALIBRATION_SAMPLES = 200  # phrasings asked twice each at a build
 CALIBRATION_MIN = 10  # fewer phrasings with a sibling: keep the global threshold
 NULL_SHARE = 0.3  # weight of "nothing fits" among the calibration cases
 SEARCH_DIMS = 128  # sentence vectors are searched in their top 128 directions (principal_directions)
@@ -379,32 +379,39 @@ class ShopIndex:
             return {}
         rng = np.random.default_rng(0)
         sample = sorted(rng.choice(pool, min(len(pool), CALIBRATION_SAMPLES), replace=False).tolist())
-        by_phrase = self.char_m.T.tocsr()
-        words_by_phrase = self.word_m.T.tocsr() if self.word_m is not None else None
-        cases: dict[str, list[tuple[float, int]]] = {"encoder": [], "words": []}
-        for i in sample:
-            char_s = (by_phrase[i] @ self.char_m).toarray().ravel()
-            word_s = (words_by_phrase[i] @ self.word_m).toarray().ravel() if words_by_phrase is not None else \
-                self._zeros
-            own, whole = np.zeros(self.n_phrases, dtype=bool), owners == owners[i]
-            own[i] = True
-            for name, t in (("encoder", self.tuning), ("words", self.words_tuning)):
-                with_vectors = name == "encoder" and self.search_vectors is not None
-                if name == "encoder" and not with_vectors:
-                    continue
-                vector = self.vectors[i] if with_vectors else None
-                probs = self.intent.proba(self._phrase_lex[i], vector)
-                emb_s = _emb_rescale(self.search_vectors @ self.search_vectors[i], t.emb_floor) if with_vectors \
-                    else self._zeros
-                for leave_out, fits in ((own, True), (whole, False)):
-                    cands = self._rank(char_s, word_s, emb_s, probs, t, exclude=leave_out)
-                    right = fits and bool(cands) and cands[0]["entry"] == owners[i]
-                    conf = self._confidence({"candidates": cands, "probs": probs, "tuning": t})
-                    cases[name].append((conf, int(right), fits))
+        cases: dict[str, list[tuple[float, int, bool]]] = {"encoder": [], "words": []}
+        chars, words = self.char_m.T.tocsr(), self.word_m.T.tocsr() if self.word_m is not None else None
+        for start in range(0, len(sample), 50):
+            # similarities of 50 sampled phrasings to all at once (bounded memory on a large KB)
+            chunk = sample[start:start + 50]
+            char_all = (chars[chunk] @ self.char_m).toarray()
+            word_all = (words[chunk] @ self.word_m).toarray() if words is not None else None
+            emb_all = self.search_vectors[chunk] @ self.search_vectors.T if self.search_vectors is not None else None
+            for row, i in enumerate(chunk):
+                self._calibration_cases(i, owners, char_all[row],
+                                        word_all[row] if word_all is not None else self._zeros,
+                                        emb_all[row] if emb_all is not None else None, cases)
         # Half the KB's own threshold, half the global one: the leave-one-out cases are the shop's
         # phrasings, not its shoppers' questions, and a flat optimum moves with a few cases.
         prior = {"encoder": self.tuning.reject_threshold, "words": self.words_tuning.reject_threshold}
         return {name: round((_best_threshold(rows) + prior[name]) / 2, 3) for name, rows in cases.items() if rows}
+
+    def _calibration_cases(self, i: int, owners: np.ndarray, char_s: np.ndarray, word_s: np.ndarray,
+                           emb_raw: np.ndarray | None, cases: dict[str, list[tuple[float, int, bool]]]) -> None:
+        """Phrasing ``i`` asked with only itself, then with its whole answer, left out."""
+        own, whole = np.zeros(self.n_phrases, dtype=bool), owners == owners[i]
+        own[i] = True
+        for name, t in (("encoder", self.tuning), ("words", self.words_tuning)):
+            with_vectors = name == "encoder" and emb_raw is not None
+            if name == "encoder" and not with_vectors:
+                continue
+            probs = self.intent.proba(self._phrase_lex[i], self.vectors[i] if with_vectors else None)
+            emb_s = _emb_rescale(emb_raw, t.emb_floor) if with_vectors else self._zeros
+            for leave_out, fits in ((own, True), (whole, False)):
+                cands = self._rank(char_s, word_s, emb_s, probs, t, exclude=leave_out)
+                right = fits and bool(cands) and cands[0]["entry"] == owners[i]
+                conf = self._confidence({"candidates": cands, "probs": probs, "tuning": t})
+                cases[name].append((conf, int(right), fits))
 
     def threshold(self, tuning: Tuning) -> float:
         """The reject threshold for scores made with ``tuning``: the KB's own when calibrated."""

@@ -221,3 +221,12 @@ def test_a_reply_to_a_fragment_teaches_nothing(chat, say):
     data = _suggestion(say(conv, "3928475610123"))
     say(conv, data["answers"][1]["text"], sender="agent")
     assert not ConfirmedPhrasing.objects.exists()
+
+
+def test_a_phone_number_given_to_the_agent_is_not_read_as_an_order(chat, say):
+    shop = _shop()
+    conv = _conversation(shop)
+    say(conv, "地址能改吗")
+    say(conv, "可以的，方便留个电话吗？", sender="agent")
+    data = _suggestion(say(conv, "13812345678"))
+    assert data["context"]["kind"] == "answers_agent" and data["answers"] == []
