@@ -230,3 +230,17 @@ def test_a_phone_number_given_to_the_agent_is_not_read_as_an_order(chat, say):
     say(conv, "可以的，方便留个电话吗？", sender="agent")
     data = _suggestion(say(conv, "13812345678"))
     assert data["context"]["kind"] == "answers_agent" and data["answers"] == []
+
+
+@pytest.mark.parametrize("text", ["", "发货" * 2500, "1" * 5000, "省市区路号" * 1000, "🙂" * 300])
+def test_bad_input_read_with_a_conversation(chat, say, text):
+    shop = _shop()
+    conv = _conversation(shop)
+    say(conv, "衣服会起球吗")
+    say(conv, "亲，不会的，还有什么问题吗？", sender="agent")
+    client = Client()
+    client.login(username=make_staff(shop).user.username, password=PASSWORD)
+    res = client.post("/api/assistant/suggest", {"text": text, "conversation_id": conv.id},
+                      content_type="application/json")
+    assert res.status_code == 200
+    assert set(res.json()) >= {"intent", "reject", "answers", "context"}
