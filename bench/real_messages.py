@@ -80,12 +80,19 @@ def main() -> None:
 
 
 def _context(lines: list):
-    """The record's previous turns as the robot's context: speakers alternate, the last is the agent."""
+    """The record's previous turns as the robot's context: a JD line's A:/C: prefix names its speaker;
+    otherwise speakers alternate and the last is the agent."""
     from xiaoer.assistant.context import Context, Turn
 
     texts = [line if isinstance(line, str) else str(line.get("text", "")) for line in lines]
-    count = len(texts)
-    return Context(turns=[Turn("agent" if (count - i) % 2 == 1 else "shopper", t) for i, t in enumerate(texts)])
+    count, turns = len(texts), []
+    for i, text in enumerate(texts):
+        prefix = text[:2].upper()
+        if prefix in ("A:", "C:"):  # JD lines name their speaker: A(gent) / C(ustomer)
+            turns.append(Turn("agent" if prefix == "A:" else "shopper", text[2:].strip()))
+        else:
+            turns.append(Turn("agent" if (count - i) % 2 == 1 else "shopper", text))
+    return Context(turns=turns)
 
 
 if __name__ == "__main__":

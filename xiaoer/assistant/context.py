@@ -25,12 +25,17 @@ NOTHING_MORE = re.compile(r"^(暂时|目前|现在)?(没有?了?|没啥|没什�
 REFERS_BACK = re.compile(r"(之前|刚才|刚刚|上面|前面|上次|早上|昨天|还是)(的|那个|说的|问的|咨询的)?(问题|那个事|那件事|事情)")
 # the agent's line asks something: the shopper's short reply answers it
 AGENT_ASKS = re.compile(r"[?？]|吗|呢|什么|哪|几|多少|请问|麻烦|提供|发一下|告诉|方便|确认|是否")
+# ...unless it only invites a new matter (有什么可以帮您, 还有其他问题吗): then the reply is a question
+OPEN_INVITE = re.compile(r"有什么(问题|可以|需要|能)|还有(其他|别的|什么)|(什么|哪些)(问题|事)?(可以|能)?(帮|为)(到)?您|"
+                         r"(帮|为)您(处理|解决|服务)")
 # the shopper's line is itself a question
 ASKS = re.compile(r"[?？]|吗|么|呢|什么|啥|怎么|咋|多少|几|哪|能不能|可不可以|可以不|会不会|有没有|是不是|行不行|要不要|[能会有是]不")
 # a line that only greets or calls someone: never the question a fragment points back at
 GREETS = re.compile(r"^(亲|在吗|在不在|在的吗|在么|你好|您好|hi|hello|有人吗|有人在吗|客服|老板|喂|哈喽|谢谢|多谢)+"
                     r"[啊呀吗呢哈~～?？!！。.,，\s]*$")
 FOLLOW_UP = re.compile(r"^(那|那么|这个|那个)?(.{1,8})呢$")
+NOT_A_THING = re.compile(r"^(好|哦|噢|嗯|恩|没|不|已|还|是)|了|过")  # 没有变呢, 哦好呢: no thing to ask about again
+MAX_ADDRESS = 60  # characters: a longer line with place names is a story or an invoice, not an address
 
 
 @dataclass
@@ -63,7 +68,8 @@ class Reading:
 
 def _is_address(plain: str) -> bool:
     marks = len(_ADDRESS_MARK.findall(plain))
-    return len(plain) >= 6 and (marks >= 3 or (marks >= 2 and bool(re.search(r"\d", plain))))
+    return 6 <= len(plain) <= MAX_ADDRESS and "订单" not in plain and \
+        (marks >= 3 or (marks >= 2 and bool(re.search(r"\d", plain))))
 
 
 def _previous_question(turns: list[Turn]) -> str:
@@ -86,7 +92,8 @@ def read(text: str, context: Context | None, *, _depth: int = 0) -> Reading:
     intent = context.previous_intent if context else None
     last = turns[-1] if turns else None
     agent_spoke_last = last is not None and last.sender in ("agent", "robot")
-    agent_asked = agent_spoke_last and bool(AGENT_ASKS.search(last.text[-40:]))
+    agent_asked = agent_spoke_last and bool(AGENT_ASKS.search(last.text[-40:])) and \
+        not OPEN_INVITE.search(last.text[-40:])
     earlier = _previous_question(turns) if _depth == 0 and turns else ""
     if ORDER_NO.match(compact) and not MOBILE.match(compact):
         number = re.search(r"[a-z]{0,3}\d{8,24}", compact).group(0).upper()
@@ -100,11 +107,12 @@ def read(text: str, context: Context | None, *, _depth: int = 0) -> Reading:
             return Reading("refers_back", earlier, about=earlier)
         return Reading("refers_back", "", intent="other")
     if agent_spoke_last and (ACK.match(compact) or NOTHING_MORE.match(compact)):
-        return Reading("nothing_more", "", about=last.text, intent=intent if agent_asked else "greeting")
+        return Reading("nothing_more", "", about=last.text, intent=intent or "greeting")
     if agent_asked and len(compact) <= SHORT and not ASKS.search(compact):
         return Reading("answers_agent", "", about=last.text, intent=intent)
     follow = FOLLOW_UP.match(compact)
-    if follow and earlier and len(compact) <= 10 and not ASKS.search(follow.group(2)):
+    if follow and earlier and len(compact) <= 10 and not ASKS.search(follow.group(2)) \
+            and not NOT_A_THING.search(follow.group(2)):
         part = follow.group(2)
         return Reading("follow_up", f"{part} {earlier}", about=earlier)
     return Reading("question", text)

@@ -244,3 +244,14 @@ def test_bad_input_read_with_a_conversation(chat, say, text):
                       content_type="application/json")
     assert res.status_code == 200
     assert set(res.json()) >= {"intent", "reject", "answers", "context"}
+
+
+def test_a_request_after_the_agents_open_invitation_is_a_new_question(chat, say):
+    shop = _shop()
+    conv = _conversation(shop)
+    say(conv, "衣服会起球吗")
+    say(conv, "亲，不会的，请问还有什么可以帮您的吗？", sender="agent")
+    data = _suggestion(say(conv, "要包邮的"))
+    assert data["context"]["kind"] == "question" and data["answers"]
+    say(conv, "亲，满59包邮哦，还有其他问题吗？", sender="agent")
+    assert _suggestion(say(conv, "暂时没有了"))["context"]["kind"] == "nothing_more"
