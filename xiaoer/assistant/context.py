@@ -29,7 +29,7 @@ AGENT_ASKS = re.compile(r"[?？]|吗|呢|什么|哪|几|多少|请问|麻烦|提
 OPEN_INVITE = re.compile(r"有什么(问题|可以|需要|能)|还有(其他|别的|什么)|(什么|哪些)(问题|事)?(可以|能)?(帮|为)(到)?您|"
                          r"(帮|为)您(处理|解决|服务)")
 # the shopper's line is itself a question
-ASKS = re.compile(r"[?？]|吗|么|呢|什么|啥|怎么|咋|多少|几|哪|能不能|可不可以|可以不|会不会|有没有|是不是|行不行|要不要|[能会有是]不")
+ASKS = re.compile(r"[?？]|吗|么|呢|什么|啥|怎么|咋|多少|多久|多长|几|哪|想知道|想问|请问|能不能|可不可以|可以不|会不会|有没有|是不是|行不行|要不要|[能会有是]不")
 # a line that only greets or calls someone: never the question a fragment points back at
 GREETS = re.compile(r"^(亲|在吗|在不在|在的吗|在么|你好|您好|hi|hello|有人吗|有人在吗|客服|老板|喂|哈喽|谢谢|多谢)+"
                     r"[啊呀吗呢哈~～?？!！。.,，\s]*$")
