@@ -19,17 +19,18 @@ class SuggestIn(Schema):
 
 @router.post("/suggest")
 def suggest(request, data: SuggestIn):
-    """Suggestions for any text, in a conversation's context (product, variables) when given."""
+    """Suggestions for any text, in a conversation's context (product, variables, the turns so far) when given."""
     staff = account_services.staff_of(request, account_services.CHAT_ROLES)
     text = data.text[:5000]
-    product, values = None, {}
+    product, values, context = None, {}, None
     if data.conversation_id is not None:
         conversation = services.access_conversation(staff, data.conversation_id)
         product = services.conversation_product(conversation)
         values = services.variable_values(conversation)
+        context = services.conversation_context(conversation)  # the text read after the conversation so far
     if data.product:
         product = knowledge_services.product_by_code(staff.shop_id, data.product[:64]) or product
-    return services.suggest_for_text(staff.shop_id, text, product=product, values=values)
+    return services.suggest_for_text(staff.shop_id, text, product=product, values=values, context=context)
 
 
 @router.get("/conversations/{conversation_id}/suggestion")

@@ -8,6 +8,7 @@ pieces combine and were tuned: docs/assistant.md and docs/decisions/031-suggesti
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import re
@@ -21,6 +22,7 @@ from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import SGDClassifier
 
+from xiaoer.assistant import context as ctx
 from xiaoer.assistant import text as tx
 from xiaoer.knowledge.variables import fill
 
@@ -38,6 +40,9 @@ ENCODER_MAX_CHARS = 32
 # punctuation and sentence-final particles: a token each for the encoder, no meaning to match on
 _ENCODER_NOISE = re.compile(r"[\s,，.。!！?？~～、:：;；\"'“”‘’()（）\[\]【】…]+|[吗呢啊呀吧哦嘛哈呐]+(?=[\s,，.。!！?？~～]|$)")
 NEAR_DUPLICATE = 0.95  # character cosine above which a question repeats a known phrasing
+CALIBRATION_SAMPLES = 200  # phrasings asked twice each at a build
+CALIBRATION_MIN = 10  # fewer phrasings with a sibling: keep the global threshold
+NULL_SHARE = 0.3  # weight of "nothing fits" among the calibration cases
 SEARCH_DIMS = 128  # sentence vectors are searched in their top 128 directions (principal_directions)
 HUMAN_CUE = re.compile(r"人工|真人|活人|人类|客服|主管|店长|老板|负责人|机器|自动回复|换人|转接|投诉|找人|叫人|来个人|"
                        r"跟人|和人|说人话|有人吗|human|agent")
@@ -329,7 +334,89 @@ class ShopIndex:
         if self.vectors is not None:
             self.projection = principal_directions(self.vectors, SEARCH_DIMS)
             self.search_vectors = _project(self.vectors, self.projection)
+        self._phrase_lex = lex
+        self.calibration = self._calibrate()
         self.build_seconds = time.perf_counter() - started
+
+    def with_phrasing(self, question: str, code: str) -> ShopIndex:
+        """A copy of the index where ``question`` is one more phrasing of answer ``code``: what an
+        agent's confirmed reply teaches, in milliseconds rather than a rebuild's seconds.
+
+        Copy-on-write: suggestions running on this index meanwhile keep a consistent one. The word
+        and character vocabularies stay those of the last build (a new word counts from then on);
+        the intent model and the calibration too."""
+        entry = next((pos for pos, e in enumerate(self.entries) if e.code == code), None)
+        lex = tx.lexical(question) or question
+        if entry is None or not question.strip() or self.char_m is None:
+            return self
+        new = copy.copy(self)
+        new.phrase_entry = [*self.phrase_entry, entry]
+        new._phrase_lex = [*self._phrase_lex, lex]
+        new.n_phrases = self.n_phrases + 1
+        new._zeros = np.zeros(new.n_phrases)
+        new.char_m = sparse.hstack([self.char_m, self.char_fast.transform(lex).T]).tocsr()
+        if self.word_m is not None:
+            new.word_m = sparse.hstack([self.word_m, self.word_fast.transform(lex).T]).tocsr()
+        if self.vectors is not None and self.encoder is not None:
+            vector = self.encoder.encode([self.encoder_text(question)])
+            new.vectors = np.vstack([self.vectors, vector])
+            new.search_vectors = np.vstack([self.search_vectors, _project(vector, self.projection)])
+        return new
+
+    # -- the reject threshold, calibrated on the shop's own phrasings (docs/decisions/165) --
+    def _calibrate(self) -> dict[str, float]:
+        """Per-KB reject thresholds from leave-one-out over the KB's own phrasings.
+
+        Each sampled phrasing is asked twice: with only itself left out (its answer still has other
+        phrasings: the robot should find it — a right answer when the top is that answer) and with
+        its whole answer left out (nothing fits now: the robot should say so). The threshold on the
+        confidence that decides these cases best is this KB's; the global reject model (fitted on
+        our questions) only orders the cases. Needs no labelled question of the shop."""
+        owners = np.asarray(self.phrase_entry, dtype=np.int64)
+        counts = np.bincount(owners, minlength=len(self.entries)) if self.n_phrases else np.zeros(0)
+        pool = [i for i in range(self.n_phrases) if counts[owners[i]] >= 2]
+        if len(pool) < CALIBRATION_MIN or len(self.entries) < 5 or self.char_m is None:
+            return {}
+        rng = np.random.default_rng(0)
+        sample = sorted(rng.choice(pool, min(len(pool), CALIBRATION_SAMPLES), replace=False).tolist())
+        cases: dict[str, list[tuple[float, int, bool]]] = {"encoder": [], "words": []}
+        chars, words = self.char_m.T.tocsr(), self.word_m.T.tocsr() if self.word_m is not None else None
+        for start in range(0, len(sample), 50):
+            # similarities of 50 sampled phrasings to all at once (bounded memory on a large KB)
+            chunk = sample[start:start + 50]
+            char_all = (chars[chunk] @ self.char_m).toarray()
+            word_all = (words[chunk] @ self.word_m).toarray() if words is not None else None
+            emb_all = self.search_vectors[chunk] @ self.search_vectors.T if self.search_vectors is not None else None
+            for row, i in enumerate(chunk):
+                self._calibration_cases(i, owners, char_all[row],
+                                        word_all[row] if word_all is not None else self._zeros,
+                                        emb_all[row] if emb_all is not None else None, cases)
+        # Half the KB's own threshold, half the global one: the leave-one-out cases are the shop's
+        # phrasings, not its shoppers' questions, and a flat optimum moves with a few cases.
+        prior = {"encoder": self.tuning.reject_threshold, "words": self.words_tuning.reject_threshold}
+        return {name: round((_best_threshold(rows) + prior[name]) / 2, 3) for name, rows in cases.items() if rows}
+
+    def _calibration_cases(self, i: int, owners: np.ndarray, char_s: np.ndarray, word_s: np.ndarray,
+                           emb_raw: np.ndarray | None, cases: dict[str, list[tuple[float, int, bool]]]) -> None:
+        """Phrasing ``i`` asked with only itself, then with its whole answer, left out."""
+        own, whole = np.zeros(self.n_phrases, dtype=bool), owners == owners[i]
+        own[i] = True
+        for name, t in (("encoder", self.tuning), ("words", self.words_tuning)):
+            with_vectors = name == "encoder" and emb_raw is not None
+            if name == "encoder" and not with_vectors:
+                continue
+            probs = self.intent.proba(self._phrase_lex[i], self.vectors[i] if with_vectors else None)
+            emb_s = _emb_rescale(emb_raw, t.emb_floor) if with_vectors else self._zeros
+            for leave_out, fits in ((own, True), (whole, False)):
+                cands = self._rank(char_s, word_s, emb_s, probs, t, exclude=leave_out)
+                right = fits and bool(cands) and cands[0]["entry"] == owners[i]
+                conf = self._confidence({"candidates": cands, "probs": probs, "tuning": t})
+                cases[name].append((conf, int(right), fits))
+
+    def threshold(self, tuning: Tuning) -> float:
+        """The reject threshold for scores made with ``tuning``: the KB's own when calibrated."""
+        name = "encoder" if tuning is self.tuning and self.encoder is not None else "words"
+        return self.calibration.get(name, tuning.reject_threshold)
 
     def _train_intent(self, phrases: list[str], generic_vectors: np.ndarray | None) -> IntentModel:
         g_texts, g_labels = generic_intent_data()
@@ -395,7 +482,16 @@ class ShopIndex:
         if self.search_vectors is not None and vector is not None:
             query = _project(vector.reshape(1, -1), self.projection).ravel()
             emb_s = _emb_rescale(self.search_vectors @ query, t.emb_floor)
+        result["candidates"] = self._rank(char_s, word_s, emb_s, probs, t)
+        return result
+
+    def _rank(self, char_s: np.ndarray, word_s: np.ndarray, emb_s: np.ndarray, probs: dict[str, float],
+              t: Tuning, exclude: np.ndarray | None = None) -> list[dict]:
+        """The three best answers: each answer's best phrasing, plus the intent prior. ``exclude``:
+        phrasings to leave out (the leave-one-out calibration, ``_calibrate``)."""
         combo = t.w_char * char_s + t.w_word * word_s + t.w_emb * emb_s
+        if exclude is not None:
+            combo = np.where(exclude, -10.0, combo)
         # the best phrasing of each answer among the 200 best phrasings, then the intent prior
         k = min(len(combo), 200)
         head = np.argpartition(-combo, k - 1)[:k] if len(combo) > k else np.arange(len(combo))
@@ -407,12 +503,14 @@ class ShopIndex:
         cat_probs = np.asarray([probs.get(c, 0.0) for c in self._cat_names])
         cat_p = cat_probs[self._entry_cat_idx[entries]]
         scores = combo[phrases] + t.w_intent * cat_p
+        candidates = []
         for j in np.argsort(-scores)[:3].tolist():
             i = int(phrases[j])
-            result["candidates"].append({"entry": int(entries[j]), "score": float(scores[j]),
-                                         "char": float(char_s[i]), "word": float(word_s[i]),
-                                         "emb": float(emb_s[i]), "p_cat": float(cat_p[j])})
-        return result
+            if combo[i] <= -10.0:
+                break
+            candidates.append({"entry": int(entries[j]), "score": float(scores[j]), "char": float(char_s[i]),
+                               "word": float(word_s[i]), "emb": float(emb_s[i]), "p_cat": float(cat_p[j])})
+        return candidates
 
     def _confidence(self, res: dict) -> float:
         cands = res["candidates"]
@@ -429,12 +527,40 @@ class ShopIndex:
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
     def suggest(self, text: str, *, product: ProductInfo | None = None, values: dict | None = None,
-                use_encoder: bool = True) -> dict:
+                use_encoder: bool = True, context: ctx.Context | None = None) -> dict:
         """Intent, top-3 answers (variables filled), product facts, size advice; never raises on text.
 
         ``use_encoder=False``: words only (~1 ms instead of ~15), scored with the words-only fit;
-        for when the robot is behind (services.handle_shopper_message)."""
+        for when the robot is behind (services.handle_shopper_message). ``context``: the turns
+        before the message, to read fragments with (assistant/context.py)."""
         started = time.perf_counter()
+        text = (text or "")[:5000]
+        if context is None:
+            return self._suggest(text, product, values, use_encoder, started)
+        reading = ctx.read(text, context)
+        about = {"kind": reading.kind, "about": reading.about[:200]}
+        if reading.new_question and reading.text:
+            out = self._suggest(reading.text, product, {**(values or {}), **reading.values}, use_encoder, started)
+            out["text"] = text[:200]
+            if reading.kind == "order_number":  # the number alone: the earlier question is what is asked
+                out["measures"] = {}
+                out["size"] = None
+                out["answers"] = [a for a in out["answers"] if a["id"] != "size"]
+            out["context"] = about
+            return out
+        # Not a new question (an answer to the agent, 好的, an address, a number with nothing before
+        # it): nothing from the knowledge base to suggest or send; size advice stays when the reply
+        # gave measures the product's chart answers (the agent asked for them).
+        out = self._suggest(text, product, values, False, started)
+        out["answers"] = [a for a in out["answers"] if a["id"] == "size"]
+        out["others"], out["reject"], out["handoff"], out["confidence"], out["busy"] = [], True, False, 0.0, False
+        intent = reading.intent or out["intent"]
+        out["intent"], out["intent_label"] = intent, INTENT_LABELS.get(intent, intent)
+        out["context"] = about
+        return out
+
+    def _suggest(self, text: str, product: ProductInfo | None, values: dict | None, use_encoder: bool,
+                 started: float) -> dict:
         text = (text or "")[:5000]
         parts = tx.split_questions(text)[:4]
         measures = tx.measures(text)
@@ -508,7 +634,7 @@ class ShopIndex:
     def _render(self, res: dict, product: ProductInfo | None, values: dict, m: tx.Measures) -> dict:
         probs = res["probs"]
         confidence = res.get("confidence", 0.0)
-        reject = confidence < res["tuning"].reject_threshold or not res["candidates"]
+        reject = confidence < self.threshold(res["tuning"]) or not res["candidates"]
         best_intent = self._best_intent(res)
         if best_intent == "human" and probs.get("human", 0) >= 0.4:
             reject = True
@@ -544,9 +670,24 @@ class ShopIndex:
         return max(mixed, key=mixed.get)
 
     def _brief(self, res: dict, values: dict, product: ProductInfo | None) -> dict:
-        ok = res["candidates"] and res["confidence"] >= res["tuning"].reject_threshold
+        ok = res["candidates"] and res["confidence"] >= self.threshold(res["tuning"])
         return {"text": res["text"], "intent": self._best_intent(res),
                 "answer": self._answer(res["candidates"][0], values, product) if ok else None}
+
+
+def _best_threshold(cases: list[tuple[float, int, bool]]) -> float:
+    """The confidence threshold that decides the calibration cases best: accept exactly the cases
+    whose top answer is right. Cases where nothing fits weigh NULL_SHARE of the total, whatever
+    their count."""
+    conf = np.asarray([c for c, _r, _f in cases])
+    right = np.asarray([r for _c, r, _f in cases], dtype=bool)
+    fits = np.asarray([f for _c, _r, f in cases], dtype=bool)
+    weight = np.where(fits, (1 - NULL_SHARE) / max(fits.sum(), 1), NULL_SHARE / max((~fits).sum(), 1))
+    grid = np.linspace(0.05, 0.95, 91)
+    scores = [float(weight[(conf >= t) == right].sum()) for t in grid]
+    best = max(scores)
+    chosen = [t for t, sc in zip(grid, scores, strict=True) if sc >= best - 1e-9]
+    return round(float(np.median(chosen)), 3)  # the middle of a flat optimum, not its edge
 
 
 def size_answer(size: dict) -> dict:

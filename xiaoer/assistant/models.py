@@ -91,3 +91,23 @@ class EmbeddingCache(models.Model):
 
     def __str__(self) -> str:
         return f"EmbeddingCache {self.pk}"
+
+
+class ConfirmedPhrasing(models.Model):
+    """A shopper's question an agent answered with one of the shop's standard answers (a suggestion
+    other than the robot's first, or when the robot said nothing fits): another phrasing of that
+    answer for this shop's robot, used at once (docs/decisions/168). Not shown as a knowledge edit:
+    the supervisor's standard answers stay as written."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    answer = models.ForeignKey("knowledge.StandardAnswer", on_delete=models.CASCADE, related_name="+")
+    question = models.CharField(max_length=500)
+    conversation = models.ForeignKey(Conversation, null=True, on_delete=models.SET_NULL, related_name="+")
+    staff = models.ForeignKey(Staff, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["shop", "answer", "question"], name="confirmed_phrasing_once")]
+
+    def __str__(self) -> str:
+        return f"ConfirmedPhrasing {self.pk}"

@@ -29,9 +29,11 @@ from django.utils.translation import gettext as _
 from xiaoer.accounts import services as account_services
 from xiaoer.accounts.models import Shop, Staff
 from xiaoer.assistant import encoder as enc
+from xiaoer.assistant.context import MAX_TURNS, Context, Turn
 from xiaoer.assistant.engine import Entry, ProductInfo, ShopIndex, Tuning
 from xiaoer.assistant.models import (
     AssistantSettings,
+    ConfirmedPhrasing,
     EmbeddingCache,
     LearnedPair,
     LearnStatus,
@@ -102,7 +104,12 @@ _locks_lock = threading.Lock()
 
 def entries_for(shop_id: int) -> list[Entry]:
     rows = StandardAnswer.objects.filter(shop_id=shop_id, enabled=True).select_related("product")
-    return [Entry(code=a.code, category=a.category, question=a.question, answer=a.answer, similar=list(a.similar),
+    confirmed: dict[int, list[str]] = {}
+    for answer_id, question in ConfirmedPhrasing.objects.filter(shop_id=shop_id).order_by("id").values_list(
+            "answer_id", "question"):
+        confirmed.setdefault(answer_id, []).append(question)
+    return [Entry(code=a.code, category=a.category, question=a.question, answer=a.answer,
+                  similar=[*a.similar, *confirmed.get(a.pk, [])],
                   product_code=a.product.code if a.product else "", pk=a.pk) for a in rows]
 
 
@@ -228,11 +235,28 @@ def variable_values(conversation: Conversation) -> dict[str, str]:
     return values
 
 
+def conversation_context(conversation: Conversation, before_seq: int | None = None) -> Context:
+    """The visible text lines before ``before_seq`` (all when None) and the robot's intent for the
+    last shopper question: what a fragment (好的, 暂时没有, an order number) is read with."""
+    rows = (Message.objects.filter(conversation=conversation, kind="text", internal=False,
+                                   sender_kind__in=("shopper", "agent", "robot"))
+            .exclude(client_id__startswith=GREETING_CLIENT_ID))
+    if before_seq is not None:
+        rows = rows.filter(seq__lt=before_seq)
+    turns = [Turn(sender, (body or "")[:500])
+             for sender, body in reversed(rows.order_by("-seq").values_list("sender_kind", "body")[:MAX_TURNS])]
+    previous = Suggestion.objects.filter(conversation=conversation)
+    if before_seq is not None:
+        previous = previous.filter(seq__lt=before_seq)
+    intent = previous.order_by("-seq", "-id").values_list("intent", flat=True).first()
+    return Context(turns=turns, previous_intent=intent)
+
+
 def suggest_for_text(shop_id: int, text: str, *, product: Product | None = None,
-                     values: dict | None = None, use_encoder: bool = True) -> dict:
+                     values: dict | None = None, use_encoder: bool = True, context: Context | None = None) -> dict:
     index = get_index(shop_id)
     return index.suggest(text, product=product_info(product) if product else None, values=values or {},
-                         use_encoder=use_encoder)
+                         use_encoder=use_encoder, context=context)
 
 
 def robot_lag(message: dict, now: dt.datetime | None = None) -> float:
@@ -301,6 +325,8 @@ def robot_decision(cfg: AssistantSettings, shop: Shop, suggestion: dict, now: dt
         return "none"
     if cfg.mode == RobotMode.UNATTENDED and agents_online(shop.id) and in_working_hours(cfg, shop, now):
         return "none"
+    if (suggestion.get("context") or {}).get("kind") == "nothing_more":
+        return "none"  # 好的, 暂时没有: the shopper is done, neither an answer nor a hand-off is due
     if suggestion.get("handoff"):
         return "handoff"
     top = suggestion["answers"][0] if suggestion.get("answers") else None
@@ -328,7 +354,9 @@ def handle_shopper_message(message: dict) -> Suggestion | None:
         return None
     product = conversation_product(conversation)
     values = variable_values(conversation)
-    data = suggest_for_text(shop.id, body, product=product, values=values, use_encoder=not behind(message))
+    context = conversation_context(conversation, int(message.get("seq") or 0) or None)
+    data = suggest_for_text(shop.id, body, product=product, values=values, use_encoder=not behind(message),
+                            context=context)
     top = data["answers"][0] if data["answers"] else None
     written = written_answer(conversation, cfg, data)
     # The suggestion (and a written answer) is computed above, outside any transaction: on SQLite a
@@ -435,6 +463,8 @@ def handle_agent_message(message: dict) -> LearnedPair | None:
                .exclude(client_id__startswith=GREETING_CLIENT_ID))
     if between.filter(Q(sender_kind="shopper") | Q(sender_kind__in=("agent", "robot"), internal=False)).exists():
         return None
+    if _confirm_suggested_answer(last, body, message.get("staff")):
+        return None  # the agent chose one of the shop's answers: learnt at once, nothing to review
     if LearnedPair.objects.filter(conversation_id=message["conversation"], question=last.question).exists():
         return None  # one pair per question: follow-up lines of the same reply are not new lessons
     if last.top_text and _similar(body, last.top_text) >= 0.8:
@@ -443,6 +473,47 @@ def handle_agent_message(message: dict) -> LearnedPair | None:
                                       question=last.question, reply=body[:2000], suggested_code=last.top_code,
                                       suggested_text=last.top_text, intent=last.intent,
                                       staff_id=message.get("staff"))
+
+
+MAX_CONFIRMED_QUESTION = 200  # characters: a longer message is a story, not a phrasing
+
+
+def _confirm_suggested_answer(suggestion: Suggestion, reply: str, staff_id: int | None) -> bool:
+    """The agent's reply is one of the suggested standard answers, but not the one the robot would
+    have sent (another of the three, or any when it said nothing fits): the question becomes a
+    phrasing of that answer for this shop, in the live index as soon as the reply commits."""
+    payload = suggestion.payload or {}
+    if (payload.get("context") or {}).get("kind", "question") != "question":
+        return False  # a fragment (an order number, 好的) read with the conversation is no phrasing
+    question = suggestion.question.strip()
+    if not question or len(question) > MAX_CONFIRMED_QUESTION:
+        return False
+    offered = [a for a in payload.get("answers") or [] if a.get("pk")]
+    offered += [o["answer"] for o in payload.get("others") or [] if (o.get("answer") or {}).get("pk")]
+    chosen = next((a for a in offered if _similar(reply, a.get("text") or "") >= 0.8), None)
+    if chosen is None:
+        return False
+    if chosen["id"] == suggestion.top_code:
+        return True  # the robot's own first answer: right already
+    answer = StandardAnswer.objects.filter(shop_id=suggestion.shop_id, pk=chosen["pk"], enabled=True).first()
+    if answer is None:
+        return False
+    _row, created = ConfirmedPhrasing.objects.get_or_create(
+        shop_id=suggestion.shop_id, answer=answer, question=question[:500],
+        defaults={"conversation_id": suggestion.conversation_id, "staff_id": staff_id})
+    if created:
+        shop_id, code = suggestion.shop_id, answer.code
+        transaction.on_commit(lambda: learn_now(shop_id, question, code))
+    return True
+
+
+def learn_now(shop_id: int, question: str, code: str) -> None:
+    """Add a confirmed phrasing to this process's index of the shop without a rebuild. Other
+    processes (workers, scaled out) take it at their next rebuild: it is stored (entries_for)."""
+    with _locks_lock:
+        cached = _indexes.get(shop_id)
+        if cached is not None and cached[0] == knowledge_services.knowledge_version(shop_id):
+            _indexes[shop_id] = (cached[0], cached[1].with_phrasing(question, code))
 
 
 ACTIVE_CACHE_SECONDS = 5.0
@@ -649,4 +720,5 @@ def panel_suggestion(staff: Staff, conversation_id: int) -> tuple[Conversation, 
         return conversation, refill(conversation, stored.payload)
     product = conversation_product(conversation)
     return conversation, suggest_for_text(conversation.shop_id, last_msg.body, product=product,
-                                          values=variable_values(conversation))
+                                          values=variable_values(conversation),
+                                          context=conversation_context(conversation, last_msg.seq))
