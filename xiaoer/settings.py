@@ -74,6 +74,8 @@ INSTALLED_APPS = [
     "xiaoer.orders",
     "xiaoer.notify",
     "xiaoer.crm",
+    "xiaoer.aftersales",
+    "xiaoer.training",
     "xiaoer.drafting",
     "xiaoer.demo",  # site level: the demo command seeds every app
 ]

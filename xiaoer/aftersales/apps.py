@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+
+
+class AftersalesConfig(AppConfig):
+    """After the sale: returns and exchanges, reviews, revisit campaigns, satisfaction surveys
+    (docs/aftersales.md). Listens to order and chat events; imported by none of their emitters."""
+
+    name = "xiaoer.aftersales"
+    label = "aftersales"
+    verbose_name = "售后"
+
+    def ready(self) -> None:
+        pass
