@@ -167,12 +167,19 @@ def value_row(shop_id: int, value: BuyerValue, level: int, now: dt.datetime, *, 
             recency_days, r, f, m, segment, now)
 
 
+def _sqlite_moment(value: dt.datetime) -> str:
+    """What Django stores for an aware datetime on SQLite (UTC, naive, str()), without its checks:
+    a rebuild adapts three per customer."""
+    return str(value.astimezone(dt.UTC).replace(tzinfo=None))
+
+
 def _adapters() -> list:
     ops, adapters = connection.ops, []
+    moment = _sqlite_moment if connection.vendor == "sqlite" else ops.adapt_datetimefield_value
     for column in COLUMNS:
         kind = CustomerValue._meta.get_field(column.removesuffix("_id") if column.endswith("_id") else column)
         kind = kind.get_internal_type()
-        adapters.append(ops.adapt_datetimefield_value if kind == "DateTimeField"
+        adapters.append(moment if kind == "DateTimeField"
                         else ops.adapt_datefield_value if kind == "DateField"
                         else ops.adapt_decimalfield_value if kind == "DecimalField" else None)
     return adapters
