@@ -20,11 +20,13 @@ class CrmConfig(AppConfig):
             hints,
             tasks,  # noqa: F401  (the daily RFM snapshot)
         )
-        from .value import on_orders
+        from .events import CustomersMerged
+        from .value import on_customers_merged, on_orders
 
         for event_type in (OrderCreated, OrderUpdated, OrderPaid, OrderClosed):
             subscribe(event_type, on_orders, name="crm.customer_value")
         subscribe(MessagesCommitted, hints.spot_committed, name="crm.spot_attributes")
+        subscribe(CustomersMerged, on_customers_merged, name="crm.value_after_merge")
         self._ready_care()
 
     @staticmethod

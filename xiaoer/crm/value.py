@@ -233,6 +233,12 @@ def on_orders(event: OrderCreated | OrderUpdated | OrderPaid | OrderClosed) -> N
     recompute_customers(event.shop_id, buyers)
 
 
+def on_customers_merged(event) -> None:
+    """Durable listener "crm.value_after_merge": the kept customer now owns the merged one's
+    orders (crm.events.CustomersMerged); the merged one's row went with the merge."""
+    recompute_customers(event.shop_id, [event.kept_id])
+
+
 def iter_chunks(items: Iterable, size: int) -> Iterator[list]:
     chunk: list = []
     for item in items:

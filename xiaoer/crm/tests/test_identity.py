@@ -265,3 +265,18 @@ def test_concurrent_merges_merge_once_and_never_make_a_cycle():
     assert sorted(type(r).__name__ for r in crossed) == ["MergeResult", "ValidationError"]
     pointers = dict(Customer.objects.filter(pk__in=[c.pk, d.pk]).values_list("pk", "merged_into_id"))
     assert pointers in ({c.pk: None, d.pk: c.pk}, {c.pk: d.pk, d.pk: None})  # one merge, no cycle
+
+
+def test_after_a_merge_the_kept_customer_is_worth_both_order_histories(pair):
+    """The value projection listens to CustomersMerged: A's value counts B's orders at once, not
+    only after the next daily rebuild."""
+    from xiaoer.crm.models import CustomerValue
+    from xiaoer.crm.value import recompute_customers
+
+    a, b = pair["a"], pair["b"]
+    recompute_customers(pair["shop"].pk, [a.pk, b.pk])
+    identity.do_merge_customers(pair["supervisor"], a, b)
+    deliver_all()
+    value = CustomerValue.objects.get(customer=a)
+    assert (value.paid_orders, value.total_paid) == (2, Decimal("150.00"))
+    assert not CustomerValue.objects.filter(customer=b).exists()
