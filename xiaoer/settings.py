@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "xiaoer.orders",
     "xiaoer.notify",
     "xiaoer.crm",
+    "xiaoer.kpi",
     "xiaoer.demo",  # site level: the demo command seeds every app
 ]
 
@@ -284,3 +285,6 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "WARNING"}, "jieba": {"level": "WARNING"}},
 }
+
+# KPIs (docs/kpis.md): service hours "HH:MM-HH:MM" in the shop's time zone; empty = the whole day.
+KPI_SERVICE_HOURS = str(setting("KPI_SERVICE_HOURS", "") or "")

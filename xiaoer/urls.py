@@ -17,7 +17,7 @@ urlpatterns = [
     path("", include("xiaoer.chat.urls")),
 ]
 
-urlpatterns += [path("", include(f"xiaoer.{app}.urls")) for app in ("knowledge", "assistant", "orders", "crm")]
+urlpatterns += [path("", include(f"xiaoer.{app}.urls")) for app in ("knowledge", "assistant", "orders", "crm", "kpi")]
 
 
 def static_file(request: HttpRequest, path: str) -> HttpResponse:

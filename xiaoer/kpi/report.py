@@ -1,0 +1,173 @@
+"""The KPI report from daily rollups only (docs/kpis.md "Report"): never reads messages."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+
+from xiaoer.accounts.models import Role, Seat, Shop, Staff
+from xiaoer.accounts.services import require_role
+from xiaoer.kpi import hooks
+from xiaoer.kpi.models import DailyRollup
+
+BY = ("seat", "staff", "day")
+SUPERVISING = (Role.OWNER, Role.SUPERVISOR)
+MAX_DAYS = 366
+_SUMS = ("turns", "answered", "within_180", "response_sum", "first_count", "first_sum", "shopper_messages",
+         "person_messages", "conversations", "transfers_in", "transfers_out", "inquiries", "ordered", "paid",
+         "attributed_orders", "main_quantity", "related_quantity", "silent_orders", "reminded", "recovered")
+_MONEY = ("attributed_sales", "main_sales", "related_sales")
+_FIELDS = ("day", "seat_id", "staff_id", *_SUMS, *_MONEY, "response_hist", "first_hist")
+
+
+class Totals:
+    """Sums of rollup rows, and the figures of docs/kpis.md from them."""
+
+    def __init__(self) -> None:
+        self.n: dict[str, int] = dict.fromkeys(_SUMS, 0)
+        self.money: dict[str, Decimal] = dict.fromkeys(_MONEY, Decimal("0.00"))
+        self.response: dict[int, int] = defaultdict(int)
+        self.first: dict[int, int] = defaultdict(int)
+
+    def add(self, row: dict[str, Any]) -> None:
+        for name in _SUMS:
+            self.n[name] += row[name]
+        for name in _MONEY:
+            self.money[name] += row[name]
+        for key, count in row["response_hist"].items():
+            self.response[int(key)] += count
+        for key, count in row["first_hist"].items():
+            self.first[int(key)] += count
+
+    def figures(self) -> dict[str, Any]:
+        n, money = self.n, self.money
+        return {
+            "inquiries": n["inquiries"], "ordered": n["ordered"], "paid": n["paid"],
+            "inquiry_conversion": _rate(n["ordered"], n["inquiries"]),
+            "payment_conversion": _rate(n["paid"], n["inquiries"]),
+            "attributed_sales": _money(money["attributed_sales"]), "attributed_orders": n["attributed_orders"],
+            "average_order_value": _money(money["attributed_sales"] / n["attributed_orders"])
+            if n["attributed_orders"] else None,
+            "main_sales": _money(money["main_sales"]), "related_sales": _money(money["related_sales"]),
+            "main_quantity": n["main_quantity"], "related_quantity": n["related_quantity"],
+            "first_response_median_s": median(self.first), "first_response_p90_s": p90(self.first),
+            "first_response_mean_s": _mean(n["first_sum"], n["first_count"]),
+            "response_mean_s": _mean(n["response_sum"], n["answered"]),
+            "response_median_s": median(self.response), "response_p90_s": p90(self.response),
+            "three_minute_rate": _rate(n["within_180"], n["turns"]),
+            "reply_ratio": _rate(n["person_messages"], n["shopper_messages"]),
+            "turns": n["turns"], "answered": n["answered"], "conversations": n["conversations"],
+            "transfers_in": n["transfers_in"], "transfers_out": n["transfers_out"],
+        }
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def _mean(total: int, count: int) -> float | None:
+    return round(total / count, 1) if count else None
+
+
+def _money(value: Decimal) -> str:
+    return str(Decimal(value).quantize(Decimal("0.01")))
+
+
+def _nth(hist: dict[int, int], index: int) -> int:
+    """The INDEX-th (0-based) value of the sorted values the histogram counts."""
+    seen = 0
+    for value in sorted(hist):
+        seen += hist[value]
+        if index < seen:
+            return value
+    raise IndexError(index)
+
+
+def median(hist: dict[int, int]) -> float | None:
+    """Median of whole seconds; of an even count the mean of the two middle values (decision 156)."""
+    n = sum(hist.values())
+    if not n:
+        return None
+    if n % 2:
+        return float(_nth(hist, n // 2))
+    return (_nth(hist, n // 2 - 1) + _nth(hist, n // 2)) / 2
+
+
+def p90(hist: dict[int, int]) -> float | None:
+    """Nearest rank: the smallest value at or above 90 % of the values."""
+    n = sum(hist.values())
+    return float(_nth(hist, math.ceil(0.9 * n) - 1)) if n else None
+
+
+def check_period(start: dt.date | str, end: dt.date | str) -> tuple[dt.date, dt.date]:
+    try:
+        start = start if isinstance(start, dt.date) else dt.date.fromisoformat(str(start))
+        end = end if isinstance(end, dt.date) else dt.date.fromisoformat(str(end))
+    except ValueError:
+        raise ValidationError("日期格式应为 YYYY-MM-DD") from None
+    if end < start:
+        raise ValidationError("结束日期早于开始日期")
+    if (end - start).days >= MAX_DAYS:
+        raise ValidationError(f"一次最多查询 {MAX_DAYS} 天")
+    return start, end
+
+
+def _names(shop: Shop, by: str, keys: Iterable) -> dict:
+    ids = [k for k in keys if k is not None]
+    if by == "seat":
+        return dict(Seat.objects.filter(shop=shop, pk__in=ids).values_list("id", "name"))
+    if by == "staff":
+        return dict(Staff.objects.filter(shop=shop, pk__in=ids).values_list("id", "user__username"))
+    return {k: k.isoformat() for k in ids}
+
+
+def report(shop: Shop, start: dt.date, end: dt.date, *, by: str = "seat",
+           staff_id: int | None = None) -> dict[str, Any]:
+    """``{"rows": [...], "shop": {...}}`` for the days START..END (both included). With STAFF_ID
+    only that person's rows (an agent's own figures), and no shop totals."""
+    if by not in BY:
+        raise ValidationError(f"--by 只能是 {', '.join(BY)}")
+    qs = DailyRollup.objects.filter(shop=shop, day__gte=start, day__lte=end)
+    if staff_id is not None:
+        qs = qs.filter(staff_id=staff_id)
+    key_field = {"seat": "seat_id", "staff": "staff_id", "day": "day"}[by]
+    groups: dict[Any, Totals] = defaultdict(Totals)
+    shop_totals = Totals()
+    for row in qs.values(*_FIELDS).iterator(2000):
+        shop_totals.add(row)
+        if row[key_field] is not None:
+            groups[row[key_field]].add(row)
+    names = _names(shop, by, groups)
+    extra = hooks.extra_figures(shop, start, end, by)
+    rows = []
+    for key in sorted(groups, key=lambda k: str(names.get(k, k))):
+        head = {"day": key.isoformat()} if by == "day" else {by: names.get(key, str(key)), f"{by}_id": key}
+        rows.append({**head, **groups[key].figures(), **extra.get(key, {})})
+    out: dict[str, Any] = {"rows": rows}
+    if staff_id is None:
+        totals = shop_totals.figures()
+        n = shop_totals.n
+        totals.update(silent_orders=n["silent_orders"], reminded=n["reminded"], recovered=n["recovered"],
+                      reminder_recovery=_rate(n["recovered"], n["reminded"]))
+        out["shop"] = totals
+    return out
+
+
+def report_for(staff: Staff, start: dt.date, end: dt.date, *, by: str = "seat",
+               person: int | None = None) -> dict[str, Any]:
+    """The report as STAFF may see it: supervisors and owners the shop (or one PERSON), an agent
+    only their own figures (decision 163)."""
+    require_role(staff, (*SUPERVISING, Role.AGENT))
+    if staff.role == Role.AGENT:
+        if person not in (None, staff.pk):
+            raise PermissionDenied("客服只能查看自己的绩效")
+        return report(staff.shop, start, end, by=by, staff_id=staff.pk)
+    if person is not None and not Staff.objects.filter(shop=staff.shop, pk=person).exists():
+        raise PermissionDenied("没有这个客服")
+    return report(staff.shop, start, end, by=by, staff_id=person)
