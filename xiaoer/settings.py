@@ -224,6 +224,11 @@ TIME_ZONE = "Asia/Shanghai"
 # --- files ---------------------------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    "xiaoer.kpi.staticfinder.PackageDataFinder",  # plotly.min.js from the plotly wheel (decision 164)
+]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(setting("MEDIA_ROOT", DATA_DIR / "media"))
 MAX_IMAGE_BYTES = int_setting("MAX_IMAGE_BYTES", 10 * 1024 * 1024)

@@ -171,3 +171,97 @@ def report_for(staff: Staff, start: dt.date, end: dt.date, *, by: str = "seat",
     if person is not None and not Staff.objects.filter(shop=staff.shop, pk=person).exists():
         raise PermissionDenied("没有这个客服")
     return report(staff.shop, start, end, by=by, staff_id=person)
+
+
+# --- pages: period, distribution, drill-down, export -----------------------------------------------
+
+PRESETS = {"today": 0, "7d": 6, "30d": 29}
+BUCKETS = ((30, "≤30秒"), (60, "31–60秒"), (180, "1–3分钟"), (600, "3–10分钟"), (None, ">10分钟"))
+DRILL_FIGURES = ("turns", "unanswered", "inquiries", "ordered", "paid", "attributed", "silent")
+DRILL_LIMIT = 500
+
+
+def period(preset: str | None, start: str | None, end: str | None, today: dt.date) -> tuple[dt.date, dt.date, str]:
+    """The page's period: a preset (today, 7d, 30d) or a custom START..END."""
+    if start and end and preset in (None, "", "custom"):
+        begin, finish = check_period(start, end)
+        return begin, finish, "custom"
+    preset = preset if preset in PRESETS else "7d"
+    return today - dt.timedelta(days=PRESETS[preset]), today, preset
+
+
+def distribution(shop: Shop, start: dt.date, end: dt.date, staff_id: int | None = None) -> list[dict[str, Any]]:
+    """Answered turns per response-time bucket, from the rollups' histograms."""
+    qs = DailyRollup.objects.filter(shop=shop, day__gte=start, day__lte=end)
+    if staff_id is not None:
+        qs = qs.filter(staff_id=staff_id)
+    counts = [0] * len(BUCKETS)
+    for hist in qs.values_list("response_hist", flat=True).iterator(2000):
+        for key, count in hist.items():
+            seconds = int(key)
+            for i, (limit, _label) in enumerate(BUCKETS):
+                if limit is None or seconds <= limit:
+                    counts[i] += count
+                    break
+    return [{"label": label, "count": counts[i]} for i, (_limit, label) in enumerate(BUCKETS)]
+
+
+def drill(staff: Staff, figure: str, start: dt.date, end: dt.date, *, seat: int | None = None,
+          person: int | None = None, day: dt.date | None = None) -> dict[str, Any]:
+    """The conversations or orders behind one number of the report (from facts, never messages)."""
+    from xiaoer.chat.models import Conversation
+    from xiaoer.kpi.models import InquiryFact, OrderFact, TurnFact
+    from xiaoer.orders.models import Order
+
+    require_role(staff, (*SUPERVISING, Role.AGENT))
+    if figure not in DRILL_FIGURES:
+        raise ValidationError("未知的指标")
+    if staff.role == Role.AGENT:
+        if person not in (None, staff.pk) or figure == "silent":
+            raise PermissionDenied("客服只能查看自己的绩效")
+        person = staff.pk
+    shop = staff.shop
+    if day is not None:
+        start = end = day
+    where: dict[str, Any] = {"shop": shop}
+    if seat is not None:
+        where["seat_id"] = seat
+    if person is not None:
+        where["staff_id"] = person
+    if figure in ("turns", "unanswered", "inquiries"):
+        model = TurnFact if figure != "inquiries" else InquiryFact
+        qs = model.objects.filter(day__gte=start, day__lte=end, **where)
+        if figure == "unanswered":
+            qs = qs.filter(answered_at__isnull=True)
+        customers = list(qs.values_list("customer_id", flat=True).distinct()[:DRILL_LIMIT])
+        convs = (Conversation.objects.filter(shop=shop, customer_id__in=customers).select_related("customer")
+                 .order_by("-last_message_at")[:DRILL_LIMIT])
+        return {"kind": "conversations", "items": list(convs)}
+    if figure == "silent":
+        qs = OrderFact.objects.filter(shop=shop, day__gte=start, day__lte=end, inquiry_day__isnull=True)
+    else:
+        qs = OrderFact.objects.filter(inquiry_day__gte=start, inquiry_day__lte=end, **where)
+        qs = qs.filter(paid=True) if figure in ("paid", "attributed") else qs
+    ids = list(qs.values_list("order_id", flat=True)[:DRILL_LIMIT])
+    orders = Order.objects.filter(shop=shop, pk__in=ids).select_related("buyer").order_by("-created_at")
+    return {"kind": "orders", "items": list(orders)}
+
+
+EXPORT_COLUMNS = (
+    ("inquiries", "询单人数"), ("ordered", "下单人数"), ("paid", "付款人数"), ("inquiry_conversion", "询单转化率"),
+    ("payment_conversion", "最终付款转化率"), ("attributed_sales", "销售额"), ("attributed_orders", "付款订单数"),
+    ("average_order_value", "客单价"), ("main_sales", "主推商品销售额"), ("related_sales", "关联商品销售额"),
+    ("first_response_median_s", "首次响应中位数(秒)"), ("first_response_p90_s", "首次响应P90(秒)"),
+    ("response_mean_s", "平均响应(秒)"), ("response_median_s", "响应中位数(秒)"), ("response_p90_s", "响应P90(秒)"),
+    ("three_minute_rate", "3分钟响应率"), ("reply_ratio", "答问比"), ("turns", "咨询轮次"),
+    ("conversations", "接待会话"), ("transfers_in", "转入"), ("transfers_out", "转出"),
+)
+
+
+def export_rows(data: dict[str, Any], by: str) -> list[list[Any]]:
+    """Header and rows of a report for a spreadsheet (values raw; the edge escapes them)."""
+    head = [{"seat": "席位", "staff": "客服", "day": "日期"}[by], *(label for _k, label in EXPORT_COLUMNS)]
+    rows = [[row[by], *(row.get(k) for k, _l in EXPORT_COLUMNS)] for row in data["rows"]]
+    if "shop" in data:
+        rows.append(["全店", *(data["shop"].get(k) for k, _l in EXPORT_COLUMNS)])
+    return [head, *rows]

@@ -1,3 +1,9 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from xiaoer.kpi import views
+
+urlpatterns = [
+    path("kpi/", views.kpi_page, name="kpi"),
+    path("kpi/drill", views.kpi_drill, name="kpi-drill"),
+    path("kpi/export", views.kpi_export, name="kpi-export"),
+]
