@@ -324,3 +324,24 @@ def _only_public(body: bytes) -> bool:
 
 def test_attachment_of_another_shop_is_not_found(world):
     assert world["client"].get(f"/files/{world['ids']['token']}").status_code == 404
+
+
+def test_kpi_pages_show_nothing_of_another_shop(world):
+    """Shop B's KPIs (an agent of B answered a buyer of B today) never reach shop A's owner."""
+    from xiaoer.events.testing import deliver_all
+
+    conv_b, seat_b = world["conv_b"], world["seat_b"]
+    writer.post_message_sync(conv_b.pk, sender_kind="agent", body="好的", seat_id=seat_b.pk,
+                             staff_id=seat_b.operator_id)
+    deliver_all()
+    client = world["client"]
+    query = "p=30d"
+    page = client.get(f"/kpi/?{query}")
+    assert page.status_code == 200 and SECRET.encode() not in page.content
+    assert page.context["shop"]["turns"] == 0 and page.context["shop"]["inquiries"] == 0
+    for by in ("seat", "staff", "day"):
+        export = client.get(f"/kpi/export?{query}&by={by}")
+        assert SECRET.encode() not in export.content
+    assert client.get(f"/kpi/drill?{query}&figure=inquiries&seat={seat_b.pk}").status_code == 403
+    drill = client.get(f"/kpi/drill?{query}&figure=inquiries&staff={seat_b.operator_id}")
+    assert drill.status_code in (200, 403) and SECRET.encode() not in drill.content

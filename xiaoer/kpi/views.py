@@ -4,11 +4,12 @@ Thin: parse, call report.*, render (docs/kpis.md; decision 163 for who sees what
 from __future__ import annotations
 
 import csv
+import functools
 import io
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
@@ -27,16 +28,24 @@ def _staff(request: HttpRequest) -> Staff:
     return staff
 
 
+def bad_input(view):
+    """A period or figure the report refuses is a 400 with its reason, not an error page."""
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except ValidationError as exc:
+            return HttpResponseBadRequest("; ".join(exc.messages), content_type="text/plain; charset=utf-8")
+    return wrapped
+
+
 def _int(value: str | None) -> int | None:
     return int(value) if value and value.isdigit() else None
 
 
 def _period(request: HttpRequest, staff: Staff):
     today = timezone.localtime(timezone.now(), timezone=report_tz(staff)).date()
-    try:
-        return report.period(request.GET.get("p"), request.GET.get("from"), request.GET.get("to"), today)
-    except ValidationError as exc:
-        raise PermissionDenied(exc.messages[0]) from None
+    return report.period(request.GET.get("p"), request.GET.get("from"), request.GET.get("to"), today)
 
 
 def report_tz(staff: Staff):
@@ -47,6 +56,7 @@ def report_tz(staff: Staff):
 
 @login_required
 @require_GET
+@bad_input
 def kpi_page(request: HttpRequest) -> HttpResponse:
     staff = _staff(request)
     start, end, preset = _period(request, staff)
@@ -76,6 +86,7 @@ def kpi_page(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
+@bad_input
 def kpi_drill(request: HttpRequest) -> HttpResponse:
     staff = _staff(request)
     start, end, _preset = _period(request, staff)
@@ -83,26 +94,21 @@ def kpi_drill(request: HttpRequest) -> HttpResponse:
     person = _int(request.GET.get("staff"))
     if seat is not None and not Seat.objects.filter(shop=staff.shop, pk=seat).exists():
         raise PermissionDenied("没有这个席位")
-    try:
-        found = report.drill(staff, request.GET.get("figure", ""), start, end, seat=seat, person=person)
-    except ValidationError as exc:
-        raise PermissionDenied(exc.messages[0]) from None
+    found = report.drill(staff, request.GET.get("figure", ""), start, end, seat=seat, person=person)
     return render(request, "kpi/drill.html", {"staff": staff, "start": start, "end": end, **found,
                                               "figure": request.GET.get("figure", "")[:20]})
 
 
 @login_required
 @require_GET
+@bad_input
 def kpi_export(request: HttpRequest) -> HttpResponse:
     staff = _staff(request)
     start, end, _preset = _period(request, staff)
     by = request.GET.get("by", "seat")
     if by not in report.BY:
         by = "seat"
-    try:
-        table = report.export_rows(report.report_for(staff, start, end, by=by), by)
-    except ValidationError as exc:
-        raise PermissionDenied(exc.messages[0]) from None
+    table = report.export_rows(report.report_for(staff, start, end, by=by), by)
     name = f"kpi-{by}-{start.isoformat()}-{end.isoformat()}"
     if request.GET.get("format") == "xlsx":
         from openpyxl import Workbook
