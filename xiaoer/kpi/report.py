@@ -10,6 +10,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from xiaoer.accounts.models import Role, Seat, Shop, Staff
 from xiaoer.accounts.services import require_role
@@ -110,11 +112,11 @@ def check_period(start: dt.date | str, end: dt.date | str) -> tuple[dt.date, dt.
         start = start if isinstance(start, dt.date) else dt.date.fromisoformat(str(start))
         end = end if isinstance(end, dt.date) else dt.date.fromisoformat(str(end))
     except ValueError:
-        raise ValidationError("日期格式应为 YYYY-MM-DD") from None
+        raise ValidationError(_("日期格式应为 YYYY-MM-DD")) from None
     if end < start:
-        raise ValidationError("结束日期早于开始日期")
+        raise ValidationError(_("结束日期早于开始日期"))
     if (end - start).days >= MAX_DAYS:
-        raise ValidationError(f"一次最多查询 {MAX_DAYS} 天")
+        raise ValidationError(_("一次最多查询 %(days)d 天") % {"days": MAX_DAYS})
     return start, end
 
 
@@ -132,7 +134,7 @@ def report(shop: Shop, start: dt.date, end: dt.date, *, by: str = "seat",
     """``{"rows": [...], "shop": {...}}`` for the days START..END (both included). With STAFF_ID
     only that person's rows (an agent's own figures), and no shop totals."""
     if by not in BY:
-        raise ValidationError(f"--by 只能是 {', '.join(BY)}")
+        raise ValidationError(_("分组只能是 seat、staff 或 day"))
     qs = DailyRollup.objects.filter(shop=shop, day__gte=start, day__lte=end)
     if staff_id is not None:
         qs = qs.filter(staff_id=staff_id)
@@ -166,17 +168,18 @@ def report_for(staff: Staff, start: dt.date, end: dt.date, *, by: str = "seat",
     require_role(staff, (*SUPERVISING, Role.AGENT))
     if staff.role == Role.AGENT:
         if person not in (None, staff.pk):
-            raise PermissionDenied("客服只能查看自己的绩效")
+            raise PermissionDenied(_("客服只能查看自己的绩效"))
         return report(staff.shop, start, end, by=by, staff_id=staff.pk)
     if person is not None and not Staff.objects.filter(shop=staff.shop, pk=person).exists():
-        raise PermissionDenied("没有这个客服")
+        raise PermissionDenied(_("没有这个客服"))
     return report(staff.shop, start, end, by=by, staff_id=person)
 
 
 # --- pages: period, distribution, drill-down, export -----------------------------------------------
 
 PRESETS = {"today": 0, "7d": 6, "30d": 29}
-BUCKETS = ((30, "≤30秒"), (60, "31–60秒"), (180, "1–3分钟"), (600, "3–10分钟"), (None, ">10分钟"))
+BUCKETS = ((30, gettext_lazy("≤30秒")), (60, gettext_lazy("31–60秒")), (180, gettext_lazy("1–3分钟")),
+           (600, gettext_lazy("3–10分钟")), (None, gettext_lazy(">10分钟")))
 DRILL_FIGURES = ("turns", "unanswered", "inquiries", "ordered", "paid", "attributed", "silent")
 DRILL_LIMIT = 500
 
@@ -203,7 +206,7 @@ def distribution(shop: Shop, start: dt.date, end: dt.date, staff_id: int | None 
                 if limit is None or seconds <= limit:
                     counts[i] += count
                     break
-    return [{"label": label, "count": counts[i]} for i, (_limit, label) in enumerate(BUCKETS)]
+    return [{"label": str(label), "count": counts[i]} for i, (_limit, label) in enumerate(BUCKETS)]
 
 
 def drill(staff: Staff, figure: str, start: dt.date, end: dt.date, *, seat: int | None = None,
@@ -215,10 +218,10 @@ def drill(staff: Staff, figure: str, start: dt.date, end: dt.date, *, seat: int 
 
     require_role(staff, (*SUPERVISING, Role.AGENT))
     if figure not in DRILL_FIGURES:
-        raise ValidationError("未知的指标")
+        raise ValidationError(_("未知的指标"))
     if staff.role == Role.AGENT:
         if person not in (None, staff.pk) or figure == "silent":
-            raise PermissionDenied("客服只能查看自己的绩效")
+            raise PermissionDenied(_("客服只能查看自己的绩效"))
         person = staff.pk
     shop = staff.shop
     if day is not None:

@@ -12,6 +12,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from xiaoer.accounts import services as account_services
@@ -93,7 +94,7 @@ def kpi_drill(request: HttpRequest) -> HttpResponse:
     seat = _int(request.GET.get("seat"))
     person = _int(request.GET.get("staff"))
     if seat is not None and not Seat.objects.filter(shop=staff.shop, pk=seat).exists():
-        raise PermissionDenied("没有这个席位")
+        raise PermissionDenied(_("没有这个席位"))
     found = report.drill(staff, request.GET.get("figure", ""), start, end, seat=seat, person=person)
     return render(request, "kpi/drill.html", {"staff": staff, "start": start, "end": end, **found,
                                               "figure": request.GET.get("figure", "")[:20]})
