@@ -10,8 +10,17 @@ import pytest
 
 from tests.test_browser import CHROMIUM, TIMEOUT, browser, new_page  # noqa: F401 - fixtures
 from xiaoer.accounts.models import Role
-from xiaoer.events.testing import deliver_all
-from xiaoer.kpi.tests.scene import D1, D3, LINES, ORDERS, add_orders, import_chat, make_world, write_lines
+from xiaoer.kpi.tests.scene import (
+    D1,
+    D3,
+    LINES,
+    ORDERS,
+    add_orders,
+    import_chat,
+    make_world,
+    settle,
+    write_lines,
+)
 from xiaoer.testing import PASSWORD, make_staff
 
 pytestmark = [
@@ -32,7 +41,7 @@ def test_kpi_charts_draw_with_data(browser, live_chat_server, tmp_path):  # noqa
     world = make_world()
     import_chat(world.shop, write_lines(tmp_path / "h.jsonl", LINES))
     add_orders(world.shop, ORDERS)
-    deliver_all()
+    settle()
     boss = make_staff(world.shop, Role.SUPERVISOR)
     errors: list[str] = []
     page = new_page(browser, [])

@@ -328,12 +328,12 @@ def test_attachment_of_another_shop_is_not_found(world):
 
 def test_kpi_pages_show_nothing_of_another_shop(world):
     """Shop B's KPIs (an agent of B answered a buyer of B today) never reach shop A's owner."""
-    from xiaoer.events.testing import deliver_all
+    from xiaoer.kpi.tests.scene import settle
 
     conv_b, seat_b = world["conv_b"], world["seat_b"]
     writer.post_message_sync(conv_b.pk, sender_kind="agent", body="好的", seat_id=seat_b.pk,
                              staff_id=seat_b.operator_id)
-    deliver_all()
+    settle()
     client = world["client"]
     query = "p=30d"
     page = client.get(f"/kpi/?{query}")

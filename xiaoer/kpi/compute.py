@@ -501,7 +501,9 @@ def rebuild(shop: Shop, *, progress=None) -> dict[str, int]:
     facts in large batches, not buyer by buyer."""
     ctx = ShopContext(shop)
     with transaction.atomic(savepoint=False):
-        for model in (TurnFact, ActivityFact, InquiryFact, OrderFact, DailyRollup):
+        from xiaoer.kpi.models import Dirty
+
+        for model in (TurnFact, ActivityFact, InquiryFact, OrderFact, DailyRollup, Dirty):
             model.objects.filter(shop=shop).delete()
         customer_of = dict(Conversation.objects.filter(shop=shop).values_list("id", "customer_id"))
         orders_of: dict[int | None, list[OrderRow]] = defaultdict(list)
@@ -570,3 +572,69 @@ class _Pending:
         for model, rows in self.rows.items():
             model.objects.bulk_create(rows, batch_size=1000)
         self.rows.clear()
+
+
+# --- working off the listener's dirty buyers --------------------------------------------------------
+
+def process_dirty(*, buyers_per_transaction: int = 25) -> int:
+    """Recompute the buyers and days the listener noted, a few buyers per short transaction, until
+    none is left. Returns the buyers recomputed."""
+    from xiaoer.kpi.models import Dirty
+
+    done = 0
+    while True:
+        with transaction.atomic():
+            rows = list(Dirty.objects.order_by("id")[:2000])
+            if not rows:
+                return done
+            taken, buyers = [], set()
+            for row in rows:
+                key = (row.shop_id, row.customer_id)
+                if row.customer_id is not None and key not in buyers and len(buyers) >= buyers_per_transaction:
+                    break
+                taken.append(row)
+                if row.customer_id is not None:
+                    buyers.add(key)
+            done += _process(taken)
+            Dirty.objects.filter(id__in=[r.id for r in taken]).delete()
+
+
+def _process(rows) -> int:
+    per_shop: dict[int, list] = defaultdict(list)
+    for row in rows:
+        per_shop[row.shop_id].append(row)
+    count = 0
+    for shop_id, shop_rows in sorted(per_shop.items()):
+        shop = Shop.objects.filter(pk=shop_id).first()
+        if shop is None:
+            continue
+        ctx = ShopContext(shop)
+        days = {r.day for r in shop_rows if r.day is not None}
+        wanted: dict[int, dict] = {}
+        for r in shop_rows:
+            if r.customer_id is None:
+                continue
+            w = wanted.setdefault(r.customer_id, {"full": False, "at": None, "orders": None})
+            w["full"] |= r.full
+            if r.messages_at is not None:
+                w["at"] = r.messages_at if w["at"] is None else min(w["at"], r.messages_at)
+            if r.orders_day is not None:
+                w["orders"] = r.orders_day if w["orders"] is None else min(w["orders"], r.orders_day)
+        for customer_id, w in sorted(wanted.items()):
+            days |= _recompute_wanted(ctx, customer_id, w)
+            count += 1
+        rollup_days(shop, days)
+    return count
+
+
+def _recompute_wanted(ctx: ShopContext, customer_id: int, w: dict) -> set[dt.date]:
+    if w["full"]:
+        return recompute_buyer(ctx, customer_id, messages_from=None, orders_from=None)
+    if w["at"] is not None:
+        start = messages_from_day(ctx, customer_id, w["at"])
+        if start is None:
+            return recompute_buyer(ctx, customer_id, messages_from=None, orders_from=None)
+        if w["orders"] is not None:
+            start = min(start, w["orders"])
+        return recompute_buyer(ctx, customer_id, messages_from=start, orders_from=None)
+    return recompute_buyer(ctx, customer_id, messages_from=None, orders_from=w["orders"])

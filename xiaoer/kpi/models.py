@@ -142,3 +142,19 @@ class DailyRollup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} seat {self.seat_id} staff {self.staff_id}"
+
+
+class Dirty(models.Model):
+    """A buyer (or a day) whose facts and rollups must be recomputed: written by the listener in
+    the event's transaction (cheap), worked off by ``compute.process_dirty`` in short transactions
+    (decision 155: the embedded SQLite has one writer; the chat must not wait behind KPI work)."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    customer_id = models.BigIntegerField(null=True)  # None: only DAY's rollups
+    messages_at = models.DateTimeField(null=True)  # earliest new message
+    orders_day = models.DateField(null=True)  # earliest creation day of a changed order
+    full = models.BooleanField(default=False)
+    day = models.DateField(null=True)
+
+    def __str__(self) -> str:
+        return f"dirty {self.customer_id} {self.day}"

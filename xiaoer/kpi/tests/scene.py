@@ -125,3 +125,13 @@ def kpi_report(shop: Shop, start: dt.date, end: dt.date, by: str = "seat") -> di
     call_command("kpi", "report", "--shop", shop.slug, "--from", start.isoformat(), "--to", end.isoformat(),
                  "--by", by, "--json", stdout=out)
     return json.loads(out.getvalue())
+
+
+def settle() -> None:
+    """Deliver every pending event, then work off what the KPI listener noted (a task does it
+    after each delivery commits; a test's transaction never commits)."""
+    from xiaoer.events.testing import deliver_all
+    from xiaoer.kpi import compute
+
+    deliver_all()
+    compute.process_dirty()

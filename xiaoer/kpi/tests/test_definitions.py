@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from xiaoer.events.testing import deliver_all
 from xiaoer.kpi.tests.scene import (
     D1,
     D2,
@@ -15,6 +14,7 @@ from xiaoer.kpi.tests.scene import (
     import_chat,
     kpi_report,
     make_world,
+    settle,
     write_lines,
 )
 
@@ -26,7 +26,7 @@ def world(tmp_path):
     w = make_world()
     assert import_chat(w.shop, write_lines(tmp_path / "h.jsonl", LINES))["imported"] == len(LINES)
     add_orders(w.shop, ORDERS)
-    deliver_all()
+    settle()
     return w
 
 
@@ -116,7 +116,7 @@ def test_service_hours_measure_from_the_next_opening(tmp_path, settings):
         line("g", "gina", "shopper", at(D2, "10:00:00")),            # inside: as is
         line("g", "gina", "agent", at(D2, "10:00:20"), seat="小美"),
     ]))
-    deliver_all()
+    settle()
     d1 = kpi_report(w.shop, D1, D1)["shop"]
     assert (d1["turns"], d1["response_median_s"]) == (1, 300.0)  # the turn counts on the day it started
     d2 = kpi_report(w.shop, D2, D2)["shop"]

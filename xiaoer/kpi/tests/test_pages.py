@@ -10,9 +10,18 @@ from django.test import Client
 from openpyxl import load_workbook
 
 from xiaoer.accounts.models import Role
-from xiaoer.events.testing import deliver_all
 from xiaoer.kpi import report
-from xiaoer.kpi.tests.scene import D1, D3, LINES, ORDERS, add_orders, import_chat, make_world, write_lines
+from xiaoer.kpi.tests.scene import (
+    D1,
+    D3,
+    LINES,
+    ORDERS,
+    add_orders,
+    import_chat,
+    make_world,
+    settle,
+    write_lines,
+)
 from xiaoer.testing import make_staff
 
 pytestmark = pytest.mark.django_db
@@ -25,7 +34,7 @@ def world(tmp_path, settings):
     w = make_world()
     import_chat(w.shop, write_lines(tmp_path / "h.jsonl", LINES))
     add_orders(w.shop, ORDERS)
-    deliver_all()
+    settle()
     return w
 
 

@@ -12,7 +12,6 @@ from xiaoer.chat import services as chat_services
 from xiaoer.chat import writer
 from xiaoer.chat.models import Conversation
 from xiaoer.customers.models import Customer
-from xiaoer.events.testing import deliver_all
 from xiaoer.kpi import compute
 from xiaoer.kpi.models import DailyRollup, InquiryFact, OrderFact, TurnFact
 from xiaoer.kpi.tests.scene import (
@@ -28,6 +27,7 @@ from xiaoer.kpi.tests.scene import (
     kpi_report,
     line,
     make_world,
+    settle,
     write_lines,
 )
 
@@ -64,7 +64,7 @@ def test_notes_robot_and_a_transfer_mid_day(monkeypatch):
     with transaction.atomic():
         chat_services.do_transfer(w.mei, conv, w.seat_wang, "请接手")
     post("10:03:00", "agent", staff_id=w.wang.pk, seat_id=w.seat_wang.pk)
-    deliver_all()
+    settle()
 
     rows = {r["seat"]: r for r in kpi_report(w.shop, D1, D1)["rows"]}
     wang, mei = rows["小王"], rows["小美"]
@@ -92,21 +92,21 @@ def test_rebuild_equals_incremental_with_late_orders_and_reimports(tmp_path, mon
     # orders first, history later (late-arriving chat), then late orders, a re-import and an
     # extension of the history that lands between older messages
     add_orders(w.shop, ORDERS[2:])
-    deliver_all()
+    settle()
     import_chat(w.shop, write_lines(tmp_path / "a.jsonl", LINES[:9]))
-    deliver_all()
+    settle()
     add_orders(w.shop, ORDERS[:2])
-    deliver_all()
+    settle()
     assert import_chat(w.shop, write_lines(tmp_path / "a.jsonl", LINES[:9]))["imported"] == 0
     extended = LINES + [line("a1", "alice", "shopper", at(D1, "10:01:30"), "还在吗"),
                         line("z", "zoe", "shopper", at(D2, "08:00:00")),
                         line("z", "zoe", "agent", at(D2, "08:01:00"), seat="小美", staff="mei")]
     assert import_chat(w.shop, write_lines(tmp_path / "b.jsonl", extended))["imported"] == len(extended) - 9
-    deliver_all()
+    settle()
     # a late payment, still inside carol's window (the end of D2)
     add_orders(w.shop, [{"order_no": "O5", "buyer_id": "carol", "paid_at": dt.datetime.fromisoformat(
         at(D2, "23:30:00")), "paid_amount": ORDERS[3]["total_amount"]}])
-    deliver_all()
+    settle()
     incremental, facts = _snapshot(w.shop), _facts(w.shop)
     assert incremental  # something was projected
 
@@ -123,7 +123,7 @@ def test_the_listener_is_idempotent_on_redelivery(tmp_path):
     w = make_world()
     import_chat(w.shop, write_lines(tmp_path / "h.jsonl", LINES))
     add_orders(w.shop, ORDERS)
-    deliver_all()
+    settle()
     before = _snapshot(w.shop)
     from xiaoer.chat.events import HistoryImported
     from xiaoer.kpi import listeners
@@ -132,5 +132,6 @@ def test_the_listener_is_idempotent_on_redelivery(tmp_path):
     with transaction.atomic():  # the same event handled again (at least once)
         listeners.on_history(HistoryImported(shop_id=w.shop.pk, message_count=1, conversations=[
             [conv.pk, conv.customer_id, at(D1, "10:00:00")]]))
+    assert compute.process_dirty() == 1
     assert _snapshot(w.shop) == before
     assert D2  # the scene spans two days
