@@ -576,27 +576,30 @@ class _Pending:
 
 # --- working off the listener's dirty buyers --------------------------------------------------------
 
-def process_dirty(*, buyers_per_transaction: int = 25) -> int:
+def process_dirty(*, buyers_per_transaction: int = 25, budget_seconds: float | None = None) -> int:
     """Recompute the buyers and days the listener noted, a few buyers per short transaction, until
-    none is left. Returns the buyers recomputed."""
+    none is left (or BUDGET_SECONDS passed). Returns the buyers recomputed."""
+    import time
+
     from xiaoer.kpi.models import Dirty
 
     done = 0
-    while True:
+    deadline = time.monotonic() + budget_seconds if budget_seconds is not None else None
+    while deadline is None or time.monotonic() < deadline:
         with transaction.atomic():
             rows = list(Dirty.objects.order_by("id")[:2000])
             if not rows:
                 return done
-            taken, buyers = [], set()
-            for row in rows:
-                key = (row.shop_id, row.customer_id)
-                if row.customer_id is not None and key not in buyers and len(buyers) >= buyers_per_transaction:
-                    break
-                taken.append(row)
-                if row.customer_id is not None:
-                    buyers.add(key)
+            buyers: set[tuple] = set()
+            for row in rows:  # the first buyers noted, with every row of theirs in this read
+                if row.customer_id is not None and len(buyers) < buyers_per_transaction:
+                    buyers.add((row.shop_id, row.customer_id))
+            last = max(r.id for r in rows if r.customer_id is None or (r.shop_id, r.customer_id) in buyers)
+            taken = [r for r in rows if r.id <= last and (r.customer_id is None or (r.shop_id, r.customer_id) in buyers)]
+            taken += [r for r in rows if r.id > last and (r.shop_id, r.customer_id) in buyers]
             done += _process(taken)
             Dirty.objects.filter(id__in=[r.id for r in taken]).delete()
+    return done
 
 
 def _process(rows) -> int:
