@@ -34,21 +34,24 @@ class Totals:
     def __init__(self) -> None:
         self.n: dict[str, int] = dict.fromkeys(_SUMS, 0)
         self.money: dict[str, Decimal] = dict.fromkeys(_MONEY, Decimal("0.00"))
-        self.response: dict[int, int] = defaultdict(int)
-        self.first: dict[int, int] = defaultdict(int)
+        self.response: dict[str, int] = {}
+        self.first: dict[str, int] = {}
 
     def add(self, row: dict[str, Any]) -> None:
         for name in _SUMS:
             self.n[name] += row[name]
         for name in _MONEY:
             self.money[name] += row[name]
-        for key, count in row["response_hist"].items():
-            self.response[int(key)] += count
-        for key, count in row["first_hist"].items():
-            self.first[int(key)] += count
+        # string keys while merging (one int() per distinct second at the end, not per row)
+        for hist, into in ((row["response_hist"], self.response), (row["first_hist"], self.first)):
+            get = into.get
+            for key, count in hist.items():
+                into[key] = get(key, 0) + count
 
     def figures(self) -> dict[str, Any]:
         n, money = self.n, self.money
+        first = {int(k): v for k, v in self.first.items()}
+        response = {int(k): v for k, v in self.response.items()}
         return {
             "inquiries": n["inquiries"], "ordered": n["ordered"], "paid": n["paid"],
             "inquiry_conversion": _rate(n["ordered"], n["inquiries"]),
@@ -58,10 +61,10 @@ class Totals:
             if n["attributed_orders"] else None,
             "main_sales": _money(money["main_sales"]), "related_sales": _money(money["related_sales"]),
             "main_quantity": n["main_quantity"], "related_quantity": n["related_quantity"],
-            "first_response_median_s": median(self.first), "first_response_p90_s": p90(self.first),
+            "first_response_median_s": median(first), "first_response_p90_s": p90(first),
             "first_response_mean_s": _mean(n["first_sum"], n["first_count"]),
             "response_mean_s": _mean(n["response_sum"], n["answered"]),
-            "response_median_s": median(self.response), "response_p90_s": p90(self.response),
+            "response_median_s": median(response), "response_p90_s": p90(response),
             "three_minute_rate": _rate(n["within_180"], n["turns"]),
             "reply_ratio": _rate(n["person_messages"], n["shopper_messages"]),
             "turns": n["turns"], "answered": n["answered"], "conversations": n["conversations"],
