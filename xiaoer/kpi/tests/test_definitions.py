@@ -121,3 +121,18 @@ def test_service_hours_measure_from_the_next_opening(tmp_path, settings):
     assert (d1["turns"], d1["response_median_s"]) == (1, 300.0)  # the turn counts on the day it started
     d2 = kpi_report(w.shop, D2, D2)["shop"]
     assert (d2["response_median_s"], d2["response_p90_s"], d2["response_mean_s"]) == (10.0, 20.0, 10.0)
+
+
+def test_report_as_a_table_and_bad_periods(world):
+    import io
+
+    from django.core.management import CommandError, call_command
+
+    out = io.StringIO()
+    call_command("kpi", "report", "--shop", world.shop.slug, "--from", D1.isoformat(), "--to", D3.isoformat(),
+                 stdout=out)
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("席位\t询单") and lines[-2].startswith("全店\t3\t3\t2")
+    assert "静默下单 2" in lines[-1]
+    with pytest.raises(CommandError, match="结束日期早于开始日期"):
+        call_command("kpi", "report", "--shop", world.shop.slug, "--from", D3.isoformat(), "--to", D1.isoformat())
