@@ -25,7 +25,7 @@ _SUMS = ("turns", "answered", "within_180", "response_sum", "first_count", "firs
          "person_messages", "conversations", "transfers_in", "transfers_out", "inquiries", "ordered", "paid",
          "attributed_orders", "main_quantity", "related_quantity", "silent_orders", "reminded", "recovered")
 _MONEY = ("attributed_sales", "main_sales", "related_sales")
-_FIELDS = ("day", "seat_id", "staff_id", *_SUMS, *_MONEY, "response_hist", "first_hist")
+_FIELDS = ("day", "seat_id", "staff_id", *_SUMS, *_MONEY)
 
 
 class Totals:
@@ -42,11 +42,7 @@ class Totals:
             self.n[name] += row[name]
         for name in _MONEY:
             self.money[name] += row[name]
-        # string keys while merging (one int() per distinct second at the end, not per row)
-        for hist, into in ((row["response_hist"], self.response), (row["first_hist"], self.first)):
-            get = into.get
-            for key, count in hist.items():
-                into[key] = get(key, 0) + count
+
 
     def figures(self) -> dict[str, Any]:
         n, money = self.n, self.money
@@ -132,6 +128,26 @@ def _names(shop: Shop, by: str, keys: Iterable) -> dict:
     return {k: k.isoformat() for k in ids}
 
 
+def _merged_histograms(shop: Shop, start: dt.date, end: dt.date, column: str, key_field: str,
+                       staff_id: int | None) -> list[tuple]:
+    """(group key or None for the shop, second as text, count): the histograms of the period
+    merged in the database (json_each / jsonb_each_text), per group and for the whole shop."""
+    from django.db import connection
+
+    pg = connection.vendor == "postgresql"
+    each = f"jsonb_each_text(r.{column}) AS j" if pg else f"json_each(r.{column}) AS j"
+    value = "j.value::bigint" if pg else "j.value"
+    where = "r.shop_id = %s AND r.day >= %s AND r.day <= %s" + (" AND r.staff_id = %s" if staff_id is not None else "")
+    params: list = [shop.pk, start, end] + ([staff_id] if staff_id is not None else [])
+    sql = (f"SELECT r.{key_field}, j.key, SUM({value}) FROM kpi_dailyrollup AS r, {each} WHERE {where} "
+           f"AND r.{key_field} IS NOT NULL GROUP BY r.{key_field}, j.key "
+           f"UNION ALL SELECT NULL, j.key, SUM({value}) FROM kpi_dailyrollup AS r, {each} WHERE {where} "
+           f"GROUP BY j.key")
+    with connection.cursor() as cur:
+        cur.execute(sql, params + params)
+        return [(k, str(sec), int(n)) for k, sec, n in cur.fetchall()]
+
+
 def report(shop: Shop, start: dt.date, end: dt.date, *, by: str = "seat",
            staff_id: int | None = None) -> dict[str, Any]:
     """``{"rows": [...], "shop": {...}}`` for the days START..END (both included). With STAFF_ID
@@ -148,6 +164,14 @@ def report(shop: Shop, start: dt.date, end: dt.date, *, by: str = "seat",
         shop_totals.add(row)
         if row[key_field] is not None:
             groups[row[key_field]].add(row)
+    for column, attr in (("response_hist", "response"), ("first_hist", "first")):
+        for key, second, count in _merged_histograms(shop, start, end, column, key_field, staff_id):
+            if key is None:
+                getattr(shop_totals, attr)[second] = count
+            elif by == "day" and not isinstance(key, dt.date):
+                getattr(groups[dt.date.fromisoformat(str(key))], attr)[second] = count
+            elif key in groups:
+                getattr(groups[key], attr)[second] = count
     names = _names(shop, by, groups)
     extra = hooks.extra_figures(shop, start, end, by)
     rows = []
