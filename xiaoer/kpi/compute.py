@@ -587,7 +587,8 @@ def process_dirty(*, buyers_per_transaction: int = 25, budget_seconds: float | N
     deadline = time.monotonic() + budget_seconds if budget_seconds is not None else None
     while deadline is None or time.monotonic() < deadline:
         with transaction.atomic():
-            rows = list(Dirty.objects.order_by("id")[:2000])
+            # PostgreSQL: workers running this at once take different rows (a no-op on SQLite)
+            rows = list(Dirty.objects.select_for_update(skip_locked=True).order_by("id")[:2000])
             if not rows:
                 return done
             buyers: set[tuple] = set()

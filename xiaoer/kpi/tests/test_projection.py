@@ -135,3 +135,21 @@ def test_the_listener_is_idempotent_on_redelivery(tmp_path):
     assert compute.process_dirty() == 1
     assert _snapshot(w.shop) == before
     assert D2  # the scene spans two days
+
+
+def test_payment_reminder_recovery(tmp_path):
+    """The sweep reminds carol's unpaid O5 on D3 morning; she pays an hour later: 1 of 1 recovered,
+    counted on the reminder's day. Dave's O4 was paid before any reminder: not reminded."""
+    from xiaoer.orders import services as order_services
+
+    w = make_world()
+    import_chat(w.shop, write_lines(tmp_path / "h.jsonl", LINES))
+    add_orders(w.shop, ORDERS)
+    reminded_at = dt.datetime.fromisoformat(at(D3, "10:00:00"))
+    assert order_services.run_reminder_sweep(now=reminded_at, deliver=False) == 1
+    add_orders(w.shop, [{"order_no": "O5", "buyer_id": "carol", "paid_at": reminded_at + dt.timedelta(hours=1),
+                         "paid_amount": ORDERS[3]["total_amount"]}])
+    settle()
+    assert (kpi_report(w.shop, D3, D3)["shop"]["reminded"], kpi_report(w.shop, D3, D3)["shop"]["reminder_recovery"]) \
+        == (1, 1.0)
+    assert kpi_report(w.shop, D1, D2)["shop"]["reminder_recovery"] is None
