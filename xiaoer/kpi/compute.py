@@ -338,9 +338,13 @@ def days_of(qs, *names: str) -> set[dt.date]:
 def recompute_buyer(ctx: ShopContext, customer_id: int, *, messages_from: dt.date | None,
                     orders_from: dt.date | None) -> set[dt.date]:
     """Recompute a buyer's facts: stage 1 from MESSAGES_FROM (None with ORDERS_FROM set: keep the
-    turns), stage 2 from the earlier of both. Returns the days whose rollups may have changed."""
+    turns), stage 2 from the earlier of both. The rollups change by the difference of the buyer's
+    facts (from the day before) before and after: no day is re-aggregated. Returns the days touched."""
     shop = ctx.shop
     touched: set[dt.date] = set()
+    first = min((d for d in (messages_from, orders_from) if d is not None), default=None)
+    since = first - dt.timedelta(days=1) if first is not None else None
+    before = _contributions(shop, customer_id, since)
     conv_ids = list(Conversation.objects.filter(shop=shop, customer_id=customer_id).values_list("id", flat=True))
     stage1 = messages_from is not None or orders_from is None
     if stage1:
@@ -373,6 +377,7 @@ def recompute_buyer(ctx: ShopContext, customer_id: int, *, messages_from: dt.dat
         inq.save(update_fields=["ordered", "paid"])
     touched |= {i.day for i in inquiries}
     touched |= _replace_order_facts(shop, facts, customer_id=customer_id, attribute_from=attribute_from)
+    _apply_difference(shop, before, _contributions(shop, customer_id, since))
     return touched
 
 
@@ -425,8 +430,16 @@ def rollup_days(shop: Shop, days: Iterable[dt.date]) -> None:
             DailyRollup.objects.filter(shop=shop, day__in=chunk).delete()
             rows: dict[tuple, DailyRollup] = {}
             row = _row_maker(shop, rows)
-            _rollup_turns(shop, chunk, row)
-            _rollup_rest(shop, chunk, row)
+            _rollup_turns(TurnFact.objects.filter(shop=shop, day__in=chunk), row)
+            orders = OrderFact.objects.filter(shop=shop)
+            _rollup_rest(ActivityFact.objects.filter(shop=shop, day__in=chunk),
+                         InquiryFact.objects.filter(shop=shop, day__in=chunk),
+                         orders.filter(inquiry_day__in=chunk, paid=True),
+                         orders.filter(day__in=chunk, inquiry_day__isnull=True),
+                         orders.filter(reminded_day__in=chunk), row)
+            for r in rows.values():  # seconds in order, as the difference path writes them
+                r.response_hist = dict(sorted(r.response_hist.items(), key=lambda kv: int(kv[0])))
+                r.first_hist = dict(sorted(r.first_hist.items(), key=lambda kv: int(kv[0])))
             DailyRollup.objects.bulk_create(sorted(rows.values(), key=lambda r: (r.day, r.seat_id or 0,
                                                                                  r.staff_id or 0)), batch_size=500)
 
@@ -441,8 +454,8 @@ def _row_maker(shop: Shop, rows: dict[tuple, DailyRollup]):
     return row
 
 
-def _rollup_turns(shop: Shop, days: list[dt.date], row) -> None:
-    for day, seat, staff, response, msgs, first in (TurnFact.objects.filter(shop=shop, day__in=days).values_list(
+def _rollup_turns(turns, row) -> None:
+    for day, seat, staff, response, msgs, first in (turns.values_list(
             "day", "seat_id", "staff_id", "response_s", "shopper_messages", "first_of_day").iterator(2000)):
         r = row(day, seat, staff)
         r.turns += 1
@@ -458,22 +471,21 @@ def _rollup_turns(shop: Shop, days: list[dt.date], row) -> None:
                 _add_hist(r.first_hist, response)
 
 
-def _rollup_rest(shop: Shop, days: list[dt.date], row) -> None:
-    for day, seat, staff, sent, served, t_in, t_out in ActivityFact.objects.filter(shop=shop, day__in=days) \
-            .values_list("day", "seat_id", "staff_id", "person_messages", "conversations", "transfers_in",
+def _rollup_rest(activity, inquiries, paid_orders, silent_orders, reminded_orders, row) -> None:
+    for day, seat, staff, sent, served, t_in, t_out in activity.values_list("day", "seat_id", "staff_id", "person_messages", "conversations", "transfers_in",
                          "transfers_out").iterator(2000):
         r = row(day, seat, staff)
         r.person_messages += sent
         r.conversations += served
         r.transfers_in += t_in
         r.transfers_out += t_out
-    for day, seat, staff, ordered, paid in InquiryFact.objects.filter(shop=shop, day__in=days).values_list(
+    for day, seat, staff, ordered, paid in inquiries.values_list(
             "day", "seat_id", "staff_id", "ordered", "paid").iterator(2000):
         r = row(day, seat, staff)
         r.inquiries += 1
         r.ordered += ordered
         r.paid += paid
-    for f in OrderFact.objects.filter(shop=shop, inquiry_day__in=days, paid=True).iterator(2000):
+    for f in paid_orders.iterator(2000):
         r = row(f.inquiry_day, f.seat_id, f.staff_id)
         r.attributed_orders += 1
         r.attributed_sales += f.amount
@@ -481,14 +493,59 @@ def _rollup_rest(shop: Shop, days: list[dt.date], row) -> None:
         r.related_sales += f.related_amount
         r.main_quantity += f.main_quantity
         r.related_quantity += f.related_quantity
-    for day in OrderFact.objects.filter(shop=shop, day__in=days, inquiry_day__isnull=True) \
-            .values_list("day", flat=True).iterator(2000):
+    for day in silent_orders.values_list("day", flat=True).iterator(2000):
         row(day, None, None).silent_orders += 1
-    for day, recovered in OrderFact.objects.filter(shop=shop, reminded_day__in=days).values_list(
-            "reminded_day", "recovered").iterator(2000):
+    for day, recovered in reminded_orders.values_list("reminded_day", "recovered").iterator(2000):
         r = row(day, None, None)
         r.reminded += 1
         r.recovered += recovered
+
+
+# --- one buyer's change applied to the rollups as a difference ----------------------------------------
+
+_NUMBERS = [f.name for f in DailyRollup._meta.fields
+            if f.get_internal_type() in ("IntegerField", "BigIntegerField", "DecimalField")
+            and f.name not in ("id", "seat_id", "staff_id")]
+
+
+def _contributions(shop: Shop, customer_id: int, since: dt.date | None) -> dict[tuple, DailyRollup]:
+    """What the buyer's facts from SINCE on (None: all) add to the rollups, keyed (day, seat, staff)."""
+    rows: dict[tuple, DailyRollup] = {}
+    row = _row_maker(shop, rows)
+    where: dict = {"shop": shop, "customer_id": customer_id}
+    if since is not None:
+        where["day__gte"] = since
+    orders = OrderFact.objects.filter(**where)
+    _rollup_turns(TurnFact.objects.filter(**where), row)
+    _rollup_rest(ActivityFact.objects.filter(**where), InquiryFact.objects.filter(**where),
+                 orders.filter(paid=True, inquiry_day__isnull=False), orders.filter(inquiry_day__isnull=True),
+                 orders.filter(reminded_day__isnull=False), row)
+    return rows
+
+
+def _apply_difference(shop: Shop, old: dict[tuple, DailyRollup], new: dict[tuple, DailyRollup]) -> None:
+    """Rollups += NEW − OLD; a row left with nothing in it is deleted (a rebuild would not have it)."""
+    keys = set(old) | set(new)
+    if not keys:
+        return
+    existing = {(r.day, r.seat_id, r.staff_id): r
+                for r in DailyRollup.objects.filter(shop=shop, day__in={k[0] for k in keys})}
+    for key in sorted(keys, key=str):
+        o, n = old.get(key), new.get(key)
+        target = existing.get(key) or _row_maker(shop, {})(*key)
+        for name in _NUMBERS:
+            setattr(target, name, getattr(target, name) + (getattr(n, name) if n else 0)
+                    - (getattr(o, name) if o else 0))
+        for name in ("response_hist", "first_hist"):
+            hist = dict(getattr(target, name))
+            for sign, part in ((1, n), (-1, o)):
+                for sec, count in (getattr(part, name).items() if part else ()):
+                    hist[sec] = hist.get(sec, 0) + sign * count
+            setattr(target, name, {k: v for k, v in sorted(hist.items(), key=lambda kv: int(kv[0])) if v})
+        if any(getattr(target, name) for name in _NUMBERS) or target.response_hist or target.first_hist:
+            target.save()
+        elif target.pk is not None:
+            target.delete()
 
 
 # --- rebuild ----------------------------------------------------------------------------------------
@@ -625,9 +682,9 @@ def _process(rows) -> int:
             if r.orders_day is not None:
                 w["orders"] = r.orders_day if w["orders"] is None else min(w["orders"], r.orders_day)
         for customer_id, w in sorted(wanted.items()):
-            days |= _recompute_wanted(ctx, customer_id, w)
+            _recompute_wanted(ctx, customer_id, w)  # rollups changed by difference
             count += 1
-        rollup_days(shop, days)
+        rollup_days(shop, days)  # days noted alone (stale order facts, orders without a buyer)
     return count
 
 
