@@ -414,3 +414,24 @@ def test_merging_or_importing_never_reaches_another_shops_customers(world):
     upload.name = "members.csv"
     assert "新增 1" in client.post("/desk/customers/import", {"file": upload}).content.decode()
     assert_unchanged(before, snapshot(world))
+
+
+def test_kpi_pages_show_nothing_of_another_shop(world):
+    """Shop B's KPIs (an agent of B answered a buyer of B today) never reach shop A's owner."""
+    from xiaoer.kpi.tests.scene import settle
+
+    conv_b, seat_b = world["conv_b"], world["seat_b"]
+    writer.post_message_sync(conv_b.pk, sender_kind="agent", body="好的", seat_id=seat_b.pk,
+                             staff_id=seat_b.operator_id)
+    settle()
+    client = world["client"]
+    query = "p=30d"
+    page = client.get(f"/kpi/?{query}")
+    assert page.status_code == 200 and SECRET.encode() not in page.content
+    assert page.context["shop"]["turns"] == 0 and page.context["shop"]["inquiries"] == 0
+    for by in ("seat", "staff", "day"):
+        export = client.get(f"/kpi/export?{query}&by={by}")
+        assert SECRET.encode() not in export.content
+    assert client.get(f"/kpi/drill?{query}&figure=inquiries&seat={seat_b.pk}").status_code == 403
+    drill = client.get(f"/kpi/drill?{query}&figure=inquiries&staff={seat_b.operator_id}")
+    assert drill.status_code in (200, 403) and SECRET.encode() not in drill.content

@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "xiaoer.aftersales",
     "xiaoer.training",
     "xiaoer.drafting",
+    "xiaoer.kpi",
     "xiaoer.demo",  # site level: the demo command seeds every app
 ]
 
@@ -226,6 +227,11 @@ TIME_ZONE = "Asia/Shanghai"
 # --- files ---------------------------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    "xiaoer.kpi.staticfinder.PackageDataFinder",  # plotly.min.js from the plotly wheel (decision 164)
+]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(setting("MEDIA_ROOT", DATA_DIR / "media"))
 MAX_IMAGE_BYTES = int_setting("MAX_IMAGE_BYTES", 10 * 1024 * 1024)
@@ -290,3 +296,6 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "WARNING"}, "jieba": {"level": "WARNING"}},
 }
+
+# KPIs (docs/kpis.md): service hours "HH:MM-HH:MM" in the shop's time zone; empty = the whole day.
+KPI_SERVICE_HOURS = str(setting("KPI_SERVICE_HOURS", "") or "")

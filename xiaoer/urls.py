@@ -17,7 +17,7 @@ urlpatterns = [
     path("", include("xiaoer.chat.urls")),
 ]
 
-urlpatterns += [path("", include(f"xiaoer.{app}.urls")) for app in ("knowledge", "assistant", "orders", "crm", "drafting", "aftersales", "training")]
+urlpatterns += [path("", include(f"xiaoer.{app}.urls")) for app in ("knowledge", "assistant", "orders", "crm", "drafting", "kpi", "aftersales", "training")]
 
 
 def static_file(request: HttpRequest, path: str) -> HttpResponse:

@@ -100,3 +100,15 @@ class ConversationReopened(Event):
     conversation_id: int
     seat_id: int | None
     staff_id: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class HistoryImported(Event):
+    """One batch of past messages stored by ``xiaoer chat import`` with their own times
+    (docs/chat-import.md). Not a MessagesCommitted: the robot and the live listeners must not
+    react to old messages. ``conversations``: [conversation, customer, earliest new message
+    time ISO 8601] per conversation written; ``message_count``: rows stored by the batch."""
+
+    name: ClassVar[str] = "chat.HistoryImported"
+    conversations: list[list]
+    message_count: int
