@@ -179,7 +179,11 @@ async def test_shopper_on_one_process_agent_on_other(scaled_out):
     # and again through Redis). Each side's `message` frames all come from the other process
     # through the one Redis channel, so they also keep commit order; its own acks come from its
     # own process and may overtake them (the client's gap filling is for that).
-    live = {side: assert_exactly_once_on_wire(side, with_acks=False) for side in (shopper, agent)}
+    # The shopper's second connection may also get, locally, its own sends from the dropped first
+    # connection that committed after the reconnect: those come from another source than the
+    # agent's messages through Redis, so only the agent's stream (one source) is checked for order.
+    live = {shopper: assert_exactly_once_on_wire(shopper, with_acks=False, ordered=False),
+            agent: assert_exactly_once_on_wire(agent, with_acks=False)}
     # The agent got the shopper's messages live across processes, not only by sync.
     assert len(live[agent][conv]) >= 301
     await _revoke_across_processes(scaled_out, agent)
