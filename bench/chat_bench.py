@@ -266,10 +266,21 @@ async def _run_pairs(ports: tuple[int, int], pairs: list[dict], idle: list[dict]
     for i, item in enumerate(idle):
         port = shopper_port if item["path"].startswith("/ws/chat") else agent_port
         idle_conns.append(await lean_connect(port, item["path"], idle_handler(i), cookie=item["cookie"]))
+    def answering(ref: list):  # a live client answers heartbeats too (a silent one is presumed dead)
+        def handler(raw: bytes) -> None:
+            if raw == b'{"type":"ping"}':
+                ref[0].send(b'{"type":"pong"}')
+            else:
+                on_text(raw)
+        return handler
+
     for p in pairs:
-        shopper = await lean_connect(shopper_port, f"/ws/chat?token={p['token']}&pair={p['conversation']}", on_text)
-        agent = await lean_connect(agent_port, f"/ws/desk?pair={p['conversation']}", on_text,
-                                   cookie=f"sessionid={p['session']}")
+        shopper_ref: list = [None]
+        agent_ref: list = [None]
+        shopper = shopper_ref[0] = await lean_connect(
+            shopper_port, f"/ws/chat?token={p['token']}&pair={p['conversation']}", answering(shopper_ref))
+        agent = agent_ref[0] = await lean_connect(agent_port, f"/ws/desk?pair={p['conversation']}",
+                                                  answering(agent_ref), cookie=f"sessionid={p['session']}")
         conns.append((p, shopper, agent))
     while counts["welcomes"] < 2 * len(pairs) or counts["idle_welcomes"] < len(idle):
         await asyncio.sleep(0.01)
