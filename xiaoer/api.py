@@ -47,6 +47,8 @@ def _add_routers() -> None:
     # crm's areas have their own routers on crm's prefix
     for module in ("hints_api", "care_api"):
         api.add_router("/crm/", importlib.import_module(f"xiaoer.crm.{module}").router)
+    # aftersales' reviews and revisit campaigns (h10) on aftersales' prefix
+    api.add_router("/aftersales/", importlib.import_module("xiaoer.aftersales.reviews_api").router)
 
 
 _add_routers()

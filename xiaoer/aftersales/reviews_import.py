@@ -6,6 +6,7 @@ shows them: the header is row 1, the first review row 2. Same shape as xiaoer/or
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -86,9 +87,23 @@ def _header_map(header: list, mapping: Mapping) -> dict[str, int]:
     return found
 
 
+def _encoding(sample: bytes) -> str:
+    """UTF-8 when it decodes as such, else GB18030 when it decodes as that (Chinese platforms
+    export in the GB family; a detector guesses Korean for a few short Chinese cells), else the
+    detector's guess."""
+    found = detect_encoding(sample)
+    if found.startswith("utf"):
+        return found
+    try:
+        codecs.getincrementaldecoder("gb18030")().decode(sample)  # not final: the sample may cut a character
+        return "gb18030"
+    except UnicodeDecodeError:
+        return found
+
+
 def _csv_rows(path: Path, mapping: Mapping, progress) -> Iterator[tuple[int, list]]:
     with path.open("rb") as fh:
-        encoding = mapping.encoding or detect_encoding(fh.read(SAMPLE_BYTES))
+        encoding = mapping.encoding or _encoding(fh.read(SAMPLE_BYTES))
         progress(path.stat().st_size)
         fh.seek(0)
         text_io = io.TextIOWrapper(fh, encoding=encoding, errors="replace", newline="")
