@@ -124,3 +124,65 @@ class ReviewFollowUp(models.Model):
 
     def __str__(self) -> str:
         return f"follow-up of review {self.review_id}"
+
+
+# ---- Revisit campaigns (h10: docs/reviews-and-revisits.md, decisions 193–194) -----------------
+
+
+class CampaignTarget(models.TextChoices):
+    PAID_NO_REVIEW = "paid_no_review", _("付款 7–14 天前、已签收、未评价")
+    SEGMENT = "segment", _("已保存的客户分组")
+
+
+class CampaignState(models.TextChoices):
+    DRAFT = "draft", _("草稿")
+    SCHEDULED = "scheduled", _("已排期")
+    DONE = "done", _("已发完")
+    STOPPED = "stopped", _("已停止")
+
+
+class Campaign(models.Model):
+    """A revisit campaign: whom (a target), what (a template with {name} {shop} {coupon}), when
+    (a start time, a per-minute rate, never in the shop's quiet hours), with an optional coupon."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=50)
+    target = models.CharField(max_length=20, choices=CampaignTarget.choices)
+    segment = models.ForeignKey("crm.Segment", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    message = models.CharField(max_length=500)
+    coupon_batch = models.ForeignKey("crm.CouponBatch", null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+")
+    starts_at = models.DateTimeField()
+    rate_per_minute = models.PositiveIntegerField(default=60)
+    orders_within_days = models.PositiveIntegerField(default=7, help_text="an order this soon after counts")
+    state = models.CharField(max_length=10, choices=CampaignState.choices, default=CampaignState.DRAFT)
+    created_by = models.ForeignKey(Staff, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["state", "starts_at"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CampaignSend(models.Model):
+    """The claim of one customer in one campaign, inserted in the transaction that queues the
+    message: unique (campaign, customer), so no crash or second worker sends twice (decision 193)."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="sends")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    channel = models.CharField(max_length=8)
+    conversation_id_ref = models.BigIntegerField(null=True, blank=True)
+    notice_key = models.CharField(max_length=150)
+    coupon = models.ForeignKey("crm.Coupon", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    sent_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["campaign", "customer"], name="campaign_send_once")]
+        indexes = [models.Index(fields=["campaign", "sent_at"])]
+
+    def __str__(self) -> str:
+        return self.notice_key
