@@ -157,10 +157,13 @@ def add_template(request, body: TemplateIn):
 
 
 @router.get("/reviews/figures")
-def figures(request, start: dt.date, end: dt.date):
-    """Figures of reviews made from START to END (both days included, the shop's time zone)."""
+def figures(request, start: dt.date | None = None, end: dt.date | None = None):
+    """Figures of reviews made from START to END (both days included, the shop's time zone;
+    default: the last 30 days)."""
     staff = account_services.staff_of(request)
     tz = ZoneInfo(staff.shop.timezone)
+    end = end or timezone.now().astimezone(tz).date()
+    start = start or end - dt.timedelta(days=29)
     if end < start or (end - start).days > 400:
         raise ValidationError(_("时间段不对（最长 400 天）"))
     since = dt.datetime.combine(start, dt.time(), tz)
