@@ -3,6 +3,9 @@
 
     python -m xiaoer.aftersales.tests.campaign_probe init N     a shop, N reachable customers, a campaign
     python -m xiaoer.aftersales.tests.campaign_probe run        one pass of the campaign (rate 6000/min)
+    python -m xiaoer.aftersales.tests.campaign_probe run-all B  passes of B sends until none is left
+                                                                (prints "progress <sent so far>" after each)
+    python -m xiaoer.aftersales.tests.campaign_probe deliver    deliver the queued notices (prints the count)
     python -m xiaoer.aftersales.tests.campaign_probe enqueue K  queue the campaign's Huey task K times
     python -m xiaoer.aftersales.tests.campaign_probe worker     a Huey consumer (until signalled)
 
@@ -89,6 +92,20 @@ def main(argv: list[str]) -> None:
 
         _hooks()
         print(campaigns_services.run_campaign(_campaign(), deliver=False).sent, flush=True)
+    elif command == "run-all":
+        from xiaoer.aftersales import campaigns_services
+        from xiaoer.aftersales.models import CampaignSend
+
+        campaign = _campaign()
+        while campaigns_services.run_campaign(campaign, deliver=False, limit=int(args[0])).sent:
+            print("progress", CampaignSend.objects.filter(campaign=campaign).count(), flush=True)
+    elif command == "deliver":
+        from xiaoer.notify import services as notify_services
+
+        total = 0
+        while (n := notify_services.deliver_due()):
+            total += n
+        print(total, flush=True)
     elif command == "enqueue":
         from xiaoer.aftersales.campaigns_tasks import run_campaign_task
 
