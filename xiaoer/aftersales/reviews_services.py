@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.http import Http404
 from django.utils import timezone
@@ -71,25 +71,28 @@ _FIELDS = ("buyer_id", "rating", "stars", "text", "reviewed_at", "followup_text"
 
 def upsert_reviews(shop: Shop, rows: list[dict]) -> UpsertResult:
     """Create or update clean review rows (keys: order_no, product, buyer_id, rating, stars, text,
-    reviewed_at, followup_text). A medium or bad review opens its follow-up once (the follow-up's
-    unique link to the review is the guard); a medium or bad review rated good later is revised."""
+    reviewed_at, followup_text), in bulk. A medium or bad review opens its follow-up once (the
+    follow-up's unique link to the review is the guard); a medium or bad review rated good later
+    is revised and its open follow-up closed."""
     result = UpsertResult()
     with transaction.atomic():
         existing = _existing(shop, rows)
+        fresh: list[Review] = []
         for row in rows:
-            key = (row["order_no"], row.get("product", ""))
-            review = existing.get(key)
+            review = existing.get((row["order_no"], row.get("product", "")))
             if review is None:
-                review = _create(shop, row)
-                existing[key] = review
-                result.imported += 1
+                fresh.append(_new(shop, row))
             elif _update(review, row):
                 result.updated += 1
             else:
                 result.skipped += 1
-                continue
-            if review.rating != ReviewRating.GOOD and _open_followup(review):
-                result.followups_opened += 1
+        _link(shop, fresh)
+        Review.objects.bulk_create(fresh, batch_size=500)
+        result.imported = len(fresh)
+        # bulk_create sets ids on PostgreSQL and SQLite ≥ 3.35; read them back to be sure
+        ids = dict(Review.objects.filter(shop=shop, order_no__in={r["order_no"] for r in rows})
+                   .exclude(rating=ReviewRating.GOOD).values_list("pk", "first_rating"))
+        result.followups_opened = _open_followups(shop, list(ids))
     return result
 
 
@@ -99,16 +102,26 @@ def _existing(shop: Shop, rows: list[dict]) -> dict[tuple[str, str], Review]:
     return {(r.order_no, r.product): r for r in reviews}
 
 
-def _create(shop: Shop, row: dict) -> Review:
-    order = Order.objects.filter(shop=shop, order_no=row["order_no"]).select_related("buyer").first()
-    customer = order.buyer if order and order.buyer_id else None
-    if customer is None and row.get("buyer_id"):
-        customer = Customer.objects.filter(shop=shop, buyer_id=row["buyer_id"]).first()
-    seat_id = (order.attributed_seat_id if order else None) or (customer.last_seat_id if customer else None)
-    return Review.objects.create(
-        shop=shop, order_no=row["order_no"], product=row.get("product", ""), customer=customer,
-        order_id_ref=order.pk if order else None, seat_id=seat_id, first_rating=row["rating"],
-        **{name: row.get(name) if name in ("stars", "reviewed_at") else row.get(name, "") for name in _FIELDS})
+def _new(shop: Shop, row: dict) -> Review:
+    return Review(shop=shop, order_no=row["order_no"], product=row.get("product", ""), first_rating=row["rating"],
+                  **{name: row.get(name) if name in ("stars", "reviewed_at") else row.get(name, "") for name in _FIELDS})
+
+
+def _link(shop: Shop, reviews: list[Review]) -> None:
+    """The order, the buyer and the seat that served them (the order's attributed seat, else the
+    buyer's last seat), looked up in bulk."""
+    orders = {o.order_no: o for o in Order.objects.filter(shop=shop, order_no__in={r.order_no for r in reviews})
+              .only("pk", "order_no", "buyer_id", "attributed_seat_id")}
+    buyers = {c.buyer_id: c for c in Customer.objects.filter(shop=shop, buyer_id__in={r.buyer_id for r in reviews
+                                                                                    if r.buyer_id})
+              .only("pk", "buyer_id", "last_seat_id")}
+    by_id = {c.pk: c for c in Customer.objects.filter(
+        shop=shop, pk__in={o.buyer_id for o in orders.values() if o.buyer_id}).only("pk", "last_seat_id")}
+    for review in reviews:
+        order = orders.get(review.order_no)
+        customer = by_id.get(order.buyer_id) if order and order.buyer_id else buyers.get(review.buyer_id)
+        review.customer, review.order_id_ref = customer, order.pk if order else None
+        review.seat_id = (order.attributed_seat_id if order else None) or (customer.last_seat_id if customer else None)
 
 
 def _update(review: Review, row: dict) -> bool:
@@ -136,20 +149,17 @@ def revision_days(shop: Shop) -> int:
     return settings_row.revision_days if settings_row else ReviewSettings._meta.get_field("revision_days").default
 
 
-def _open_followup(review: Review) -> bool:
-    """Open REVIEW's follow-up unless it has one; True when this call opened it."""
-    if ReviewFollowUp.objects.filter(review=review).exists():
-        return False
-    start = review.reviewed_at or timezone.now()
-    try:
-        with transaction.atomic():
-            ReviewFollowUp.objects.create(
-                shop_id=review.shop_id, review=review, seat_id=review.seat_id,
-                assignee_role="" if review.seat_id else Role.AFTERSALES,
-                deadline=start + dt.timedelta(days=revision_days(review.shop)))
-    except IntegrityError:  # a concurrent import opened it first
-        return False
-    return True
+def _open_followups(shop: Shop, review_ids: list[int]) -> int:
+    """Open the follow-ups of the medium/bad reviews REVIEW_IDS that have none; how many this call
+    opened. A concurrent import's twin is ignored by the unique link (decision 191)."""
+    have = set(ReviewFollowUp.objects.filter(review_id__in=review_ids).values_list("review_id", flat=True))
+    todo = Review.objects.filter(pk__in=[i for i in review_ids if i not in have]).only("pk", "seat_id", "reviewed_at")
+    days = dt.timedelta(days=revision_days(shop))
+    now = timezone.now()
+    rows = [ReviewFollowUp(shop=shop, review_id=r.pk, seat_id=r.seat_id, deadline=(r.reviewed_at or now) + days,
+                           assignee_role="" if r.seat_id else Role.AFTERSALES) for r in todo]
+    ReviewFollowUp.objects.bulk_create(rows, batch_size=500, ignore_conflicts=True)
+    return len(rows)
 
 
 # ---- reading -------------------------------------------------------------------------------
