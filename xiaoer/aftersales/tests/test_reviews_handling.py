@@ -128,3 +128,24 @@ def test_nothing_readable_from_another_shop(world):
     followup = world.boss.get("/api/aftersales/reviews/followups").json()["followups"][0]
     response = _post(stranger, f"/api/aftersales/reviews/followups/{followup['id']}", {"cause": "quality"})
     assert response.status_code == 404
+
+
+def test_reviews_page_lists_followups_and_thanks_in_bulk_ready_to_paste(world):
+    _import(world)
+    template = _post(world.boss, "/api/aftersales/reviews/templates",
+                     {"kind": "thanks", "title": "谢谢", "text": "谢谢{buyer}！"}).json()
+    page = client_for(world.aftersales).get("/desk/reviews")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "&lt;b&gt;起球&lt;/b&gt;" in text and "<b>起球</b>" not in text  # the buyer's text escaped
+    good = list(Review.objects.filter(shop=world.shop, rating="good").values_list("pk", flat=True))
+    done = client_for(world.aftersales).post("/desk/reviews", {"template": template["id"], "review": good})
+    assert done.status_code == 200 and "谢谢乙！" in done.content.decode()
+    assert Review.objects.filter(shop=world.shop, rating="good", reply_text="").count() == 0
+    assert client_for(make_staff(world.shop, Role.WAREHOUSE)).get("/desk/reviews").status_code == 403
+
+
+def test_revisits_page_shows_campaign_results_to_supervisors(world):
+    page = world.boss.get("/desk/revisits")
+    assert page.status_code == 200 and "还没有回访活动" in page.content.decode()
+    assert client_for(world.agent).get("/desk/revisits").status_code == 403
