@@ -75,7 +75,7 @@ def upsert_reviews(shop: Shop, rows: list[dict]) -> UpsertResult:
     follow-up's unique link to the review is the guard); a medium or bad review rated good later
     is revised and its open follow-up closed."""
     result = UpsertResult()
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         existing = _existing(shop, rows)
         fresh: list[Review] = []
         for row in rows:
@@ -219,8 +219,9 @@ def do_save_template(staff: Staff, *, kind: str, title: str, text: str) -> Reply
     require_role(staff, IMPORT_ROLES)
     if kind not in ReplyTemplate.Kind.values:
         raise ValidationError(_("未知的回复模板类型"))
-    return ReplyTemplate.objects.create(shop_id=staff.shop_id, kind=kind, title=_text(title, 50, _("标题")),
-                                        text=_text(text, MAX_REPLY, _("回复内容")))
+    with transaction.atomic(savepoint=False):
+        return ReplyTemplate.objects.create(shop_id=staff.shop_id, kind=kind, title=_text(title, 50, _("标题")),
+                                            text=_text(text, MAX_REPLY, _("回复内容")))
 
 
 def templates_of(staff: Staff, kind: str = "") -> list[ReplyTemplate]:
