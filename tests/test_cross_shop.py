@@ -95,7 +95,8 @@ def _seed_other_apps(shop) -> None:
 
 # Route parameters named after something other than their model.
 ALIASES = {"answer_id": "standardanswer_id", "notice_id": "knowledgenotice_id", "job_id": "importjob_id",
-           "pair_id": "learnedpair_id", "proposal_id": "attributeproposal_id", "batch_id": "couponbatch_id"}
+           "pair_id": "learnedpair_id", "proposal_id": "attributeproposal_id", "batch_id": "couponbatch_id",
+           "followup_id": "reviewfollowup_id"}
 
 
 def _other_app_ids(shop) -> dict[str, int]:
@@ -435,3 +436,29 @@ def test_kpi_pages_show_nothing_of_another_shop(world):
     assert client.get(f"/kpi/drill?{query}&figure=inquiries&seat={seat_b.pk}").status_code == 403
     drill = client.get(f"/kpi/drill?{query}&figure=inquiries&staff={seat_b.operator_id}")
     assert drill.status_code in (200, 403) and SECRET.encode() not in drill.content
+
+
+def test_reviews_and_revisit_campaigns_of_another_shop_are_never_read(world):
+    """Issue 12 part B: shop B's reviews, follow-ups, templates, figures and campaigns (its demo
+    data) never show in A's lists; A's import never links B's orders or buyers."""
+    from xiaoer.aftersales.models import Campaign, Review, ReviewFollowUp
+    from xiaoer.testing import client_for
+
+    shop_a, shop_b = world["a"], world["b"]
+    client = client_for(owner_of(shop_a))
+    for url in ("/api/aftersales/reviews", "/api/aftersales/reviews/followups?include_closed=true",
+                "/api/aftersales/reviews/templates", "/api/aftersales/campaigns", "/api/aftersales/reviews/figures"):
+        res = client.get(url)
+        assert res.status_code == 200 and SECRET not in res.content.decode(), url
+    assert client.get("/api/aftersales/reviews").json()["reviews"] == []
+    assert client.get("/api/aftersales/campaigns").json()["campaigns"] == []
+    b_review = Review.objects.filter(shop=shop_b).first()
+    res = client.post("/api/aftersales/reviews", {"reviews": [{"order_no": b_review.order_no, "rating": "差评",
+                                                               "buyer_id": b_review.buyer_id}]},
+                      content_type="application/json")
+    assert res.json()["imported"] == 1
+    mine = Review.objects.get(shop=shop_a, order_no=b_review.order_no)
+    assert mine.customer is None and mine.seat is None and mine.order_id_ref is None
+    assert ReviewFollowUp.objects.get(review=mine).shop_id == shop_a.pk
+    b_campaign = Campaign.objects.filter(shop=shop_b).first()
+    assert client.get(f"/api/aftersales/campaigns/{b_campaign.pk}").status_code == 404

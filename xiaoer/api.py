@@ -47,6 +47,9 @@ def _add_routers() -> None:
     # crm's areas have their own routers on crm's prefix
     for module in ("hints_api", "care_api"):
         api.add_router("/crm/", importlib.import_module(f"xiaoer.crm.{module}").router)
+    # aftersales' reviews and revisit campaigns (h10) on aftersales' prefix
+    for module in ("reviews_api", "campaigns_api"):
+        api.add_router("/aftersales/", importlib.import_module(f"xiaoer.aftersales.{module}").router)
 
 
 _add_routers()

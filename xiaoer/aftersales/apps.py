@@ -10,4 +10,4 @@ class AftersalesConfig(AppConfig):
     verbose_name = "售后"
 
     def ready(self) -> None:
-        pass
+        from xiaoer.aftersales import campaigns_tasks  # noqa: F401 - registers the revisit tasks (h10)

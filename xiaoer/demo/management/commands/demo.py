@@ -13,6 +13,7 @@ from django.db import transaction
 
 from xiaoer.accounts import services as account_services
 from xiaoer.accounts.models import Role, Seat, Shop
+from xiaoer.aftersales import demo as aftersales_demo
 from xiaoer.assistant import demo as assistant_demo
 from xiaoer.chat import services as chat_services
 from xiaoer.chat import writer
@@ -132,7 +133,7 @@ class Command(BaseCommand):
 
     def _seed_apps(self, shop: Shop) -> None:
         """The apps' own demo data (``xiaoer.<app>.demo.seed``), each in its own transaction."""
-        for module in (assistant_demo, orders_demo, crm_demo):
+        for module in (assistant_demo, orders_demo, crm_demo, aftersales_demo):
             with transaction.atomic():
                 module.seed(shop)
             label = apps.get_app_config(module.__name__.split(".")[1]).verbose_name
