@@ -40,3 +40,19 @@ def seed(shop: Shop) -> None:
         code = fields.pop("product", None)
         product = Product.objects.filter(shop=shop, code=code).first() if code else None
         services.do_create_scenario(None, shop_id=shop.pk, product=product, **fields)
+    _example_session(shop)
+
+
+def _example_session(shop: Shop) -> None:
+    """One finished practice of the bargaining scenario by the owner, so the pages show a score."""
+    from xiaoer.accounts.models import Role, Staff
+    from xiaoer.training.models import TrainingSession
+
+    owner = Staff.objects.filter(shop=shop, role=Role.OWNER).order_by("pk").first()
+    scenario = Scenario.objects.filter(shop=shop, title=STARTERS[0]["title"]).first()
+    if owner is None or scenario is None or TrainingSession.objects.filter(shop=shop).exists():
+        return
+    session = services.do_start_session(owner, scenario)
+    for reply in ("亲，全店满59元就包邮哦～", "亲，下午4点前付款当天就发货哦～", "亲，现在下单送小礼品，还可以领店铺券哦～"):
+        if session.status == "active":
+            services.do_reply(owner, session, reply)

@@ -98,7 +98,7 @@ def do_scenario_from_conversation(staff: Staff, conversation_id: int) -> Scenari
     require_role(staff, SUPERVISOR_ROLES)
     conversation = assistant_services.access_conversation(staff, conversation_id)
     lines = list(Message.objects.filter(conversation=conversation, sender_kind="shopper", kind="text",
-                                        internal=False).order_by("seq").values_list("text", flat=True)[:20])
+                                        internal=False).order_by("seq").values_list("body", flat=True)[:20])
     lines = [t.strip() for t in lines if t and t.strip()]
     if not lines:
         raise ValidationError("the conversation has no shopper text to play")
