@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from xiaoer.accounts import services as account_services
@@ -45,7 +46,7 @@ def from_conversation(request: HttpRequest) -> HttpResponse:
     if not raw.isdigit():
         return render(request, "training/home.html", {
             "staff": staff, "scenarios": services.scenarios(staff), "sessions": services.my_sessions(staff),
-            "can_write": True, "error": "请输入会话编号"}, status=422)
+            "can_write": True, "error": _("请输入会话编号")}, status=422)
     try:
         with transaction.atomic():
             services.do_scenario_from_conversation(staff, int(raw))
