@@ -41,6 +41,7 @@ def seed(shop: Shop) -> None:
         product = Product.objects.filter(shop=shop, code=code).first() if code else None
         services.do_create_scenario(None, shop_id=shop.pk, product=product, **fields)
     _example_session(shop)
+    _example_exam(shop)
 
 
 def _example_session(shop: Shop) -> None:
@@ -56,3 +57,22 @@ def _example_session(shop: Shop) -> None:
     for reply in ("亲，全店满59元就包邮哦～", "亲，下午4点前付款当天就发货哦～", "亲，现在下单送小礼品，还可以领店铺券哦～"):
         if session.status == "active":
             services.do_reply(owner, session, reply)
+
+
+def _example_exam(shop: Shop) -> None:
+    """An exam of three starter scenarios for the shop's agents (the owner when there are none)."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from xiaoer.accounts.models import Role, Staff
+    from xiaoer.training.models import Exam
+
+    owner = Staff.objects.filter(shop=shop, role=Role.OWNER).order_by("pk").first()
+    if owner is None or Exam.objects.filter(shop=shop).exists():
+        return
+    trainees = list(Staff.objects.filter(shop=shop, role=Role.AGENT).values_list("pk", flat=True)) or [owner.pk]
+    scenario_ids = list(Scenario.objects.filter(shop=shop).order_by("pk").values_list("pk", flat=True)[:3])
+    if scenario_ids:
+        services.do_create_exam(owner, title="新人上岗考试", scenario_ids=scenario_ids, trainee_ids=trainees,
+                                pass_mark=60, deadline=timezone.now() + dt.timedelta(days=14))

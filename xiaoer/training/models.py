@@ -62,6 +62,7 @@ class SessionStatus(models.TextChoices):
 class TrainingSession(models.Model):
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
     scenario = models.ForeignKey(Scenario, on_delete=models.CASCADE, related_name="sessions")
+    exam = models.ForeignKey("Exam", null=True, blank=True, on_delete=models.SET_NULL, related_name="sessions")
     trainee = models.ForeignKey(Staff, on_delete=models.CASCADE, related_name="+")
     status = models.CharField(max_length=10, choices=SessionStatus.choices, default=SessionStatus.ACTIVE)
     state = models.JSONField(default=dict)  # the simulated shopper's memory (training.simulator)
@@ -93,3 +94,22 @@ class TrainingMessage(models.Model):
 
     def __str__(self) -> str:
         return self.text[:30]
+
+
+class Exam(models.Model):
+    """A supervisor's set of scenarios with a pass mark and a deadline, assigned to trainees."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    title = models.CharField(max_length=100)
+    scenarios = models.ManyToManyField(Scenario, related_name="+")
+    trainees = models.ManyToManyField(Staff, related_name="+")
+    pass_mark = models.PositiveSmallIntegerField(default=60)
+    deadline = models.DateTimeField()
+    created_by = models.ForeignKey(Staff, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-pk"]
+
+    def __str__(self) -> str:
+        return self.title

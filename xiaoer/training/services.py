@@ -22,7 +22,7 @@ from xiaoer.assistant import services as assistant_services
 from xiaoer.customers.models import ShopperType
 from xiaoer.knowledge.models import Product
 from xiaoer.training import simulator
-from xiaoer.training.models import Scenario, SessionStatus, Situation, TrainingMessage, TrainingSession
+from xiaoer.training.models import Exam, Scenario, SessionStatus, Situation, TrainingMessage, TrainingSession
 from xiaoer.training.scorer import ReplyScorer
 
 MAX_REPLY = 1000
@@ -256,3 +256,71 @@ def do_end_session(staff: Staff, session: TrainingSession, now: dt.datetime | No
         _finish(session, SessionStatus.ENDED, now or timezone.now())
         session.save()
     return session
+
+
+# --- exams -----------------------------------------------------------------------------------------
+def do_create_exam(staff: Staff, *, title: str, scenario_ids: list[int], trainee_ids: list[int], pass_mark: int,
+                   deadline: dt.datetime) -> Exam:
+    """Only supervisors and owners set exams; scenarios and trainees of their own shop."""
+    require_role(staff, SUPERVISOR_ROLES)
+    scenarios_ = list(Scenario.objects.filter(shop_id=staff.shop_id, pk__in=scenario_ids[:50]))
+    trainees = list(Staff.objects.filter(shop_id=staff.shop_id, pk__in=trainee_ids[:200], role__in=CHAT_ROLES))
+    if not title.strip() or not scenarios_ or not trainees:
+        raise ValidationError("考试需要标题、至少一个情景和一位学员")
+    if not 0 <= pass_mark <= 100:
+        raise ValidationError("及格分在 0 到 100 之间")
+    with transaction.atomic(savepoint=False):
+        exam = Exam.objects.create(shop_id=staff.shop_id, title=title.strip()[:100], pass_mark=pass_mark,
+                                   deadline=deadline, created_by=staff)
+        exam.scenarios.set(scenarios_)
+        exam.trainees.set(trainees)
+    return exam
+
+
+def exams(staff: Staff) -> list[Exam]:
+    """Supervisors see every exam of the shop; a trainee the exams assigned to them."""
+    require_role(staff, CHAT_ROLES)
+    qs = Exam.objects.filter(shop_id=staff.shop_id)
+    if staff.role not in SUPERVISOR_ROLES:
+        qs = qs.filter(trainees=staff)
+    return list(qs)
+
+
+def access_exam(staff: Staff, exam_id: int) -> Exam:
+    exam = next((e for e in exams(staff) if e.pk == exam_id), None) if exam_id else None
+    if exam is None:
+        raise Http404("no such exam")
+    return exam
+
+
+def do_start_exam_session(staff: Staff, exam: Exam, scenario: Scenario,
+                          now: dt.datetime | None = None) -> TrainingSession:
+    now = now or timezone.now()
+    if not exam.trainees.filter(pk=staff.pk).exists() or not exam.scenarios.filter(pk=scenario.pk).exists():
+        raise Http404("not in this exam")
+    if now > exam.deadline:
+        raise ValidationError("考试已截止")
+    session = do_start_session(staff, scenario, now=now)
+    session.exam = exam
+    session.save(update_fields=["exam"])
+    return session
+
+
+def exam_results(staff: Staff, exam: Exam) -> list[dict]:
+    """Per trainee (a trainee sees only their own row): the best finished score per scenario before
+    the deadline, their mean over all the exam's scenarios (missing = 0) and whether it passes."""
+    scenario_ids = list(exam.scenarios.values_list("pk", flat=True))
+    trainees = list(exam.trainees.all())
+    if staff.role not in SUPERVISOR_ROLES:
+        trainees = [t for t in trainees if t.pk == staff.pk]
+    rows = []
+    for trainee in trainees:
+        best: dict[int, float] = {}
+        for scenario_id, score in TrainingSession.objects.filter(
+                exam=exam, trainee=trainee, score__isnull=False, ended_at__lte=exam.deadline
+        ).values_list("scenario_id", "score"):
+            best[scenario_id] = max(best.get(scenario_id, 0.0), score)
+        average = round(sum(best.get(s, 0.0) for s in scenario_ids) / max(len(scenario_ids), 1), 1)
+        rows.append({"trainee": trainee, "done": len(best), "total": len(scenario_ids), "score": average,
+                     "passed": len(best) == len(scenario_ids) and average >= exam.pass_mark})
+    return rows

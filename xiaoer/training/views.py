@@ -3,11 +3,14 @@ Thin: parse, call a service, render (docs/training.md)."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -106,4 +109,65 @@ def end(request: HttpRequest, trainingsession_id: int) -> HttpResponse:
             services.do_end_session(staff, session)
     except ValidationError as exc:
         return _chat(request, staff, session, error="；".join(exc.messages), status=422)
+    return redirect("training-session", trainingsession_id=session.pk)
+
+
+def _exams_page(request: HttpRequest, staff, error: str = "", status: int = 200) -> HttpResponse:
+    from xiaoer.accounts.models import Staff
+
+    can_write = staff.role in SUPERVISOR_ROLES
+    return render(request, "training/exams.html", {
+        "staff": staff, "exams": services.exams(staff), "can_write": can_write, "error": error,
+        "scenarios": services.scenarios(staff) if can_write else [],
+        "trainees": list(Staff.objects.filter(shop_id=staff.shop_id, role__in=CHAT_ROLES, is_active=True))
+        if can_write else []}, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def exams(request: HttpRequest) -> HttpResponse:
+    """Exams: supervisors set one (scenarios, trainees, pass mark, deadline); trainees see theirs."""
+    staff = account_services.staff_of(request, CHAT_ROLES)
+    if request.method == "POST":
+        account_services.require_role(staff, SUPERVISOR_ROLES)
+        try:
+            deadline = dt.datetime.fromisoformat(request.POST.get("deadline", "")[:32])
+            if timezone.is_naive(deadline):
+                deadline = timezone.make_aware(deadline)
+            ids = [int(v) for v in request.POST.getlist("scenario")[:50] if v.isdigit()]
+            people = [int(v) for v in request.POST.getlist("trainee")[:200] if v.isdigit()]
+            mark = request.POST.get("pass_mark", "60")[:3]
+            with transaction.atomic():
+                services.do_create_exam(staff, title=request.POST.get("title", "")[:100], scenario_ids=ids,
+                                        trainee_ids=people, pass_mark=int(mark) if mark.isdigit() else -1,
+                                        deadline=deadline)
+        except ValueError:
+            return _exams_page(request, staff, _("截止时间格式不对"), status=422)
+        except ValidationError as exc:
+            return _exams_page(request, staff, "；".join(exc.messages), status=422)
+        return redirect("training-exams")
+    return _exams_page(request, staff)
+
+
+@login_required
+@require_GET
+def exam_page(request: HttpRequest, exam_id: int) -> HttpResponse:
+    staff = account_services.staff_of(request, CHAT_ROLES)
+    exam = services.access_exam(staff, exam_id)
+    return render(request, "training/exam.html", {
+        "staff": staff, "exam": exam, "results": services.exam_results(staff, exam),
+        "scenarios": list(exam.scenarios.all()), "assigned": exam.trainees.filter(pk=staff.pk).exists()})
+
+
+@login_required
+@require_POST
+def exam_start(request: HttpRequest, exam_id: int, scenario_id: int) -> HttpResponse:
+    staff = account_services.staff_of(request, CHAT_ROLES)
+    exam = services.access_exam(staff, exam_id)
+    scenario = services.access_scenario(staff, scenario_id)
+    try:
+        with transaction.atomic():
+            session = services.do_start_exam_session(staff, exam, scenario)
+    except ValidationError as exc:
+        return HttpResponse("；".join(exc.messages), status=422, content_type="text/plain; charset=utf-8")
     return redirect("training-session", trainingsession_id=session.pk)
