@@ -129,7 +129,8 @@ OWNER_LINKS = ("conversation", "order", "customer", "seat", "product", "answer",
 MUST_HAVE_ROWS = ("chat.Message", "customers.CustomerNote", "orders.Order", "orders.Task", "orders.OrderChange",
                   "knowledge.StandardAnswer", "knowledge.Product", "knowledge.Sku", "knowledge.KnowledgeNotice",
                   "crm.CouponBatch", "crm.Coupon", "crm.Questionnaire", "crm.QuestionnaireResponse",
-                  "crm.BirthdayGreeting")
+                  "crm.BirthdayGreeting", "training.Scenario", "training.TrainingSession", "training.TrainingMessage",
+                  "training.Exam")
 
 
 def snapshot(world) -> dict[str, list[dict]]:

@@ -23,6 +23,7 @@ from xiaoer.crm import demo as crm_demo
 from xiaoer.customers import services as customer_services
 from xiaoer.customers.models import CustomerNote
 from xiaoer.orders import demo as orders_demo
+from xiaoer.training import demo as training_demo
 
 SLUG = "demo"
 PASSWORD = "xiaoer-demo-2024"  # printed on purpose: a demo, never a deployment
@@ -133,7 +134,7 @@ class Command(BaseCommand):
 
     def _seed_apps(self, shop: Shop) -> None:
         """The apps' own demo data (``xiaoer.<app>.demo.seed``), each in its own transaction."""
-        for module in (assistant_demo, orders_demo, crm_demo, aftersales_demo):
+        for module in (assistant_demo, orders_demo, crm_demo, aftersales_demo, training_demo):
             with transaction.atomic():
                 module.seed(shop)
             label = apps.get_app_config(module.__name__.split(".")[1]).verbose_name
