@@ -10,4 +10,17 @@ class AftersalesConfig(AppConfig):
     verbose_name = "售后"
 
     def ready(self) -> None:
-        pass
+        self._ready_returns_csat()
+
+    def _ready_returns_csat(self) -> None:
+        """Returns and CSAT (h9): the return-address card, the notice texts, the CSAT listener."""
+        from xiaoer.aftersales import csat, returns
+        from xiaoer.chat import cards
+        from xiaoer.chat.events import ConversationResolved
+        from xiaoer.events import subscribe
+        from xiaoer.notify import texts
+
+        cards.register("return_address", returns.chat_card, staff_only=True)
+        for name, text in returns.NOTICE_TEXTS.items():  # shops may reword them like notify's own
+            texts.DEFAULTS.setdefault(name, text)
+        subscribe(ConversationResolved, csat.on_resolved, name="aftersales.csat_card")
