@@ -265,6 +265,7 @@ XIAOER_SIDE_PANELS = [
     ("订单", "orders-panel"),
     ("内部任务", "orders-tasks-panel"),
     ("问卷与优惠券", "crm-care-panel"),
+    ("售后", "aftersales-panel"),
 ]
 
 # --- order webhook (docs/webhooks.md) ---------------------------------------------------------------

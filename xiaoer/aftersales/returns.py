@@ -533,3 +533,60 @@ def chat_card(shop_id: int, customer_id: int, ref) -> tuple[str, dict]:
     return body[:1000], {"type": "return_address", "case": case.pk, "order_no": case.order.order_no,
                          "name": cfg.return_name, "phone": cfg.return_phone, "address": cfg.return_address,
                          "postage": postage_line(case), "url": link_path(case)}
+
+
+# --- one entry point for the edges (API, pages) -------------------------------------------------
+
+def do_step(staff: Staff, case: ReturnCase, action: str, data: dict) -> ReturnCase:
+    """Run ACTION on CASE with the fields of DATA (the API's and the case page's single form)."""
+    get = data.get
+    runs = {
+        "approve": lambda: do_approve(staff, case, get("note", "")),
+        "reject": lambda: do_reject(staff, case, get("note", "")),
+        "postage": lambda: do_override_postage(staff, case, str(get("payer", "")), get("note", "")),
+        "send_address": lambda: do_send_return_address(staff, case),
+        "tracking": lambda: do_set_return_tracking(staff, case, carrier=get("carrier", ""),
+                                                   tracking_no=get("tracking_no", "")),
+        "receive": lambda: do_confirm_receipt(staff, case, get("note", "")),
+        "refund": lambda: do_refund(staff, case, get("amount"), get("note", "")),
+        "ship_replacement": lambda: do_ship_replacement(staff, case, carrier=get("carrier", ""),
+                                                        tracking_no=get("tracking_no", "")),
+        "close": lambda: do_close(staff, case, get("note", "")),
+    }
+    run = runs.get(str(action))
+    if run is None:
+        raise ValidationError(_("未知的售后操作"))
+    return run()
+
+
+def case_json(case: ReturnCase, *, detail: bool = False) -> dict:
+    due = due_at(case)
+    data = {
+        "id": case.pk, "order_id": case.order_id, "order_no": case.order.order_no, "customer_id": case.customer_id,
+        "conversation_id": case.conversation_id, "seat_id": case.seat_id, "kind": case.kind,
+        "kind_label": str(CaseKind(case.kind).label), "reason": case.reason,
+        "reason_label": str(CaseReason(case.reason).label), "state": case.state,
+        "state_label": str(CaseState(case.state).label), "description": case.description,
+        "requested_amount": str(case.requested_amount), "refunded_amount": str(case.refunded_amount),
+        "postage_payer": case.postage_payer, "postage_rule": case.postage_rule, "postage_why": case.postage_why,
+        "postage_override_note": case.postage_override_note, "reject_reason": case.reject_reason,
+        "return_carrier": case.return_carrier, "return_tracking_no": case.return_tracking_no,
+        "received_condition": case.received_condition, "replacement_carrier": case.replacement_carrier,
+        "replacement_tracking_no": case.replacement_tracking_no, "photo_message_ids": case.photo_message_ids,
+        "opened_at": case.opened_at.isoformat(), "due_at": due.isoformat() if due else None,
+        "overdue": is_overdue(case),
+    }
+    if detail:
+        data["steps"] = [{"action": s.action, "from_state": s.from_state, "to_state": s.to_state,
+                          "staff": s.staff.display_name if s.staff else None, "staff_id": s.staff_id,
+                          "seat": s.seat.display_name if s.seat else None, "seat_id": s.seat_id,
+                          "by_shopper": s.by_shopper, "note": s.note, "at": s.at.isoformat()}
+                         for s in case.steps.select_related("staff", "seat")]
+    return data
+
+
+def settings_json(cfg: ReturnSettings) -> dict:
+    return {"approve_within_hours": cfg.approve_within_hours, "refund_within_days": cfg.refund_within_days,
+            "no_reason_days": cfg.no_reason_days, "shipping_insurance": cfg.shipping_insurance,
+            "agent_refund_limit": str(cfg.agent_refund_limit), "postage_table": postage_table(cfg),
+            "return_name": cfg.return_name, "return_phone": cfg.return_phone, "return_address": cfg.return_address}

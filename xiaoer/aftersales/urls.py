@@ -4,6 +4,9 @@ from xiaoer.aftersales import csat_views, returns_views
 
 urlpatterns: list = [
     # returns and CSAT (h9)
+    path("aftersales/cases", returns_views.cases_page, name="aftersales-cases"),
+    path("aftersales/cases/<int:returncase_id>", returns_views.case_page, name="aftersales-case"),
+    path("desk/c/<int:conversation_id>/returns", returns_views.panel, name="aftersales-panel"),
     path("r/<slug:shop_slug>/<str:token>", returns_views.return_link, name="aftersales-return-link"),
     path("s/<slug:shop_slug>/<str:token>", csat_views.answer_page, name="aftersales-csat-answer"),
 ]
