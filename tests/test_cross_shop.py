@@ -124,11 +124,12 @@ def _other_app_ids(shop) -> dict[str, int]:
     return found
 
 
-OWNER_LINKS = ("conversation", "order", "customer", "seat", "product", "answer", "notice", "task")
+OWNER_LINKS = ("case", "conversation", "order", "customer", "seat", "product", "answer", "notice", "task")
 MUST_HAVE_ROWS = ("chat.Message", "customers.CustomerNote", "orders.Order", "orders.Task", "orders.OrderChange",
                   "knowledge.StandardAnswer", "knowledge.Product", "knowledge.Sku", "knowledge.KnowledgeNotice",
                   "crm.CouponBatch", "crm.Coupon", "crm.Questionnaire", "crm.QuestionnaireResponse",
-                  "crm.BirthdayGreeting")
+                  "crm.BirthdayGreeting", "aftersales.ReturnCase", "aftersales.CaseStep",
+                  "aftersales.CsatSurvey", "aftersales.ReturnSettings")
 
 
 def snapshot(world) -> dict[str, list[dict]]:
@@ -414,3 +415,24 @@ def test_merging_or_importing_never_reaches_another_shops_customers(world):
     upload.name = "members.csv"
     assert "新增 1" in client.post("/desk/customers/import", {"file": upload}).content.decode()
     assert_unchanged(before, snapshot(world))
+
+
+def test_return_cases_csat_and_their_links_stay_in_their_shop(world):
+    """Shop A's lists and figures never count B's cases or ratings; B's signed links do not open
+    under A's address, nor A's under B's."""
+    from xiaoer.aftersales import csat, returns
+    from xiaoer.aftersales.models import CsatSurvey, ReturnCase
+
+    client, shop_a = world["client"], world["a"]
+    their_case = ReturnCase.objects.filter(shop=world["b"]).first()
+    their_survey = CsatSurvey.objects.filter(shop=world["b"]).first()
+    assert their_case is not None and their_survey is not None
+    listed = client.get("/api/aftersales/cases").json()["cases"]
+    assert their_case.pk not in {c["id"] for c in listed}
+    assert client.get(f"/api/aftersales/cases?order_id={their_case.order_id}").json()["cases"] == []
+    assert client.get("/api/aftersales/csat/stats").json()["sent"] == CsatSurvey.objects.filter(shop=shop_a).count()
+    assert SECRET not in client.get("/aftersales/cases").content.decode()
+    case_token = returns.make_token(their_case, world["b"])
+    assert client.get(f"/r/{shop_a.slug}/{case_token}").status_code == 404
+    assert client.get(f"/s/{shop_a.slug}/{csat.make_token(their_survey)}").status_code == 404
+    assert client.get(f"/r/{world['b'].slug}/{case_token}").status_code == 200
