@@ -19,6 +19,7 @@ from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from xiaoer.accounts import services as account_services
 from xiaoer.accounts.models import Role, Shop, Staff
@@ -70,8 +71,10 @@ TRANSITIONS: dict[tuple[str, str], tuple[str, set[str] | None]] = {
     ("close", CaseState.REPLACEMENT_SHIPPED): (CaseState.CLOSED, None),
     ("close", CaseState.REJECTED): (CaseState.CLOSED, None),
 }
-ACTION_LABELS = {"approve": "同意", "reject": "拒绝", "send_address": "发送退货地址", "receive": "确认收货",
-                 "refund": "退款", "ship_replacement": "发出换货/补发", "close": "关闭"}
+ACTION_LABELS = {"approve": gettext_noop("同意"), "reject": gettext_noop("拒绝"),
+                 "send_address": gettext_noop("发送退货地址"), "receive": gettext_noop("确认收货"),
+                 "refund": gettext_noop("退款"), "ship_replacement": gettext_noop("发出换货/补发"),
+                 "close": gettext_noop("关闭")}
 # Built-in shopper notices, one per state reached (laid into notify's table by apps.ready()).
 NOTICE_TEXTS: dict[str, str] = {
     "aftersales_requested": "亲，您订单 {order_no} 的售后申请（{kind}，{reason}）已收到，小二会在 {due} 前处理。",
@@ -278,7 +281,7 @@ def _move(staff: Staff | None, case: ReturnCase, action: str, *, note: str = "",
     if target is None or (target[1] is not None and case.kind not in target[1]):
         raise ValidationError(_("售后单（%(kind)s）当前「%(state)s」，不能%(action)s") % {
             "kind": CaseKind(case.kind).label, "state": CaseState(case.state).label,
-            "action": ACTION_LABELS[action]})
+            "action": _(ACTION_LABELS[action])})
     now = timezone.now()
     step = _step(case, action, target[0], staff, note=note, by_shopper=by_shopper, now=now)
     for name, value in fields.items():
