@@ -433,6 +433,6 @@ def test_return_cases_csat_and_their_links_stay_in_their_shop(world):
     assert client.get("/api/aftersales/csat/stats").json()["sent"] == CsatSurvey.objects.filter(shop=shop_a).count()
     assert SECRET not in client.get("/aftersales/cases").content.decode()
     case_token = returns.make_token(their_case, world["b"])
-    assert client.get(f"/r/{shop_a.slug}/{case_token}").status_code == 404
-    assert client.get(f"/s/{shop_a.slug}/{csat.make_token(their_survey)}").status_code == 404
-    assert client.get(f"/r/{world['b'].slug}/{case_token}").status_code == 200
+    assert client.get(f"/rt/{shop_a.slug}/{case_token}").status_code == 404
+    assert client.get(f"/rate/{shop_a.slug}/{csat.make_token(their_survey)}").status_code == 404
+    assert client.get(f"/rt/{world['b'].slug}/{case_token}").status_code == 200

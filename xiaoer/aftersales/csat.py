@@ -60,7 +60,8 @@ def _send(conv: Conversation, *, sent_by: Staff | None, served_by_id: int | None
     survey.shop = conv.shop
     body = _("请为本次服务打分（1–5 星），也可以留下意见")
     writer.post_message_sync(conv.pk, sender_kind="system", kind="card", body=body,
-                             payload={"type": "csat", "survey": survey.pk, "url": link_path(survey)},
+                             payload={"type": "csat", "survey": survey.pk, "url": link_path(survey),
+                                      "title": _("服务评价"), "link_text": _("去评价")},
                              client_id=f"csat-{conv.pk}")
     return survey
 

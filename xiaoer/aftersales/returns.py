@@ -535,7 +535,8 @@ def chat_card(shop_id: int, customer_id: int, ref) -> tuple[str, dict]:
         "name": cfg.return_name, "phone": cfg.return_phone, "address": cfg.return_address}
     return body[:1000], {"type": "return_address", "case": case.pk, "order_no": case.order.order_no,
                          "name": cfg.return_name, "phone": cfg.return_phone, "address": cfg.return_address,
-                         "postage": postage_line(case), "url": link_path(case)}
+                         "postage": postage_line(case), "url": link_path(case),
+                         "title": _("退货地址"), "link_text": _("填写退货运单")}
 
 
 # --- one entry point for the edges (API, pages) -------------------------------------------------

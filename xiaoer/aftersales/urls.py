@@ -7,6 +7,6 @@ urlpatterns: list = [
     path("aftersales/cases", returns_views.cases_page, name="aftersales-cases"),
     path("aftersales/cases/<int:returncase_id>", returns_views.case_page, name="aftersales-case"),
     path("desk/c/<int:conversation_id>/returns", returns_views.panel, name="aftersales-panel"),
-    path("r/<slug:shop_slug>/<str:token>", returns_views.return_link, name="aftersales-return-link"),
-    path("s/<slug:shop_slug>/<str:token>", csat_views.answer_page, name="aftersales-csat-answer"),
+    path("rt/<slug:shop_slug>/<str:token>", returns_views.return_link, name="aftersales-return-link"),
+    path("rate/<slug:shop_slug>/<str:token>", csat_views.answer_page, name="aftersales-csat-answer"),
 ]
