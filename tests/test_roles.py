@@ -418,6 +418,8 @@ ROUTES = {
     "POST /aftersales/cases": "method method method method method login",
     "GET /aftersales/cases/<int:returncase_id>": "ok ok ok ok ok login",
     "POST /aftersales/cases/<int:returncase_id>": "ok ok ok ok ok login",
+    "GET /aftersales/overdue": "ok ok denied denied denied login",
+    "POST /aftersales/overdue": "method method method method method login",
     "GET /desk/c/<int:conversation_id>/returns": "ok ok ok denied denied login",
     "POST /desk/c/<int:conversation_id>/returns": "ok ok ok denied denied login",
     "GET /rt/<slug:shop_slug>/<str:token>": "ok ok ok ok ok ok",

@@ -121,3 +121,18 @@ def panel(request: HttpRequest, conversation_id: int) -> HttpResponse:
     return render(request, "aftersales/panel.html", {
         "conversation": conv, "orders": orders, "cases": [(c, returns.due_at(c), returns.is_overdue(c)) for c in cases],
         "kinds": CaseKind.choices, "reasons": CaseReason.choices, "error": error}, status=status)
+
+
+OVERDUE_TITLE = gettext_noop("超时的售后单")  # its entry in settings.XIAOER_SUPERVISOR_SECTIONS
+
+
+@login_required
+@require_GET
+def overdue_section(request: HttpRequest) -> HttpResponse:
+    """The supervisor page's section: overdue cases, the latest first (htmx partial)."""
+    from xiaoer.accounts import services as account_services
+
+    staff = account_services.staff_of(request, account_services.SUPERVISOR_ROLES)
+    cases = returns.cases_of(staff, overdue=True, limit=1000)
+    rows = [(c, returns.due_at(c), True) for c in cases[:20]]
+    return render(request, "aftersales/overdue_section.html", {"rows": rows, "count": cases.count()})

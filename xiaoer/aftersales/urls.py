@@ -6,6 +6,7 @@ urlpatterns: list = [
     # returns and CSAT (h9)
     path("aftersales/cases", returns_views.cases_page, name="aftersales-cases"),
     path("aftersales/cases/<int:returncase_id>", returns_views.case_page, name="aftersales-case"),
+    path("aftersales/overdue", returns_views.overdue_section, name="aftersales-overdue-section"),
     path("desk/c/<int:conversation_id>/returns", returns_views.panel, name="aftersales-panel"),
     path("rt/<slug:shop_slug>/<str:token>", returns_views.return_link, name="aftersales-return-link"),
     path("rate/<slug:shop_slug>/<str:token>", csat_views.answer_page, name="aftersales-csat-answer"),

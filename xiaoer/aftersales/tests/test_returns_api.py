@@ -90,3 +90,13 @@ def test_side_panel_opens_a_case_and_the_list_surfaces_overdue(w):
     assert "已超时" in page and "PANEL-1" in page
     assert "PANEL-1" not in w.client(w.supervisor).get("/aftersales/cases?state=closed").content.decode()
     assert w.client(w.warehouse).get(f"/desk/c/{w.conversation.pk}/returns").status_code == 403
+
+
+def test_the_supervisor_page_shows_overdue_cases(w):
+    late = w.open(w.order("70.00", no="LATE-1"))
+    ReturnCase.objects.filter(pk=late.pk).update(approve_due_at=timezone.now() - dt.timedelta(hours=3))
+    page = w.client(w.supervisor).get("/desk/supervisor").content.decode()
+    assert 'hx-get="/aftersales/overdue"' in page and "超时的售后单" in page
+    section = w.client(w.supervisor).get("/aftersales/overdue").content.decode()
+    assert "LATE-1" in section and "已超时" in section
+    assert w.client(w.agent).get("/aftersales/overdue").status_code == 403
