@@ -265,7 +265,7 @@ def _step(case: ReturnCase, action: str, to_state: str, staff: Staff | None, *, 
 
 
 def _lock(staff: Staff | None, case: ReturnCase) -> ReturnCase:
-    qs = ReturnCase.objects.select_for_update().select_related("order", "customer", "shop")
+    qs = ReturnCase.objects.select_for_update(of=("self",)).select_related("order", "customer", "shop")
     if staff is not None:
         qs = qs.filter(shop_id=staff.shop_id)
     found = qs.filter(pk=case.pk).first()
