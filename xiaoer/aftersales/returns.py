@@ -75,6 +75,8 @@ ACTION_LABELS = {"approve": gettext_noop("同意"), "reject": gettext_noop("拒�
                  "send_address": gettext_noop("发送退货地址"), "receive": gettext_noop("确认收货"),
                  "refund": gettext_noop("退款"), "ship_replacement": gettext_noop("发出换货/补发"),
                  "close": gettext_noop("关闭")}
+STEP_LABELS = {**ACTION_LABELS, "open": gettext_noop("开单"), "return_tracking": gettext_noop("登记退货运单"),
+               "override_postage": gettext_noop("修改运费承担方")}
 # Built-in shopper notices, one per state reached (laid into notify's table by apps.ready()).
 NOTICE_TEXTS: dict[str, str] = {
     "aftersales_requested": "亲，您订单 {order_no} 的售后申请（{kind}，{reason}）已收到，小二会在 {due} 前处理。",

@@ -88,7 +88,8 @@ def case_page(request: HttpRequest, returncase_id: int) -> HttpResponse:
                       if s == case.state and (kinds is None or case.kind in kinds)})
     return render(request, "aftersales/case.html", {
         "staff": staff, "case": case, "due": returns.due_at(case), "overdue": returns.is_overdue(case),
-        "steps": case.steps.select_related("staff", "seat"), "actions": actions, "labels": {k: _(v) for k, v in returns.ACTION_LABELS.items()},
+        "steps": [(s, _(returns.STEP_LABELS.get(s.action, s.action)), CaseState(s.to_state).label)
+                  for s in case.steps.select_related("staff", "seat")], "actions": actions, "labels": {k: _(v) for k, v in returns.ACTION_LABELS.items()},
         "error": error}, status=status)
 
 

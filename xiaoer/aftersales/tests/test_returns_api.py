@@ -47,6 +47,7 @@ def test_open_and_walk_a_case_through_the_api(w):
     assert agent.get("/api/aftersales/cases?state=requested").json()["cases"] == []
     page = w.client(w.supervisor).get(f"/aftersales/cases/{case['id']}")
     assert page.status_code == 200 and "&lt;b&gt;碎了&lt;/b&gt;" in page.content.decode()
+    assert "开单 → 待审核" in page.content.decode() and "退款 → 已退款" in page.content.decode()
 
 
 def test_open_from_the_order_without_a_chat_and_bad_input(w):
