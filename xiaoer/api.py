@@ -42,7 +42,7 @@ def _add_routers() -> None:
     """Each app with an API has a ``router`` in its api.py, mounted at /api/<app>/."""
     import importlib
 
-    for app in ("accounts", "chat", "knowledge", "assistant", "orders", "crm", "drafting"):
+    for app in ("accounts", "chat", "knowledge", "assistant", "orders", "crm", "drafting", "aftersales"):
         api.add_router(f"/{app}/", importlib.import_module(f"xiaoer.{app}.api").router)
     # crm's areas have their own routers on crm's prefix
     for module in ("hints_api", "care_api"):

@@ -271,6 +271,12 @@ XIAOER_SIDE_PANELS = [
     ("订单", "orders-panel"),
     ("内部任务", "orders-tasks-panel"),
     ("问卷与优惠券", "crm-care-panel"),
+    ("售后", "aftersales-panel"),
+]
+# Sections of the supervisor page other apps add: (title, url name taking no argument); each loads
+# itself with htmx; names that do not resolve are skipped.
+XIAOER_SUPERVISOR_SECTIONS = [
+    ("超时的售后单", "aftersales-overdue-section"),
 ]
 
 # --- order webhook (docs/webhooks.md) ---------------------------------------------------------------

@@ -404,9 +404,11 @@ def supervisor(request: HttpRequest) -> HttpResponse:
                                        role__in=[Role.OWNER, Role.SUPERVISOR, Role.AGENT]).order_by("pk"))
     history = list(SeatAssignment.objects.filter(seat__shop_id=staff.shop_id)
                    .select_related("seat", "staff", "assigned_by")[:50])
+    sections = [{"title": _(title), "name": name, "url": url} for title, name in settings.XIAOER_SUPERVISOR_SECTIONS
+                if (url := _optional_url(name))]  # other apps' sections (settings.XIAOER_SUPERVISOR_SECTIONS)
     return render(request, "chat/supervisor.html", {
         "staff": staff, "loads": loads, "queue": queue, "open_convs": open_convs, "people": people,
-        "history": history, "error": error,
+        "history": history, "error": error, "sections": sections,
     }, status=400 if error else 200)
 
 

@@ -181,6 +181,11 @@ export function renderMessage(m, { viewer, imageSrc, timeZone, labels }) {
     bubble.append(el("strong", { text: p.title || labels.card }));
     if (m.body) bubble.append(el("div", { text: m.body }));
     if (p.price) bubble.append(el("div", { class: "muted small", text: String(p.price) }));
+    // another app's link card (a return address, a rating): only a same-site path is made clickable
+    if (typeof p.url === "string" && /^\/[^/\\]/.test(p.url)) {
+      bubble.append(el("a", { class: "card-link", href: p.url, target: "_blank", rel: "noopener",
+                              text: String(p.link_text || labels.card) }));
+    }
   } else {
     bubble.textContent = m.body;
   }

@@ -6,9 +6,8 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
 
-    initial = True
-
     dependencies = [
+        ('aftersales', '0001_returns'),
         ('accounts', '0002_seat_greeting'),
         ('crm', '0003_merge'),
         ('customers', '0004_customers_page_index'),
