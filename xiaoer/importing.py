@@ -68,3 +68,27 @@ def csv_safe(value) -> str:
     if text.startswith(FORMULA_LEADS):
         return "'" + text
     return text
+
+
+def read_mapping_file(path, known_column) -> tuple[dict, dict[str, list[str]]]:
+    """A mapping file of an import (JSON, or TOML by its suffix): the whole object and its
+    ``columns`` as {field: [header, …]}. KNOWN_COLUMN(field) says which fields the importer has.
+    ValueError with a message for the user when the file is unreadable or names an unknown field."""
+    import json
+    import tomllib
+    from pathlib import Path
+
+    path = Path(path)
+    try:
+        text = path.read_text("utf-8")
+        raw = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
+    except (OSError, ValueError) as exc:
+        raise ValueError(_("映射文件读不了: %s") % exc) from exc
+    if not isinstance(raw, dict) or not isinstance(raw.get("columns") or {}, dict):
+        raise ValueError(_("映射文件必须是一个对象，columns 也是"))
+    columns = {}
+    for key, names in (raw.get("columns") or {}).items():
+        if not known_column(key):
+            raise ValueError(_("映射文件里有未知字段: %s") % key)
+        columns[key] = [names] if isinstance(names, str) else [str(n) for n in names]
+    return raw, columns

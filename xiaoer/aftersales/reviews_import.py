@@ -9,9 +9,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-import json
 import sys
-import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from xiaoer.accounts.models import Shop
 from xiaoer.aftersales import reviews_services
-from xiaoer.importing import check_identifier, clean_cell
+from xiaoer.importing import check_identifier, clean_cell, read_mapping_file
 from xiaoer.orders.importer import detect_encoding, norm_header
 from xiaoer.orders.parsing import parse_time, text
 
@@ -54,18 +52,11 @@ def load_mapping(path: str | Path | None) -> Mapping:
     mapping = Mapping()
     if not path:
         return mapping
-    path = Path(path)
     try:
-        raw = tomllib.loads(path.read_text("utf-8")) if path.suffix.lower() == ".toml" \
-            else json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ImportFileError(f"映射文件读不了: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise ImportFileError("映射文件必须是一个对象")
-    for key, names in (raw.get("columns") or {}).items():
-        if key not in DEFAULT_COLUMNS:
-            raise ImportFileError(f"映射文件里有未知字段: {key}")
-        mapping.columns[key] = [names] if isinstance(names, str) else [str(n) for n in names]
+        raw, columns = read_mapping_file(path, lambda key: key in DEFAULT_COLUMNS)
+    except ValueError as exc:
+        raise ImportFileError(str(exc)) from exc
+    mapping.columns.update(columns)
     mapping.encoding = raw.get("encoding") or None
     mapping.delimiter = str(raw.get("delimiter") or ",")[:1]
     mapping.sheet = raw.get("sheet") or None

@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import json
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -41,7 +40,7 @@ from xiaoer.customers.models import (
     Tag,
 )
 from xiaoer.customers.services import NOTE_MAX_CHARS
-from xiaoer.importing import check_identifier, clean_cell, is_scientific
+from xiaoer.importing import check_identifier, clean_cell, is_scientific, read_mapping_file
 
 # Canonical field → header names seen in Taobao / Tmall / JD / Youzan member exports.
 DEFAULT_COLUMNS: dict[str, list[str]] = {
@@ -105,20 +104,15 @@ class Mapping:
 
 
 def load_mapping(path: str | Path | None) -> Mapping:
-    """A JSON mapping file: {"columns": {"buyer_id": "用户名", "attr:height": "身高"}, "encoding": …}."""
+    """A JSON (or TOML) mapping file: {"columns": {"buyer_id": "用户名", "attr:height": "身高"}, "encoding": …}."""
     mapping = Mapping()
     if not path:
         return mapping
     try:
-        raw = json.loads(Path(path).read_text("utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ImportFileError(_("映射文件读不了: %s") % exc) from exc
-    if not isinstance(raw, dict) or not isinstance(raw.get("columns", {}), dict):
-        raise ImportFileError(_("映射文件必须是一个对象，columns 也是"))
-    for key, names in (raw.get("columns") or {}).items():
-        if key not in DEFAULT_COLUMNS and not key.startswith(ATTRIBUTE_PREFIX):
-            raise ImportFileError(_("映射文件里有未知字段: %s") % key)
-        mapping.columns[key] = [names] if isinstance(names, str) else [str(n) for n in names]
+        raw, columns = read_mapping_file(path, lambda key: key in DEFAULT_COLUMNS or key.startswith(ATTRIBUTE_PREFIX))
+    except ValueError as exc:
+        raise ImportFileError(str(exc)) from exc
+    mapping.columns.update(columns)
     mapping.encoding = raw.get("encoding") or None
     mapping.delimiter = str(raw.get("delimiter") or ",")[:1]
     mapping.sheet = raw.get("sheet") or None
